@@ -1,0 +1,223 @@
+//! CloudWatch Logs adapter for the event stream: one JSON line per recipient event in a dedicated
+//! log group, one log stream per function instance.
+
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_sdk_cloudwatchlogs::Client;
+use chrono::{DateTime, Duration, Utc};
+use tokio::sync::OnceCell;
+
+use crate::event::RecipientEvent;
+use crate::ports::{EventLog, StoreError};
+
+/// PutLogEvents limits (CloudWatch Logs quotas).
+pub const MAX_EVENTS_PER_BATCH: usize = 10_000;
+pub const MAX_BATCH_BYTES: usize = 1_048_576;
+/// Each log event counts its UTF-8 message plus this overhead toward the batch size.
+pub const PER_EVENT_OVERHEAD: usize = 26;
+/// A batch may not span more than 24 hours.
+pub const MAX_BATCH_SPAN: Duration = Duration::hours(24);
+/// Largest message of one log event.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024 - PER_EVENT_OVERHEAD;
+
+/// One line ready for PutLogEvents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub timestamp_ms: i64,
+    pub message: String,
+}
+
+/// The log-event timestamp: the event's own time when CloudWatch accepts it, otherwise the
+/// ingestion time. PutLogEvents rejects events older than 14 days (or the retention) and more than
+/// 2 hours ahead, and backfills routinely carry such times; the line itself always carries both.
+pub fn log_timestamp(event: &RecipientEvent) -> DateTime<Utc> {
+    let oldest = event.ingested_at - Duration::days(14) + Duration::hours(1);
+    let newest = event.ingested_at + Duration::hours(1);
+    if event.event_time >= oldest && event.event_time <= newest {
+        event.event_time
+    } else {
+        event.ingested_at
+    }
+}
+
+/// Renders an event as a log line. A line over the size limit drops the raw payload (the
+/// DynamoDB record keeps it) rather than failing the event.
+pub fn to_line(event: &RecipientEvent) -> Result<LogLine, serde_json::Error> {
+    let mut message = serde_json::to_string(event)?;
+    if message.len() > MAX_EVENT_BYTES {
+        let mut slim = event.clone();
+        slim.raw = Some(serde_json::json!({ "omitted": "payload larger than a log event" }));
+        message = serde_json::to_string(&slim)?;
+    }
+    Ok(LogLine {
+        timestamp_ms: log_timestamp(event).timestamp_millis(),
+        message,
+    })
+}
+
+/// Orders lines by time (PutLogEvents requires it) and cuts them into batches within the limits.
+pub fn plan_batches(mut lines: Vec<LogLine>) -> Vec<Vec<LogLine>> {
+    lines.sort_by_key(|l| l.timestamp_ms);
+    let mut batches: Vec<Vec<LogLine>> = Vec::new();
+    let mut bytes = 0;
+    for line in lines {
+        let size = line.message.len() + PER_EVENT_OVERHEAD;
+        let fits = batches.last().is_some_and(|b| {
+            b.len() < MAX_EVENTS_PER_BATCH
+                && bytes + size <= MAX_BATCH_BYTES
+                && b.first().is_some_and(|f| {
+                    line.timestamp_ms - f.timestamp_ms < MAX_BATCH_SPAN.num_milliseconds()
+                })
+        });
+        if !fits {
+            batches.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += size;
+        if let Some(b) = batches.last_mut() {
+            b.push(line);
+        }
+    }
+    batches
+}
+
+pub struct CloudWatchEventLog {
+    client: Client,
+    group: String,
+    stream: String,
+    stream_ready: OnceCell<()>,
+}
+
+impl CloudWatchEventLog {
+    /// `stream` should be unique per writer (one per function instance).
+    pub fn new(client: Client, group: impl Into<String>, stream: impl Into<String>) -> Self {
+        CloudWatchEventLog {
+            client,
+            group: group.into(),
+            stream: stream.into(),
+            stream_ready: OnceCell::new(),
+        }
+    }
+
+    /// A stream name for a new instance: date, then a random id (Lambda's own convention).
+    pub fn instance_stream_name(now: DateTime<Utc>) -> String {
+        format!(
+            "{}/{}",
+            now.format("%Y/%m/%d"),
+            uuid::Uuid::new_v4().simple()
+        )
+    }
+
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    async fn ensure_stream(&self) -> Result<(), StoreError> {
+        self.stream_ready
+            .get_or_try_init(|| async {
+                let created = self
+                    .client
+                    .create_log_stream()
+                    .log_group_name(&self.group)
+                    .log_stream_name(&self.stream)
+                    .send()
+                    .await;
+                match created {
+                    Ok(_) => Ok(()),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_resource_already_exists_exception()) =>
+                    {
+                        Ok(())
+                    }
+                    Err(e) => Err(StoreError::service("CreateLogStream", e)),
+                }
+            })
+            .await
+            .map(|_| ())
+    }
+}
+
+impl EventLog for CloudWatchEventLog {
+    async fn append(&self, events: &[RecipientEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.ensure_stream().await?;
+        let lines = events
+            .iter()
+            .map(to_line)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Corrupt {
+                key: "log line".into(),
+                message: e.to_string(),
+            })?;
+        for batch in plan_batches(lines) {
+            let input: Vec<InputLogEvent> = batch
+                .into_iter()
+                .map(|l| {
+                    InputLogEvent::builder()
+                        .timestamp(l.timestamp_ms)
+                        .message(l.message)
+                        .build()
+                        .map_err(|e| StoreError::service("build InputLogEvent", e))
+                })
+                .collect::<Result<_, _>>()?;
+            let out = self
+                .client
+                .put_log_events()
+                .log_group_name(&self.group)
+                .log_stream_name(&self.stream)
+                .set_log_events(Some(input))
+                .send()
+                .await
+                .map_err(|e| StoreError::service("PutLogEvents", e))?;
+            if let Some(rejected) = out.rejected_log_events_info() {
+                return Err(StoreError::Service {
+                    operation: "PutLogEvents",
+                    message: format!("log events rejected: {rejected:?}"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(ts: i64, len: usize) -> LogLine {
+        LogLine {
+            timestamp_ms: ts,
+            message: "x".repeat(len),
+        }
+    }
+
+    #[test]
+    fn batches_respect_count_size_span_and_order() {
+        let many: Vec<LogLine> = (0..25_000).map(|i| line(25_000 - i, 10)).collect();
+        let batches = plan_batches(many);
+        assert_eq!(
+            batches.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![10_000, 10_000, 5_000]
+        );
+        assert!(batches[0]
+            .windows(2)
+            .all(|w| w[0].timestamp_ms <= w[1].timestamp_ms));
+
+        let big: Vec<LogLine> = (0..10).map(|i| line(i, 200_000)).collect();
+        for b in plan_batches(big) {
+            let bytes: usize = b.iter().map(|l| l.message.len() + PER_EVENT_OVERHEAD).sum();
+            assert!(bytes <= MAX_BATCH_BYTES);
+        }
+
+        let day = MAX_BATCH_SPAN.num_milliseconds();
+        let spread = vec![line(0, 1), line(day - 1, 1), line(day, 1)];
+        assert_eq!(plan_batches(spread).len(), 2);
+        assert!(plan_batches(Vec::new()).is_empty());
+    }
+}

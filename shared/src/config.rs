@@ -1,0 +1,206 @@
+//! Configuration read from the environment once per cold start. Every knob has a default an SES
+//! operator would pick, and a bad value is a start-up error naming the variable.
+
+use std::env;
+
+use thiserror::Error;
+
+use crate::provider::DEFAULT_FEEDBACK_LOOP_PROVIDERS;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("configuration {variable}={value:?}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub value: String,
+    pub problem: String,
+}
+
+/// What the ingest path needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerConfig {
+    /// DynamoDB table holding events, summaries, counters and alert state.
+    pub table_name: String,
+    /// Dedicated CloudWatch Logs group for the event stream (not the function's own group).
+    pub event_log_group: String,
+    /// How long per-recipient history and per-message items live.
+    pub history_ttl_days: u32,
+    /// How long hourly counters live; must cover the longest rate window (30 days).
+    pub counter_ttl_days: u32,
+    /// A recipient is suppressed after this many soft bounces ...
+    pub soft_bounce_limit: u32,
+    /// ... within this many days.
+    pub soft_bounce_window_days: u32,
+    /// Message tags whose values are scopes of their own (tenants).
+    pub tenant_tags: Vec<String>,
+    /// Mailbox providers that send complaint feedback to SES.
+    pub feedback_loop_providers: Vec<String>,
+    /// Write shards per counter bucket, so a large send does not throttle one item.
+    pub counter_shards: u32,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        LedgerConfig {
+            table_name: "ses-ledger".into(),
+            event_log_group: "/ses-ledger/events".into(),
+            history_ttl_days: 400,
+            counter_ttl_days: 100,
+            soft_bounce_limit: 3,
+            soft_bounce_window_days: 7,
+            tenant_tags: vec!["tenant".into()],
+            feedback_loop_providers: DEFAULT_FEEDBACK_LOOP_PROVIDERS
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            counter_shards: 8,
+        }
+    }
+}
+
+impl LedgerConfig {
+    /// Reads `SES_LEDGER_*` variables over the defaults.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    /// Same as [`Self::from_env`] over any lookup, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let d = LedgerConfig::default();
+        let counter_ttl_days = number(
+            &lookup,
+            "SES_LEDGER_COUNTER_TTL_DAYS",
+            d.counter_ttl_days,
+            31,
+        )?;
+        Ok(LedgerConfig {
+            table_name: text(&lookup, "SES_LEDGER_TABLE", d.table_name)?,
+            event_log_group: text(&lookup, "SES_LEDGER_EVENT_LOG_GROUP", d.event_log_group)?,
+            history_ttl_days: number(
+                &lookup,
+                "SES_LEDGER_HISTORY_TTL_DAYS",
+                d.history_ttl_days,
+                1,
+            )?,
+            counter_ttl_days,
+            soft_bounce_limit: number(
+                &lookup,
+                "SES_LEDGER_SOFT_BOUNCE_LIMIT",
+                d.soft_bounce_limit,
+                1,
+            )?,
+            soft_bounce_window_days: number(
+                &lookup,
+                "SES_LEDGER_SOFT_BOUNCE_WINDOW_DAYS",
+                d.soft_bounce_window_days,
+                1,
+            )?,
+            tenant_tags: list(&lookup, "SES_LEDGER_TENANT_TAGS").unwrap_or(d.tenant_tags),
+            feedback_loop_providers: list(&lookup, "SES_LEDGER_FEEDBACK_LOOP_PROVIDERS")
+                .unwrap_or(d.feedback_loop_providers),
+            counter_shards: number(&lookup, "SES_LEDGER_COUNTER_SHARDS", d.counter_shards, 1)?,
+        })
+    }
+
+    pub fn is_feedback_loop_provider(&self, provider: &str) -> bool {
+        self.feedback_loop_providers.iter().any(|p| p == provider)
+    }
+}
+
+fn text(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: String,
+) -> Result<String, ConfigError> {
+    match lookup(variable) {
+        None => Ok(default),
+        Some(v) if v.trim().is_empty() => Err(ConfigError {
+            variable,
+            value: v,
+            problem: "must not be empty".into(),
+        }),
+        Some(v) => Ok(v.trim().to_string()),
+    }
+}
+
+pub(crate) fn number<T>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: T,
+    minimum: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let Some(raw) = lookup(variable) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<T>() {
+        Ok(v) if v >= minimum => Ok(v),
+        Ok(_) => Err(ConfigError {
+            variable,
+            value: raw,
+            problem: format!("must be at least {minimum}"),
+        }),
+        Err(_) => Err(ConfigError {
+            variable,
+            value: raw,
+            problem: "must be a number".into(),
+        }),
+    }
+}
+
+/// Comma-separated; an empty variable means an empty list.
+pub(crate) fn list(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &str,
+) -> Option<Vec<String>> {
+    lookup(variable).map(|v| {
+        v.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<LedgerConfig, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        LedgerConfig::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        assert_eq!(from(&[]).unwrap(), LedgerConfig::default());
+    }
+
+    #[test]
+    fn values_override_defaults() {
+        let c = from(&[
+            ("SES_LEDGER_TABLE", "t"),
+            ("SES_LEDGER_TENANT_TAGS", "tenant, customer,"),
+            ("SES_LEDGER_SOFT_BOUNCE_LIMIT", "5"),
+        ])
+        .unwrap();
+        assert_eq!(c.table_name, "t");
+        assert_eq!(c.tenant_tags, vec!["tenant", "customer"]);
+        assert_eq!(c.soft_bounce_limit, 5);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let e = from(&[("SES_LEDGER_COUNTER_SHARDS", "many")]).unwrap_err();
+        assert_eq!(e.variable, "SES_LEDGER_COUNTER_SHARDS");
+        assert!(e.to_string().contains("must be a number"));
+        let e = from(&[("SES_LEDGER_COUNTER_TTL_DAYS", "7")]).unwrap_err();
+        assert!(e.to_string().contains("at least 31"), "{e}");
+        assert!(from(&[("SES_LEDGER_TABLE", " ")]).is_err());
+    }
+}

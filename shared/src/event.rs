@@ -1,0 +1,342 @@
+//! The normalised recipient event: one record per (SES event, recipient). This is the single
+//! definition of the event schema written to CloudWatch Logs, stored in DynamoDB and printed by
+//! `ses-ledger normalise`; docs/event-schema.md documents it field by field.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Bumped whenever a field changes meaning or is removed (adding fields does not bump it).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Every SES event type, in both payload formats, plus the catch-all for types SES adds later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EventType {
+    Send,
+    Reject,
+    Bounce,
+    Complaint,
+    Delivery,
+    DeliveryDelay,
+    Open,
+    Click,
+    RenderingFailure,
+    Subscription,
+    Unknown,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 11] = [
+        EventType::Send,
+        EventType::Reject,
+        EventType::Bounce,
+        EventType::Complaint,
+        EventType::Delivery,
+        EventType::DeliveryDelay,
+        EventType::Open,
+        EventType::Click,
+        EventType::RenderingFailure,
+        EventType::Subscription,
+        EventType::Unknown,
+    ];
+
+    /// The name SES uses (`eventType` / `notificationType`), and the name in our logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Send => "Send",
+            EventType::Reject => "Reject",
+            EventType::Bounce => "Bounce",
+            EventType::Complaint => "Complaint",
+            EventType::Delivery => "Delivery",
+            EventType::DeliveryDelay => "DeliveryDelay",
+            EventType::Open => "Open",
+            EventType::Click => "Click",
+            EventType::RenderingFailure => "RenderingFailure",
+            EventType::Subscription => "Subscription",
+            EventType::Unknown => "Unknown",
+        }
+    }
+
+    /// Parses SES's spelling; `Rendering Failure` has a space in event publishing.
+    pub fn from_ses(name: &str) -> EventType {
+        match name {
+            "Send" => EventType::Send,
+            "Reject" => EventType::Reject,
+            "Bounce" => EventType::Bounce,
+            "Complaint" => EventType::Complaint,
+            "Delivery" => EventType::Delivery,
+            "DeliveryDelay" => EventType::DeliveryDelay,
+            "Open" => EventType::Open,
+            "Click" => EventType::Click,
+            "Rendering Failure" | "RenderingFailure" => EventType::RenderingFailure,
+            "Subscription" => EventType::Subscription,
+            _ => EventType::Unknown,
+        }
+    }
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which of SES's two payload formats carried the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayloadFormat {
+    /// Identity notifications (`notificationType`).
+    Notification,
+    /// Configuration-set event publishing (`eventType`).
+    EventPublishing,
+}
+
+/// How the message reached us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// SNS -> Lambda (`Records[].Sns`).
+    Sns,
+    /// SNS -> SQS -> Lambda with the SNS envelope in the body.
+    SqsSns,
+    /// SNS -> SQS with raw message delivery: the body is the SES JSON itself.
+    SqsRaw,
+    /// EventBridge: the SES event is `detail`.
+    EventBridge,
+    /// A bare SES JSON document (files, Firehose dumps, JSON lines).
+    Raw,
+}
+
+/// Where the SES message came from: enough to find it again in SNS/SQS and in the DLQ.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub transport: Option<Transport>,
+    /// SNS MessageId, when there was an SNS envelope.
+    pub sns_message_id: Option<String>,
+    pub sns_topic_arn: Option<String>,
+    /// SQS messageId, when it came through SQS.
+    pub sqs_message_id: Option<String>,
+    /// EventBridge event id.
+    pub eventbridge_id: Option<String>,
+}
+
+/// One SES event as it concerns one recipient. Optional fields are omitted from JSON when absent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecipientEvent {
+    pub schema_version: u32,
+    /// Deterministic: the same SES event for the same recipient always gets the same id, whichever
+    /// format or transport carried it (see [`EventIdentity`]).
+    pub event_id: String,
+    pub event_type: EventType,
+    /// Bounce `Permanent/General`, complaint feedback type, delay type, ...: the one detail worth
+    /// grouping by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_subtype: Option<String>,
+    pub payload_format: PayloadFormat,
+
+    /// Normalised address (trimmed, domain lower-cased); absent only for events without recipients.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
+    /// The address exactly as SES sent it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_original: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_domain: Option<String>,
+    /// Mailbox provider from the provider table (`google`, `microsoft`, ...); the domain itself when
+    /// the table does not know it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mailbox_provider: Option<String>,
+
+    pub ses_message_id: String,
+    /// `mail.timestamp`: when SES accepted the message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// When the event happened (bounce/complaint/delivery/... timestamp; `sent_at` when the event
+    /// has none).
+    pub event_time: DateTime<Utc>,
+    pub ingested_at: DateTime<Utc>,
+
+    /// `mail.source` as SES gave it (may carry a display name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_domain: Option<String>,
+    /// Sending identity ARN (`mail.sourceArn`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sending_account_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller_identity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configuration_set: Option<String>,
+    /// `mail.tags` (event publishing only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+
+    #[serde(flatten)]
+    pub detail: EventDetail,
+
+    #[serde(flatten)]
+    pub origin: Origin,
+
+    /// The whole SES payload, kept only for event types this version does not know.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<serde_json::Value>,
+}
+
+/// Type-specific fields, flattened into the record. Names are prefixed by their event type so one
+/// flat JSON object stays unambiguous in Logs Insights.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventDetail {
+    // Bounce
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounce_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounce_subtype: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounce_status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounce_action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounce_diagnostic_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounce_reporting_mta: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounce_remote_mta_ip: Option<String>,
+    /// Bounce or complaint `feedbackId`: the identity of the feedback across formats.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feedback_id: Option<String>,
+
+    // Complaint
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub complaint_feedback_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub complaint_user_agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub complaint_subtype: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub complaint_arrival_date: Option<DateTime<Utc>>,
+
+    // Delivery
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_smtp_response: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_processing_time_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_reporting_mta: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_remote_mta_ip: Option<String>,
+
+    // DeliveryDelay
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_expiration_time: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_diagnostic_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_reporting_mta: Option<String>,
+
+    // Reject
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reject_reason: Option<String>,
+
+    // Open / Click
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engagement_ip_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engagement_user_agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub click_link: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub click_link_tags: BTreeMap<String, Vec<String>>,
+
+    // Rendering Failure
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendering_template_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendering_error_message: Option<String>,
+
+    // Subscription
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_contact_list: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_source: Option<String>,
+    /// `newTopicPreferences` / `oldTopicPreferences` as SES sent them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_new_preferences: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_old_preferences: Option<serde_json::Value>,
+}
+
+impl RecipientEvent {
+    /// A hard bounce as SES's bounce rate counts it: Permanent, and not the account-level
+    /// suppression list (those never reached a mailbox provider).
+    pub fn is_counted_hard_bounce(&self) -> bool {
+        self.event_type == EventType::Bounce
+            && self.detail.bounce_type.as_deref() == Some("Permanent")
+            && self.detail.bounce_subtype.as_deref() != Some("OnAccountSuppressionList")
+    }
+
+    /// A soft bounce: Transient or Undetermined.
+    pub fn is_soft_bounce(&self) -> bool {
+        self.event_type == EventType::Bounce
+            && self.detail.bounce_type.as_deref() != Some("Permanent")
+    }
+
+    /// A complaint SES generated itself because the address is on the account suppression list.
+    pub fn is_suppression_list_complaint(&self) -> bool {
+        self.event_type == EventType::Complaint
+            && self.detail.complaint_subtype.as_deref() == Some("OnAccountSuppressionList")
+    }
+
+    /// The `ses:from-domain` tag when SES set it, else the domain of `mail.source`.
+    pub fn from_domain(&self) -> Option<&str> {
+        self.tags
+            .get("ses:from-domain")
+            .and_then(|v| v.first())
+            .map(String::as_str)
+            .or(self.source_domain.as_deref())
+    }
+}
+
+/// What makes two deliveries of an SES event "the same event". Feedback (bounce, complaint) is
+/// identified by SES's feedback id, which is the same in both payload formats, so a complaint that
+/// arrives as an identity notification and through a configuration set counts once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventIdentity<'a> {
+    pub event_type: EventType,
+    pub ses_message_id: &'a str,
+    pub recipient: Option<&'a str>,
+    /// Feedback id for bounces and complaints; event timestamp (+ link) for repeatable events.
+    pub discriminator: Option<String>,
+}
+
+impl EventIdentity<'_> {
+    /// 32 hex characters of SHA-256 over the identity.
+    pub fn event_id(&self) -> String {
+        let mut hasher = Sha256::new();
+        for part in [
+            self.event_type.as_str(),
+            self.ses_message_id,
+            self.recipient.unwrap_or(""),
+            self.discriminator.as_deref().unwrap_or(""),
+        ] {
+            hasher.update(part.as_bytes());
+            // A separator that cannot occur in any part keeps ("ab","c") apart from ("a","bc").
+            hasher.update([0u8]);
+        }
+        hex::encode(&hasher.finalize()[..16])
+    }
+}

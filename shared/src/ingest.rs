@@ -1,0 +1,254 @@
+//! The ingest use case: one Lambda input (or file document) in, every recipient event recorded
+//! exactly once and logged. Shared by the ingest function and `ses-ledger replay`.
+
+use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
+use thiserror::Error;
+
+use crate::config::LedgerConfig;
+use crate::counters::{increments_for, scopes_for, Scope};
+use crate::envelope::{split_document, InputError};
+use crate::event::{Origin, RecipientEvent, Transport};
+use crate::normalise::normalise;
+use crate::ports::{EventLog, EventStore, RecordOutcome, StoreError};
+
+/// Recipient events written at once per invocation; DynamoDB transactions are independent.
+const WRITE_CONCURRENCY: usize = 16;
+
+#[derive(Debug, Error)]
+pub enum IngestFailure {
+    #[error("bad input: {0}")]
+    Input(#[from] InputError),
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("event log: {0}")]
+    Log(StoreError),
+}
+
+/// What happened to one SES message.
+#[derive(Debug)]
+pub struct MessageOutcome {
+    pub origin: Origin,
+    /// New and duplicate recipient events, or why the message could not be recorded.
+    pub result: Result<Counts, IngestFailure>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub new: usize,
+    pub duplicate: usize,
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, other: Counts) {
+        self.new += other.new;
+        self.duplicate += other.duplicate;
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct IngestReport {
+    pub messages: Vec<MessageOutcome>,
+}
+
+impl IngestReport {
+    pub fn counts(&self) -> Counts {
+        let mut total = Counts::default();
+        for m in &self.messages {
+            if let Ok(c) = &m.result {
+                total += *c;
+            }
+        }
+        total
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = &MessageOutcome> {
+        self.messages.iter().filter(|m| m.result.is_err())
+    }
+
+    /// SQS message ids to hand back in `batchItemFailures`.
+    pub fn failed_sqs_message_ids(&self) -> Vec<String> {
+        self.failures()
+            .filter_map(|m| m.origin.sqs_message_id.clone())
+            .collect()
+    }
+
+    /// True when the input came through SQS, where failures are reported per record.
+    pub fn is_sqs_batch(&self) -> bool {
+        self.messages.iter().any(|m| {
+            matches!(
+                m.origin.transport,
+                Some(Transport::SqsSns | Transport::SqsRaw)
+            )
+        })
+    }
+}
+
+/// A readable label for a message's origin in error logs.
+pub fn describe_origin(origin: &Origin) -> String {
+    let mut parts = Vec::new();
+    if let Some(id) = &origin.sqs_message_id {
+        parts.push(format!("SQS message {id}"));
+    }
+    if let Some(id) = &origin.sns_message_id {
+        parts.push(format!("SNS message {id}"));
+    }
+    if let Some(id) = &origin.eventbridge_id {
+        parts.push(format!("EventBridge event {id}"));
+    }
+    if parts.is_empty() {
+        "input document".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// Records every recipient event in `doc`. The whole-document error is for input that is no known
+/// envelope at all; everything else is reported per SES message.
+pub async fn ingest_document<S: EventStore, L: EventLog>(
+    doc: &serde_json::Value,
+    store: &S,
+    log: &L,
+    config: &LedgerConfig,
+    now: DateTime<Utc>,
+) -> Result<IngestReport, InputError> {
+    let inbound = split_document(doc)?;
+    let mut messages = Vec::with_capacity(inbound.len());
+    let mut events: Vec<(usize, RecipientEvent)> = Vec::new();
+    for (i, msg) in inbound.into_iter().enumerate() {
+        let result = msg
+            .ses
+            .and_then(|ses| normalise(&ses, &msg.origin, now))
+            .map_err(IngestFailure::from);
+        match result {
+            Ok(normalised) => {
+                events.extend(normalised.into_iter().map(|e| (i, e)));
+                messages.push(MessageOutcome {
+                    origin: msg.origin,
+                    result: Ok(Counts::default()),
+                });
+            }
+            Err(e) => messages.push(MessageOutcome {
+                origin: msg.origin,
+                result: Err(e),
+            }),
+        }
+    }
+    record_events(events, &mut messages, store, log, config).await;
+    Ok(IngestReport { messages })
+}
+
+/// Records already-normalised events that belong to `messages` (by index).
+pub async fn record_events<S: EventStore, L: EventLog>(
+    events: Vec<(usize, RecipientEvent)>,
+    messages: &mut [MessageOutcome],
+    store: &S,
+    log: &L,
+    config: &LedgerConfig,
+) {
+    let mut scopes: Vec<Scope> = events
+        .iter()
+        .filter(|(_, e)| !increments_for(e, config).is_empty())
+        .flat_map(|(_, e)| scopes_for(e, config))
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    if let Err(e) = store.register_scopes(&scopes).await {
+        let message = e.to_string();
+        for m in messages.iter_mut() {
+            fail(
+                m,
+                IngestFailure::Store(StoreError::Service {
+                    operation: "register scopes",
+                    message: message.clone(),
+                }),
+            );
+        }
+        return;
+    }
+
+    let outcomes: Vec<(usize, RecipientEvent, Result<RecordOutcome, StoreError>)> =
+        stream::iter(events)
+            .map(|(i, event)| async move {
+                let result = store.record(&event, &increments_for(&event, config)).await;
+                (i, event, result)
+            })
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .collect()
+            .await;
+
+    let mut to_log = Vec::new();
+    for (i, event, result) in outcomes {
+        let Some(message) = messages.get_mut(i) else {
+            continue;
+        };
+        match result {
+            Ok(RecordOutcome::New) => {
+                add(
+                    message,
+                    Counts {
+                        new: 1,
+                        duplicate: 0,
+                    },
+                );
+                to_log.push((i, event));
+            }
+            Ok(RecordOutcome::Duplicate { logged }) => {
+                add(
+                    message,
+                    Counts {
+                        new: 0,
+                        duplicate: 1,
+                    },
+                );
+                if !logged {
+                    to_log.push((i, event));
+                }
+            }
+            Err(e) => fail(message, IngestFailure::Store(e)),
+        }
+    }
+    if to_log.is_empty() {
+        return;
+    }
+
+    let lines: Vec<RecipientEvent> = to_log.iter().map(|(_, e)| e.clone()).collect();
+    if let Err(e) = log.append(&lines).await {
+        let message = e.to_string();
+        for (i, _) in &to_log {
+            if let Some(m) = messages.get_mut(*i) {
+                fail(
+                    m,
+                    IngestFailure::Log(StoreError::Service {
+                        operation: "PutLogEvents",
+                        message: message.clone(),
+                    }),
+                );
+            }
+        }
+        return;
+    }
+    let marks: Vec<(usize, Result<(), StoreError>)> = stream::iter(to_log)
+        .map(|(i, event)| async move { (i, store.mark_logged(&event).await) })
+        .buffer_unordered(WRITE_CONCURRENCY)
+        .collect()
+        .await;
+    for (i, result) in marks {
+        if let (Err(e), Some(m)) = (result, messages.get_mut(i)) {
+            fail(m, IngestFailure::Store(e));
+        }
+    }
+}
+
+fn add(message: &mut MessageOutcome, counts: Counts) {
+    if let Ok(c) = &mut message.result {
+        *c += counts;
+    }
+}
+
+/// The first failure of a message is the one reported.
+fn fail(message: &mut MessageOutcome, failure: IngestFailure) {
+    if message.result.is_ok() {
+        message.result = Err(failure);
+    }
+}

@@ -1,0 +1,200 @@
+//! In-memory versions of the ports, for unit tests of the orchestration and for `ses-ledger
+//! simulate --dry-run`. The real adapters are tested against DynamoDB Local and moto.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::config::LedgerConfig;
+use crate::counters::{CounterIncrement, Metric, Scope};
+use crate::event::RecipientEvent;
+use crate::ports::{EventLog, EventStore, LedgerReader, RecordOutcome, StoreError};
+use crate::summary::{RecipientSummary, SoftBouncePolicy};
+
+#[derive(Default)]
+struct State {
+    /// (message id, event id) -> (event, logged)
+    events: BTreeMap<(String, String), (RecipientEvent, bool)>,
+    summaries: HashMap<String, RecipientSummary>,
+    counters: BTreeMap<(Scope, DateTime<Utc>), BTreeMap<Metric, u64>>,
+    scopes: BTreeSet<Scope>,
+}
+
+pub struct InMemoryLedger {
+    policy: SoftBouncePolicy,
+    state: Mutex<State>,
+}
+
+impl InMemoryLedger {
+    pub fn new(config: &LedgerConfig) -> Self {
+        InMemoryLedger {
+            policy: SoftBouncePolicy {
+                limit: config.soft_bounce_limit,
+                window: Duration::days(i64::from(config.soft_bounce_window_days)),
+            },
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {
+        self.state.lock().map_err(|_| StoreError::Service {
+            operation: "in-memory ledger",
+            message: "lock poisoned".into(),
+        })
+    }
+
+    /// Counters of one scope, summed over buckets and shards.
+    pub fn counter_total(&self, scope: &Scope, metric: Metric) -> u64 {
+        self.lock()
+            .map(|s| {
+                s.counters
+                    .iter()
+                    .filter(|((sc, _), _)| sc == scope)
+                    .map(|(_, m)| m.get(&metric).copied().unwrap_or(0))
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    pub fn event_count(&self) -> usize {
+        self.lock().map(|s| s.events.len()).unwrap_or(0)
+    }
+
+    pub fn scopes(&self) -> Vec<Scope> {
+        self.lock()
+            .map(|s| s.scopes.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+impl EventStore for InMemoryLedger {
+    async fn record(
+        &self,
+        event: &RecipientEvent,
+        increments: &[CounterIncrement],
+    ) -> Result<RecordOutcome, StoreError> {
+        let mut s = self.lock()?;
+        let key = (event.ses_message_id.clone(), event.event_id.clone());
+        if let Some((_, logged)) = s.events.get(&key) {
+            return Ok(RecordOutcome::Duplicate { logged: *logged });
+        }
+        s.events.insert(key, (event.clone(), false));
+        if let Some(address) = &event.recipient {
+            let next = s
+                .summaries
+                .get(address)
+                .cloned()
+                .unwrap_or_default()
+                .apply(event, self.policy);
+            s.summaries.insert(address.clone(), next);
+        }
+        for inc in increments {
+            let metrics = s
+                .counters
+                .entry((inc.scope.clone(), inc.bucket))
+                .or_default();
+            for m in &inc.metrics {
+                *metrics.entry(*m).or_default() += 1;
+            }
+        }
+        Ok(RecordOutcome::New)
+    }
+
+    async fn mark_logged(&self, event: &RecipientEvent) -> Result<(), StoreError> {
+        let mut s = self.lock()?;
+        if let Some(entry) = s
+            .events
+            .get_mut(&(event.ses_message_id.clone(), event.event_id.clone()))
+        {
+            entry.1 = true;
+        }
+        Ok(())
+    }
+
+    async fn register_scopes(&self, scopes: &[Scope]) -> Result<(), StoreError> {
+        self.lock()?.scopes.extend(scopes.iter().cloned());
+        Ok(())
+    }
+}
+
+impl LedgerReader for InMemoryLedger {
+    async fn recipient_history(
+        &self,
+        address: &str,
+        limit: usize,
+    ) -> Result<Vec<RecipientEvent>, StoreError> {
+        let s = self.lock()?;
+        let mut events: Vec<RecipientEvent> = s
+            .events
+            .values()
+            .filter(|(e, _)| e.recipient.as_deref() == Some(address))
+            .map(|(e, _)| e.clone())
+            .collect();
+        events.sort_by(|a, b| (b.event_time, &b.event_id).cmp(&(a.event_time, &a.event_id)));
+        events.truncate(limit);
+        Ok(events)
+    }
+
+    async fn recipient_summary(
+        &self,
+        address: &str,
+    ) -> Result<Option<RecipientSummary>, StoreError> {
+        Ok(self.lock()?.summaries.get(address).cloned())
+    }
+
+    async fn message_events(
+        &self,
+        ses_message_id: &str,
+    ) -> Result<Vec<RecipientEvent>, StoreError> {
+        let s = self.lock()?;
+        let mut events: Vec<RecipientEvent> = s
+            .events
+            .iter()
+            .filter(|((m, _), _)| m == ses_message_id)
+            .map(|(_, (e, _))| e.clone())
+            .collect();
+        events.sort_by(|a, b| (a.event_time, &a.recipient).cmp(&(b.event_time, &b.recipient)));
+        Ok(events)
+    }
+}
+
+/// An event log that keeps lines in memory and can be told to fail.
+#[derive(Default)]
+pub struct InMemoryEventLog {
+    lines: Mutex<Vec<RecipientEvent>>,
+    failures_left: AtomicUsize,
+}
+
+impl InMemoryEventLog {
+    /// The next `n` appends fail.
+    pub fn fail_next(&self, n: usize) {
+        self.failures_left.store(n, Ordering::SeqCst);
+    }
+
+    pub fn lines(&self) -> Vec<RecipientEvent> {
+        self.lines.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl EventLog for InMemoryEventLog {
+    async fn append(&self, events: &[RecipientEvent]) -> Result<(), StoreError> {
+        let left = self.failures_left.load(Ordering::SeqCst);
+        if left > 0 {
+            self.failures_left.store(left - 1, Ordering::SeqCst);
+            return Err(StoreError::Service {
+                operation: "PutLogEvents",
+                message: "injected failure".into(),
+            });
+        }
+        self.lines
+            .lock()
+            .map_err(|_| StoreError::Service {
+                operation: "in-memory log",
+                message: "lock poisoned".into(),
+            })?
+            .extend_from_slice(events);
+        Ok(())
+    }
+}

@@ -1,0 +1,106 @@
+//! One small trait per AWS capability. Handlers and the CLI take only the port they need; the
+//! adapters (`dynamo`, `cloudwatch_logs`, ...) own the SDK mapping, and `memory` holds in-memory
+//! versions for unit tests of the pure orchestration.
+
+use std::future::Future;
+
+use thiserror::Error;
+
+use crate::counters::{CounterIncrement, Scope};
+use crate::event::RecipientEvent;
+use crate::summary::RecipientSummary;
+
+/// A failed call to an AWS service, or an item we cannot read back.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("{operation} failed: {message}")]
+    Service {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("stored item {key} is unreadable: {message}")]
+    Corrupt { key: String, message: String },
+    #[error("{operation} gave up after {attempts} attempts: {message}")]
+    Exhausted {
+        operation: &'static str,
+        attempts: u32,
+        message: String,
+    },
+}
+
+impl StoreError {
+    /// Builds a `Service` error from any SDK error, keeping the service's own message (the SDK's
+    /// `Display` says only "service error").
+    pub fn service(operation: &'static str, error: impl std::error::Error) -> Self {
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        StoreError::Service { operation, message }
+    }
+}
+
+/// Whether an event was new to the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Recorded now: history, summary and counters moved.
+    New,
+    /// Recorded before; nothing moved. `logged` says whether it already reached the event log.
+    Duplicate { logged: bool },
+}
+
+/// Records recipient events exactly once (DynamoDB in production).
+pub trait EventStore: Send + Sync {
+    /// Writes the event, its recipient history and summary, and `increments`, all or nothing, and
+    /// only if the event is not already recorded.
+    fn record(
+        &self,
+        event: &RecipientEvent,
+        increments: &[CounterIncrement],
+    ) -> impl Future<Output = Result<RecordOutcome, StoreError>> + Send;
+
+    /// Notes that the event reached the event log, so a replay does not log it again.
+    fn mark_logged(
+        &self,
+        event: &RecipientEvent,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Makes scopes known to the alarm function (idempotent).
+    fn register_scopes(
+        &self,
+        scopes: &[Scope],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The structured event stream (CloudWatch Logs in production).
+pub trait EventLog: Send + Sync {
+    /// Appends one line per event; all or error.
+    fn append(
+        &self,
+        events: &[RecipientEvent],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Reads what the ledger knows about recipients and messages.
+pub trait LedgerReader: Send + Sync {
+    /// Newest first, at most `limit` events.
+    fn recipient_history(
+        &self,
+        address: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<RecipientEvent>, StoreError>> + Send;
+
+    fn recipient_summary(
+        &self,
+        address: &str,
+    ) -> impl Future<Output = Result<Option<RecipientSummary>, StoreError>> + Send;
+
+    /// Every recipient event of one SES message, oldest first.
+    fn message_events(
+        &self,
+        ses_message_id: &str,
+    ) -> impl Future<Output = Result<Vec<RecipientEvent>, StoreError>> + Send;
+}
