@@ -185,12 +185,65 @@ pub fn bucket_of(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t)
 }
 
-/// Add 1 to each of `metrics` of `scope` in the hour starting at `bucket`.
+/// Add 1 to each of `metrics` and `details` of `scope` in the hour starting at `bucket`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CounterIncrement {
     pub scope: Scope,
     pub bucket: DateTime<Utc>,
     pub metrics: Vec<Metric>,
+    /// Breakdown counters named by [`Detail::attribute`], kept only for complaints (rare, and what
+    /// an alert must explain).
+    pub details: Vec<Detail>,
+}
+
+/// A complaint breakdown counter: by recipient domain, or by feedback type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Detail {
+    ComplaintDomain(String),
+    ComplaintFeedbackType(String),
+}
+
+impl Detail {
+    const DOMAIN_PREFIX: &'static str = "complaint_domain:";
+    const FEEDBACK_PREFIX: &'static str = "complaint_feedback:";
+
+    pub fn attribute(&self) -> String {
+        match self {
+            Detail::ComplaintDomain(d) => format!("{}{d}", Self::DOMAIN_PREFIX),
+            Detail::ComplaintFeedbackType(t) => format!("{}{t}", Self::FEEDBACK_PREFIX),
+        }
+    }
+
+    pub fn parse(attribute: &str) -> Option<Detail> {
+        if let Some(d) = attribute.strip_prefix(Self::DOMAIN_PREFIX) {
+            return Some(Detail::ComplaintDomain(d.to_string()));
+        }
+        attribute
+            .strip_prefix(Self::FEEDBACK_PREFIX)
+            .map(|t| Detail::ComplaintFeedbackType(t.to_string()))
+    }
+}
+
+/// Complaint breakdowns of one event.
+pub fn details_for(event: &RecipientEvent) -> Vec<Detail> {
+    if event.event_type != EventType::Complaint {
+        return Vec::new();
+    }
+    vec![
+        Detail::ComplaintDomain(
+            event
+                .recipient_domain
+                .clone()
+                .unwrap_or_else(|| "unknown".into()),
+        ),
+        Detail::ComplaintFeedbackType(
+            event
+                .detail
+                .complaint_feedback_type
+                .clone()
+                .unwrap_or_else(|| "unspecified".into()),
+        ),
+    ]
 }
 
 /// All counter increments for one event: empty for events that count nothing.
@@ -200,12 +253,14 @@ pub fn increments_for(event: &RecipientEvent, config: &LedgerConfig) -> Vec<Coun
         return Vec::new();
     }
     let bucket = bucket_of(event.event_time);
+    let details = details_for(event);
     scopes_for(event, config)
         .into_iter()
         .map(|scope| CounterIncrement {
             scope,
             bucket,
             metrics: metrics.clone(),
+            details: details.clone(),
         })
         .collect()
 }

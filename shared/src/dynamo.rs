@@ -17,15 +17,19 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration as TimeDelta, SecondsFormat, Utc};
 
+use crate::alarm::{Level, RateKind};
 use crate::config::LedgerConfig;
-use crate::counters::{CounterIncrement, Scope};
+use crate::counters::{CounterIncrement, Detail, Metric, Scope};
 use crate::event::{EventType, RecipientEvent};
 use crate::keys;
-use crate::ports::{EventStore, LedgerReader, RecordOutcome, StoreError};
+use crate::ports::{
+    AlertStateStore, CounterReader, EventStore, LedgerReader, RecordOutcome, StoreError,
+};
+use crate::rates::{HourlyCounts, Totals};
 use crate::summary::{RecipientSummary, SoftBouncePolicy, Suppression, SuppressionReason};
 
 /// How often a transaction is retried when another writer touched the same summary or counter.
-const MAX_CONFLICT_ATTEMPTS: u32 = 12;
+const MAX_CONFLICT_ATTEMPTS: u32 = 20;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -90,6 +94,7 @@ impl DynamoLedger {
         event: &RecipientEvent,
         increments: &[CounterIncrement],
         summary: Option<(&RecipientSummary, &RecipientSummary)>,
+        attempt: u32,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let table = &self.config.table_name;
         let record = serde_json::to_string(event).map_err(|e| StoreError::Corrupt {
@@ -142,15 +147,20 @@ impl DynamoLedger {
             items.push(put(builder)?);
         }
 
-        let shard = keys::counter_shard(&event.event_id, self.config.counter_shards);
+        let shard = keys::counter_shard(&event.event_id, attempt, self.config.counter_shards);
         for inc in increments {
             let counter_expiry =
                 (inc.bucket + TimeDelta::days(i64::from(self.config.counter_ttl_days))).timestamp();
             let mut adds = Vec::new();
             let mut names = HashMap::new();
-            for (i, m) in inc.metrics.iter().enumerate() {
+            let attributes = inc
+                .metrics
+                .iter()
+                .map(|m| m.attribute().to_string())
+                .chain(inc.details.iter().map(|d| d.attribute()));
+            for (i, attribute) in attributes.enumerate() {
                 adds.push(format!("#m{i} :one"));
-                names.insert(format!("#m{i}"), m.attribute().to_string());
+                names.insert(format!("#m{i}"), attribute);
             }
             names.insert("#x".into(), keys::EXPIRES_AT.into());
             names.insert("#b".into(), "bucket".into());
@@ -227,7 +237,7 @@ fn classify_cancellation(error: &SdkError<TransactWriteItemsError>) -> Option<Ca
 
 /// Exponential backoff with jitter derived from the attempt and a caller value (no RNG needed).
 fn backoff(attempt: u32, salt: &str) -> Duration {
-    let base = 20u64 << attempt.min(6);
+    let base = 20u64 << attempt.min(5);
     let jitter = salt.bytes().fold(attempt as u64, |a, b| {
         a.wrapping_mul(31).wrapping_add(b as u64)
     }) % base;
@@ -250,8 +260,12 @@ impl EventStore for DynamoLedger {
                 }
                 None => None,
             };
-            let items =
-                self.transaction(event, increments, summaries.as_ref().map(|(b, a)| (b, a)))?;
+            let items = self.transaction(
+                event,
+                increments,
+                summaries.as_ref().map(|(b, a)| (b, a)),
+                attempt,
+            )?;
             let result = self
                 .client
                 .transact_write_items()
@@ -404,6 +418,143 @@ impl DynamoLedger {
                 _ => return Ok(events),
             }
         }
+    }
+}
+
+impl CounterReader for DynamoLedger {
+    async fn scopes(&self) -> Result<Vec<Scope>, StoreError> {
+        let mut scopes = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.config.table_name)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(keys::SCOPES_PK))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::service("Query (scopes)", e))?;
+            scopes.extend(
+                out.items()
+                    .iter()
+                    .filter_map(|i| i.get(keys::SK)?.as_s().ok())
+                    .filter_map(|k| Scope::parse(k)),
+            );
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(scopes),
+            }
+        }
+    }
+
+    async fn hourly(
+        &self,
+        scope: &Scope,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<HourlyCounts>, StoreError> {
+        let mut by_bucket: BTreeMap<String, Totals> = BTreeMap::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.config.table_name)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(keys::counter_pk(scope)))
+                .expression_attribute_values(":from", s(keys::counter_sk_from(from)))
+                .expression_attribute_values(":to", s(keys::counter_sk_to(to)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::service("Query (counters)", e))?;
+            for item in out.items() {
+                let Some(bucket) = item.get("bucket").and_then(|v| v.as_s().ok()) else {
+                    continue;
+                };
+                let totals = by_bucket.entry(bucket.clone()).or_default();
+                for (name, value) in item {
+                    let Ok(v) = value.as_n() else { continue };
+                    let count: u64 = v.parse().map_err(|_| StoreError::Corrupt {
+                        key: keys::counter_pk(scope),
+                        message: format!("{name} is not a count: {v}"),
+                    })?;
+                    if let Some(metric) = Metric::ALL.iter().find(|m| m.attribute() == name) {
+                        *totals.metrics.entry(*metric).or_default() += count;
+                    } else if Detail::parse(name).is_some() {
+                        *totals.details.entry(name.clone()).or_default() += count;
+                    }
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        by_bucket
+            .into_iter()
+            .map(|(label, totals)| {
+                let bucket = chrono::NaiveDateTime::parse_from_str(
+                    &format!("{label}:00:00"),
+                    "%Y-%m-%dT%H:%M:%S",
+                )
+                .map(|t| t.and_utc())
+                .map_err(|e| StoreError::Corrupt {
+                    key: keys::counter_pk(scope),
+                    message: format!("bucket {label:?}: {e}"),
+                })?;
+                Ok(HourlyCounts { bucket, totals })
+            })
+            .collect()
+    }
+}
+
+impl AlertStateStore for DynamoLedger {
+    async fn alert_level(&self, scope: &Scope, kind: RateKind) -> Result<Level, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.config.table_name)
+            .key(keys::PK, s(keys::alert_pk(scope)))
+            .key(keys::SK, s(kind.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::service("GetItem (alert state)", e))?;
+        let Some(level) = out
+            .item
+            .as_ref()
+            .and_then(|i| i.get("level"))
+            .and_then(|v| v.as_s().ok())
+        else {
+            return Ok(Level::Normal);
+        };
+        Level::parse(level).ok_or_else(|| StoreError::Corrupt {
+            key: keys::alert_pk(scope),
+            message: format!("unknown level {level:?}"),
+        })
+    }
+
+    async fn set_alert_level(
+        &self,
+        scope: &Scope,
+        kind: RateKind,
+        level: Level,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.config.table_name)
+            .item(keys::PK, s(keys::alert_pk(scope)))
+            .item(keys::SK, s(kind.as_str()))
+            .item("level", s(level.as_str()))
+            .item("changed_at", time(at))
+            .send()
+            .await
+            .map_err(|e| StoreError::service("PutItem (alert state)", e))?;
+        Ok(())
     }
 }
 
@@ -630,6 +781,6 @@ mod tests {
     #[test]
     fn backoff_grows_and_stays_bounded() {
         assert!(backoff(0, "a") < backoff(5, "a"));
-        assert!(backoff(50, "abc") <= Duration::from_millis(2 * (20 << 6)));
+        assert!(backoff(50, "abc") <= Duration::from_millis(2 * (20 << 5)));
     }
 }

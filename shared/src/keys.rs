@@ -71,9 +71,10 @@ pub fn alert_pk(scope: &Scope) -> String {
     format!("ALERT#{}", scope.key())
 }
 
-/// The shard an event's counter increments go to: deterministic, so a retried transaction hits
-/// the same items.
-pub fn counter_shard(event_id: &str, shards: u32) -> u32 {
+/// The shard an attempt's counter increments go to. It need not be stable across attempts (the
+/// transaction is all or nothing), so a retry after a conflict moves to another shard.
+pub fn counter_shard(event_id: &str, attempt: u32, shards: u32) -> u32 {
     let prefix = event_id.get(..8).unwrap_or("0");
-    u32::from_str_radix(prefix, 16).unwrap_or(0) % shards.max(1)
+    let spread = u32::from_str_radix(prefix, 16).unwrap_or(0);
+    spread.wrapping_add(attempt.wrapping_mul(7919)) % shards.max(1)
 }

@@ -104,3 +104,52 @@ pub trait LedgerReader: Send + Sync {
         ses_message_id: &str,
     ) -> impl Future<Output = Result<Vec<RecipientEvent>, StoreError>> + Send;
 }
+
+/// Reads hourly counters and the scopes that have them.
+pub trait CounterReader: Send + Sync {
+    /// Every scope that has counted something.
+    fn scopes(&self) -> impl Future<Output = Result<Vec<Scope>, StoreError>> + Send;
+
+    /// One scope's hourly counters for `from..=to` (bucket starts), shards summed, oldest first.
+    fn hourly(
+        &self,
+        scope: &Scope,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = Result<Vec<crate::rates::HourlyCounts>, StoreError>> + Send;
+}
+
+/// Remembers each scope's alert level between alarm runs.
+pub trait AlertStateStore: Send + Sync {
+    fn alert_level(
+        &self,
+        scope: &Scope,
+        kind: crate::alarm::RateKind,
+    ) -> impl Future<Output = Result<crate::alarm::Level, StoreError>> + Send;
+
+    fn set_alert_level(
+        &self,
+        scope: &Scope,
+        kind: crate::alarm::RateKind,
+        level: crate::alarm::Level,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Sends alerts to people (SNS in production).
+pub trait AlertPublisher: Send + Sync {
+    fn publish(
+        &self,
+        alert: &crate::alarm::Alert,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// SES's own reputation figures (CloudWatch `AWS/SES` in production).
+pub trait ReputationSource: Send + Sync {
+    fn ses_figure(
+        &self,
+        scope: &Scope,
+        kind: crate::alarm::RateKind,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = Result<crate::alarm::SesFigure, StoreError>> + Send;
+}

@@ -1,0 +1,99 @@
+//! CloudWatch Logs Insights queries over the event stream. One place for the field names the
+//! queries rely on (they are the `RecipientEvent` JSON names) and for how a scope becomes a filter.
+
+use crate::counters::Scope;
+
+/// Quotes a value for a Logs Insights string literal.
+fn quote(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The filter clause selecting one scope's events (None for the whole account).
+pub fn scope_filter(scope: &Scope) -> Option<String> {
+    Some(match scope {
+        Scope::Account => return None,
+        Scope::ConfigurationSet(v) => format!("configuration_set = {}", quote(v)),
+        Scope::Identity(v) => format!("source_arn like {}", quote(&format!(":identity/{v}"))),
+        Scope::FromDomain(v) => format!(
+            "(tags.ses:from-domain.0 = {q} or source_domain = {q})",
+            q = quote(v)
+        ),
+        Scope::Provider(v) => format!("mailbox_provider = {}", quote(v)),
+        Scope::Tag { name, value } => format!("`tags.{name}.0` = {}", quote(value)),
+    })
+}
+
+fn with_scope(scope: &Scope, condition: &str) -> String {
+    match scope_filter(scope) {
+        Some(f) => format!("filter {condition} and {f}"),
+        None => format!("filter {condition}"),
+    }
+}
+
+/// Every complaint of a scope, newest first: the events behind a complaint rate. `dedup` guards
+/// against the rare duplicate line a crash between logging and marking can leave.
+pub fn complaints(scope: &Scope) -> String {
+    format!(
+        "fields @timestamp, event_time, recipient, mailbox_provider, complaint_feedback_type, complaint_subtype, ses_message_id, configuration_set\n\
+         | {}\n| dedup event_id\n| sort event_time desc\n| limit 1000",
+        with_scope(scope, "event_type = \"Complaint\"")
+    )
+}
+
+/// Every counted hard bounce of a scope.
+pub fn hard_bounces(scope: &Scope) -> String {
+    format!(
+        "fields @timestamp, event_time, recipient, bounce_type, bounce_subtype, bounce_status, bounce_diagnostic_code, ses_message_id\n\
+         | {}\n| dedup event_id\n| sort event_time desc\n| limit 1000",
+        with_scope(scope, "event_type = \"Bounce\" and bounce_type = \"Permanent\" and bounce_subtype != \"OnAccountSuppressionList\"")
+    )
+}
+
+/// The complaint-rate computation itself, per day: naive and feedback-loop denominators.
+pub fn complaint_rate(scope: &Scope, feedback_loop_providers: &[String]) -> String {
+    let providers: Vec<String> = feedback_loop_providers.iter().map(|p| quote(p)).collect();
+    let filter = match scope_filter(scope) {
+        Some(f) => format!("| filter {f}\n"),
+        None => String::new(),
+    };
+    format!(
+        "fields event_type = \"Delivery\" as is_delivery,\n\
+         \x20 event_type = \"Delivery\" and mailbox_provider in [{p}] as is_fbl_delivery,\n\
+         \x20 event_type = \"Complaint\" as is_complaint,\n\
+         \x20 event_type = \"Complaint\" and ispresent(complaint_subtype) = 0 as is_counted_complaint\n\
+         {filter}| dedup event_id\n\
+         | stats sum(is_complaint) as complaints, sum(is_delivery) as deliveries,\n\
+         \x20 sum(is_counted_complaint) as fbl_complaints, sum(is_fbl_delivery) as fbl_deliveries,\n\
+         \x20 100 * sum(is_complaint) / sum(is_delivery) as naive_rate_pct,\n\
+         \x20 100 * sum(is_counted_complaint) / sum(is_fbl_delivery) as feedback_loop_rate_pct\n\
+         \x20 by bin(1d)",
+        p = providers.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_filters_quote_their_values() {
+        assert_eq!(scope_filter(&Scope::Account), None);
+        assert_eq!(
+            scope_filter(&Scope::Provider("ya\"hoo".into())).as_deref(),
+            Some("mailbox_provider = \"ya\\\"hoo\"")
+        );
+        let q = complaints(&Scope::Tag {
+            name: "tenant".into(),
+            value: "acme".into(),
+        });
+        assert!(
+            q.contains("filter event_type = \"Complaint\" and `tags.tenant.0` = \"acme\""),
+            "{q}"
+        );
+        let rate = complaint_rate(&Scope::Account, &["yahoo".into(), "microsoft".into()]);
+        assert!(
+            rate.contains("mailbox_provider in [\"yahoo\", \"microsoft\"]"),
+            "{rate}"
+        );
+    }
+}

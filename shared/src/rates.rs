@@ -1,0 +1,357 @@
+//! Bounce and complaint rates from hourly counters: naive and SES-style side by side, each with
+//! its numerator and denominator. Pure. docs/rates.md gives the definitions and their reasons.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::counters::{bucket_of, Detail, Metric};
+
+/// Counter totals over some hours.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub metrics: BTreeMap<Metric, u64>,
+    /// Complaint breakdowns by [`Detail::attribute`] name.
+    pub details: BTreeMap<String, u64>,
+}
+
+impl Totals {
+    pub fn get(&self, metric: Metric) -> u64 {
+        self.metrics.get(&metric).copied().unwrap_or(0)
+    }
+
+    pub fn add(&mut self, other: &Totals) {
+        for (m, v) in &other.metrics {
+            *self.metrics.entry(*m).or_default() += v;
+        }
+        for (d, v) in &other.details {
+            *self.details.entry(d.clone()).or_default() += v;
+        }
+    }
+
+    /// Deliveries plus every bounce: what reached a receiving server, for senders whose payloads
+    /// carry no Send events (identity notifications only).
+    pub fn delivery_attempts(&self) -> u64 {
+        self.get(Metric::Deliveries)
+            + self.get(Metric::CountedHardBounces)
+            + self.get(Metric::OtherBounces)
+    }
+
+    /// Complaint breakdown of one kind, largest first.
+    pub fn top_details(&self, kind: fn(&Detail) -> Option<&str>, n: usize) -> Vec<(String, u64)> {
+        let mut rows: Vec<(String, u64)> = self
+            .details
+            .iter()
+            .filter_map(|(name, count)| {
+                let detail = Detail::parse(name)?;
+                kind(&detail).map(|v| (v.to_string(), *count))
+            })
+            .collect();
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        rows.truncate(n);
+        rows
+    }
+}
+
+pub fn complaint_domain(d: &Detail) -> Option<&str> {
+    match d {
+        Detail::ComplaintDomain(v) => Some(v),
+        _ => None,
+    }
+}
+
+pub fn complaint_feedback_type(d: &Detail) -> Option<&str> {
+    match d {
+        Detail::ComplaintFeedbackType(v) => Some(v),
+        _ => None,
+    }
+}
+
+/// One hour of counters of one scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourlyCounts {
+    pub bucket: DateTime<Utc>,
+    pub totals: Totals,
+}
+
+/// A span of time a rate is computed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Window {
+    /// The last `n` hourly buckets, the current one included.
+    Hours(u32),
+    /// The newest whole hours that hold at least `n` sends: our stand-in for SES's undisclosed
+    /// "representative volume".
+    RecentSends(u64),
+}
+
+impl Window {
+    pub fn label(&self) -> String {
+        match self {
+            Window::Hours(h) if h % 24 == 0 => format!("{}d", h / 24),
+            Window::Hours(h) => format!("{h}h"),
+            Window::RecentSends(n) => format!("last {n} sends"),
+        }
+    }
+}
+
+/// The windows every report and alarm shows.
+pub fn standard_windows(recent_sends: u64) -> Vec<Window> {
+    vec![
+        Window::Hours(24),
+        Window::Hours(24 * 7),
+        Window::Hours(24 * 30),
+        Window::RecentSends(recent_sends),
+    ]
+}
+
+/// How far back counters must be read to serve `windows`.
+pub fn lookback(windows: &[Window]) -> Duration {
+    let hours = windows
+        .iter()
+        .map(|w| match w {
+            Window::Hours(h) => *h,
+            Window::RecentSends(_) => 24 * 30,
+        })
+        .max()
+        .unwrap_or(24);
+    Duration::hours(i64::from(hours))
+}
+
+/// A rate with the two numbers it came from; `value` is None when the denominator is zero.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rate {
+    pub numerator: u64,
+    pub denominator: u64,
+}
+
+impl Rate {
+    pub fn value(&self) -> Option<f64> {
+        (self.denominator > 0).then(|| self.numerator as f64 / self.denominator as f64)
+    }
+
+    /// `0.123% (3 / 2,440)`, or `n/a (0 / 0)`.
+    pub fn describe(&self) -> String {
+        match self.value() {
+            Some(v) => format!("{} ({} / {})", percent(v), self.numerator, self.denominator),
+            None => format!("n/a ({} / {})", self.numerator, self.denominator),
+        }
+    }
+}
+
+pub fn percent(fraction: f64) -> String {
+    format!("{:.3}%", fraction * 100.0)
+}
+
+/// What the bounce-rate denominator counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BounceBase {
+    /// Send events (configuration-set event publishing): SES's own base.
+    Sends,
+    /// Deliveries + bounces, when no Send events were captured.
+    DeliveryAttempts,
+}
+
+/// Every rate of one scope over one window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WindowRates {
+    pub window: Window,
+    pub from: DateTime<Utc>,
+    /// End of the window (exclusive): the end of the current hour.
+    pub to: DateTime<Utc>,
+    pub totals: Totals,
+    /// All complaints / all deliveries: the figure operators usually compute.
+    pub naive_complaint: Rate,
+    /// Complaints (not from the suppression list) / deliveries to feedback-loop providers: the
+    /// figure to hold against SES's.
+    pub feedback_loop_complaint: Rate,
+    /// Counted hard bounces / sends (or delivery attempts, see `bounce_base`).
+    pub bounce: Rate,
+    pub bounce_base: BounceBase,
+}
+
+/// Rates for each window from one scope's hourly counters (any order; buckets outside every
+/// window are ignored).
+pub fn compute(hours: &[HourlyCounts], now: DateTime<Utc>, windows: &[Window]) -> Vec<WindowRates> {
+    let current = bucket_of(now);
+    let to = current + Duration::hours(1);
+    let mut newest_first: Vec<&HourlyCounts> =
+        hours.iter().filter(|h| h.bucket <= current).collect();
+    newest_first.sort_by_key(|h| std::cmp::Reverse(h.bucket));
+    windows
+        .iter()
+        .map(|window| {
+            let (from, totals) = match *window {
+                Window::Hours(n) => {
+                    let from = to - Duration::hours(i64::from(n));
+                    let mut totals = Totals::default();
+                    for h in newest_first.iter().take_while(|h| h.bucket >= from) {
+                        totals.add(&h.totals);
+                    }
+                    (from, totals)
+                }
+                Window::RecentSends(n) => {
+                    let mut totals = Totals::default();
+                    let mut from = current;
+                    for h in &newest_first {
+                        if sends_or_attempts(&totals) >= n {
+                            break;
+                        }
+                        totals.add(&h.totals);
+                        from = h.bucket;
+                    }
+                    (from, totals)
+                }
+            };
+            rates_of(*window, from, to, totals)
+        })
+        .collect()
+}
+
+fn sends_or_attempts(t: &Totals) -> u64 {
+    match t.get(Metric::Sends) {
+        0 => t.delivery_attempts(),
+        s => s,
+    }
+}
+
+fn rates_of(window: Window, from: DateTime<Utc>, to: DateTime<Utc>, totals: Totals) -> WindowRates {
+    let sends = totals.get(Metric::Sends);
+    let (bounce_base, bounce_denominator) = if sends > 0 {
+        (BounceBase::Sends, sends)
+    } else {
+        (BounceBase::DeliveryAttempts, totals.delivery_attempts())
+    };
+    WindowRates {
+        window,
+        from,
+        to,
+        naive_complaint: Rate {
+            numerator: totals.get(Metric::Complaints),
+            denominator: totals.get(Metric::Deliveries),
+        },
+        feedback_loop_complaint: Rate {
+            numerator: totals.get(Metric::ComplaintsNotSuppressed),
+            denominator: totals.get(Metric::FeedbackLoopDeliveries),
+        },
+        bounce: Rate {
+            numerator: totals.get(Metric::CountedHardBounces),
+            denominator: bounce_denominator,
+        },
+        bounce_base,
+        totals,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn hour(h: i64, pairs: &[(Metric, u64)]) -> HourlyCounts {
+        let base = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+        HourlyCounts {
+            bucket: base - Duration::hours(h),
+            totals: Totals {
+                metrics: pairs.iter().copied().collect(),
+                details: BTreeMap::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn windows_sum_the_right_hours_and_keep_numerators_and_denominators() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 30, 0).unwrap();
+        let hours = vec![
+            hour(
+                0,
+                &[
+                    (Metric::Deliveries, 1000),
+                    (Metric::FeedbackLoopDeliveries, 100),
+                    (Metric::Complaints, 1),
+                    (Metric::ComplaintsNotSuppressed, 1),
+                ],
+            ),
+            hour(23, &[(Metric::Deliveries, 1000), (Metric::Sends, 50)]),
+            hour(
+                24,
+                &[
+                    (Metric::Deliveries, 500),
+                    (Metric::CountedHardBounces, 5),
+                    (Metric::Sends, 50),
+                ],
+            ),
+            hour(24 * 30, &[(Metric::Deliveries, 7)]),
+            hour(-1, &[(Metric::Deliveries, 99)]),
+        ];
+        let r = compute(
+            &hours,
+            now,
+            &[
+                Window::Hours(24),
+                Window::Hours(24 * 7),
+                Window::Hours(24 * 30),
+            ],
+        );
+        assert_eq!(
+            r[0].naive_complaint,
+            Rate {
+                numerator: 1,
+                denominator: 2000
+            }
+        );
+        assert_eq!(
+            r[0].feedback_loop_complaint,
+            Rate {
+                numerator: 1,
+                denominator: 100
+            }
+        );
+        assert_eq!(r[0].bounce_base, BounceBase::Sends);
+        assert_eq!(r[1].naive_complaint.denominator, 2500);
+        assert_eq!(
+            r[1].bounce,
+            Rate {
+                numerator: 5,
+                denominator: 100
+            }
+        );
+        assert_eq!(
+            r[2].totals.get(Metric::Deliveries),
+            2500,
+            "the bucket 30 days back lies outside"
+        );
+        assert_eq!(
+            r[0].from,
+            Utc.with_ymd_and_hms(2026, 11, 22, 13, 0, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn recent_sends_window_stops_once_enough_sends_are_covered() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+        let hours: Vec<HourlyCounts> = (0..10).map(|h| hour(h, &[(Metric::Sends, 100)])).collect();
+        let r = compute(&hours, now, &[Window::RecentSends(250)]);
+        assert_eq!(r[0].totals.get(Metric::Sends), 300);
+        assert_eq!(r[0].from, hours[2].bucket);
+    }
+
+    #[test]
+    fn empty_denominators_have_no_value_and_bounces_fall_back_to_attempts() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+        let r = compute(
+            &[hour(
+                0,
+                &[(Metric::Deliveries, 90), (Metric::CountedHardBounces, 10)],
+            )],
+            now,
+            &[Window::Hours(24)],
+        );
+        assert_eq!(r[0].feedback_loop_complaint.value(), None);
+        assert_eq!(r[0].bounce_base, BounceBase::DeliveryAttempts);
+        assert_eq!(r[0].bounce.value(), Some(0.1));
+        assert_eq!(r[0].bounce.describe(), "10.000% (10 / 100)");
+    }
+}
