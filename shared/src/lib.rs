@@ -22,6 +22,7 @@ pub mod ports;
 pub mod provider;
 pub mod rates;
 pub mod ses;
+pub mod simulate;
 pub mod sns;
 pub mod summary;
 pub mod telemetry;
