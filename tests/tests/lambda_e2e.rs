@@ -1,0 +1,189 @@
+//! End to end: the real compiled `ingest` and `alarm` binaries under cargo-lambda's Runtime API
+//! emulator (`cargo lambda watch`, started by scripts/test.sh), writing to DynamoDB Local, moto's
+//! CloudWatch Logs and SNS -> SQS.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use ses_ledger::ports::LedgerReader;
+use ses_ledger::simulate::{generate, Scenario, TenantProfile};
+use ses_ledger_integration_tests::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Names the functions are started with (scripts/test.sh).
+const TABLE: &str = "ses-ledger-e2e";
+const LOG_GROUP: &str = "/ses-ledger/e2e/events";
+const ALERT_TOPIC: &str = "ses-ledger-e2e-alerts";
+
+fn invoke_url() -> String {
+    std::env::var("LAMBDA_INVOKE_URL").unwrap_or_else(|_| {
+        panic!("LAMBDA_INVOKE_URL is not set: run the suite with scripts/test.sh (it starts cargo lambda watch)")
+    })
+}
+
+/// POSTs to the emulator's Invoke API; returns the HTTP status and the body as JSON. A plain
+/// HTTP/1.1 exchange: the emulator answers function errors with 500, which an SDK would retry.
+async fn invoke(function: &str, payload: &serde_json::Value) -> (u16, serde_json::Value) {
+    let url = invoke_url();
+    let authority = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    assert!(authority.starts_with("127.0.0.1:"), "emulator must be on loopback: {url}");
+    let body = payload.to_string();
+    let request = format!(
+        "POST /2015-03-31/functions/{function}/invocations HTTP/1.1\r\nHost: {authority}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(&authority).await.expect("connect to emulator");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.expect("read");
+        response
+    };
+    // The first invocation starts the function process (cargo run of an up-to-date build).
+    let response = tokio::time::timeout(Duration::from_secs(120), exchange)
+        .await
+        .expect("the emulator answered within two minutes");
+    let text = String::from_utf8_lossy(&response);
+    let (head, rest) = text.split_once("\r\n\r\n").expect("HTTP response");
+    let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)))
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// The table and log group the functions were started with; created once per stack.
+async fn ensure_resources(aws: &aws_config::SdkConfig) {
+    let ddb = aws_sdk_dynamodb::Client::new(aws);
+    if ddb.describe_table().table_name(TABLE).send().await.is_err() {
+        // Two tests may race to create it; losing the race is fine.
+        let _ = ses_ledger::dynamo::create_table(&ddb, TABLE).await;
+    }
+    let _ = aws_sdk_cloudwatchlogs::Client::new(aws).create_log_group().log_group_name(LOG_GROUP).send().await;
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+#[tokio::test]
+async fn the_ingest_binary_records_once_and_rejects_bad_input() {
+    let aws = local_aws().await;
+    ensure_resources(&aws).await;
+    // Every official example, with message ids unique to this run.
+    let run = unique("e2e");
+    let mut messages = Vec::new();
+    for (name, ses) in fixtures_in("ses/event-publishing").into_iter().chain(fixtures_in("ses/notification")) {
+        let mut ses = ses;
+        ses["mail"]["messageId"] = format!("{run}-{name}").into();
+        messages.push(ses);
+    }
+    let doc = sns_event(&messages);
+    let expected = expected_events(&doc);
+
+    let (status, body) = invoke("ingest", &doc).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["new"], expected.len(), "{body}");
+    let (status, body) = invoke("ingest", &doc).await;
+    assert_eq!((status, &body["new"]), (200, &serde_json::json!(0)), "replay is all duplicates: {body}");
+
+    let config = ses_ledger::config::LedgerConfig { table_name: TABLE.into(), ..Default::default() };
+    let reader = ses_ledger::dynamo::DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config);
+    let mut stored = 0;
+    for m in &messages {
+        stored += reader.message_events(m["mail"]["messageId"].as_str().unwrap_or_default()).await.expect("read").len();
+    }
+    assert_eq!(stored, expected.len());
+    let lines = log_messages(&aws_sdk_cloudwatchlogs::Client::new(&aws), LOG_GROUP).await;
+    let ours = lines.iter().filter(|l| l["ses_message_id"].as_str().is_some_and(|id| id.starts_with(&run))).count();
+    assert_eq!(ours, expected.len(), "each recipient event logged exactly once");
+
+    let (status, body) = invoke("ingest", &fixture("malformed/not-json-message.json")).await;
+    assert_eq!(status, 500, "bad input fails the invocation so Lambda keeps it: {body}");
+    assert!(body["errorMessage"].as_str().is_some_and(|m| m.contains("SNS message")), "{body}");
+}
+
+#[tokio::test]
+async fn the_alarm_binary_publishes_one_alert_per_level_change() {
+    let aws = local_aws().await;
+    ensure_resources(&aws).await;
+    let sns = aws_sdk_sns::Client::new(&aws);
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let topic = sns.create_topic().name(ALERT_TOPIC).send().await.expect("topic").topic_arn.expect("arn");
+    let queue_name = unique("e2e-alerts");
+    let queue_url = sqs.create_queue().queue_name(&queue_name).send().await.expect("queue").queue_url.expect("url");
+    let queue_arn = format!("arn:aws:sqs:us-east-1:123456789012:{queue_name}");
+    sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(&queue_arn).send().await.expect("subscribe");
+
+    // A tenant of its own, complaining well above 0.1% of its feedback-loop deliveries.
+    let tenant = unique("tenant");
+    let mut profile = TenantProfile::seed_story(&tenant, 3000, 2);
+    profile.domains = vec![("gmail.com".into(), 90), ("yahoo.com".into(), 10)];
+    let stream = generate(&Scenario {
+        tenants: vec![profile],
+        start: Utc::now() - chrono::Duration::hours(20),
+        days: 1,
+        seed: 42,
+        duplicate_rate: 0.0,
+        notification_share: 0.0,
+        shuffle: false,
+    });
+    for chunk in stream.chunks(500) {
+        let (status, body) = invoke("ingest", &sns_event(chunk)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    let (status, body) = invoke("alarm", &serde_json::json!({"source": "aws.scheduler"})).await;
+    assert_eq!(status, 200, "{body}");
+    let alerts = receive_all(&sqs, &queue_url).await;
+    let scope = format!("tag:tenant={tenant}");
+    let ours: Vec<&serde_json::Value> = alerts.iter().filter(|a| a["MessageAttributes"]["scope"]["Value"] == scope.as_str()).collect();
+    assert_eq!(ours.len(), 1, "one complaint alert for the tenant: {alerts:?}");
+    assert!(ours[0]["Subject"].as_str().is_some_and(|s| s.contains("complaint") && s.contains(&tenant)), "{:?}", ours[0]);
+
+    let (status, _) = invoke("alarm", &serde_json::json!({"source": "aws.scheduler"})).await;
+    assert_eq!(status, 200);
+    let again = receive_all(&sqs, &queue_url).await;
+    assert!(again.iter().all(|a| a["MessageAttributes"]["scope"]["Value"] != scope.as_str()), "an unchanged level is not announced again");
+}
+
+/// Every message in the queue now (SNS envelopes as JSON).
+async fn receive_all(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive");
+        let messages = got.messages();
+        if messages.is_empty() {
+            return out;
+        }
+        for m in messages {
+            out.push(serde_json::from_str(m.body().unwrap_or("null")).expect("SNS envelope"));
+            if let Some(handle) = m.receipt_handle() {
+                sqs.delete_message().queue_url(queue_url).receipt_handle(handle).send().await.expect("delete");
+            }
+        }
+    }
+}
