@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::config::LedgerConfig;
 use crate::counters::{increments_for, scopes_for, Scope};
-use crate::envelope::{split_document, InputError};
+use crate::envelope::{split_document, Inbound, InputError};
 use crate::event::{Origin, RecipientEvent, Transport};
 use crate::normalise::normalise;
 use crate::ports::{EventLog, EventStore, RecordOutcome, StoreError};
@@ -113,6 +113,18 @@ pub async fn ingest_document<S: EventStore, L: EventLog>(
     now: DateTime<Utc>,
 ) -> Result<IngestReport, InputError> {
     let inbound = split_document(doc)?;
+    Ok(ingest_inbound(inbound, store, log, config, now).await)
+}
+
+/// Records SES messages already split from their envelopes (several documents at once, so a
+/// backfill writes one log batch per chunk rather than per line).
+pub async fn ingest_inbound<S: EventStore, L: EventLog>(
+    inbound: Vec<Inbound>,
+    store: &S,
+    log: &L,
+    config: &LedgerConfig,
+    now: DateTime<Utc>,
+) -> IngestReport {
     let mut messages = Vec::with_capacity(inbound.len());
     let mut events: Vec<(usize, RecipientEvent)> = Vec::new();
     for (i, msg) in inbound.into_iter().enumerate() {
@@ -135,7 +147,7 @@ pub async fn ingest_document<S: EventStore, L: EventLog>(
         }
     }
     record_events(events, &mut messages, store, log, config).await;
-    Ok(IngestReport { messages })
+    IngestReport { messages }
 }
 
 /// Records already-normalised events that belong to `messages` (by index).

@@ -217,6 +217,16 @@ fn sends_or_attempts(t: &Totals) -> u64 {
     }
 }
 
+/// Rates over the hours in `from..to` (bucket starts), for reports over a fixed period.
+pub fn over_period(hours: &[HourlyCounts], from: DateTime<Utc>, to: DateTime<Utc>) -> WindowRates {
+    let mut totals = Totals::default();
+    for h in hours.iter().filter(|h| h.bucket >= from && h.bucket < to) {
+        totals.add(&h.totals);
+    }
+    let span = u32::try_from((to - from).num_hours().max(0)).unwrap_or(u32::MAX);
+    rates_of(Window::Hours(span), from, to, totals)
+}
+
 fn rates_of(window: Window, from: DateTime<Utc>, to: DateTime<Utc>, totals: Totals) -> WindowRates {
     let sends = totals.get(Metric::Sends);
     let (bounce_base, bounce_denominator) = if sends > 0 {

@@ -1,0 +1,111 @@
+//! `recipient`, `suppressed` and `message`: what happened to an address or a message.
+
+use chrono::SecondsFormat;
+use ses_ledger::event::RecipientEvent;
+use ses_ledger::ports::LedgerReader;
+use ses_ledger::summary::RecipientSummary;
+
+use crate::common::{print_rows, Output};
+
+/// The one detail that explains an event best.
+fn detail(e: &RecipientEvent) -> String {
+    let d = &e.detail;
+    d.bounce_diagnostic_code
+        .clone()
+        .or_else(|| d.complaint_user_agent.clone())
+        .or_else(|| d.delivery_smtp_response.clone())
+        .or_else(|| d.delay_diagnostic_code.clone())
+        .or_else(|| d.reject_reason.clone())
+        .or_else(|| d.click_link.clone())
+        .or_else(|| d.rendering_error_message.clone())
+        .unwrap_or_default()
+}
+
+fn event_row(e: &RecipientEvent, with_recipient: bool) -> Vec<String> {
+    let mut row = vec![
+        e.event_time.to_rfc3339_opts(SecondsFormat::Millis, true),
+        e.event_type.to_string(),
+        e.event_subtype.clone().unwrap_or_default(),
+    ];
+    if with_recipient {
+        row.push(e.recipient.clone().unwrap_or_default());
+    } else {
+        row.push(e.ses_message_id.clone());
+    }
+    row.push(detail(e));
+    row
+}
+
+pub fn suppression_text(summary: Option<&RecipientSummary>) -> String {
+    match summary.and_then(|s| s.suppression.as_ref()) {
+        Some(s) => format!(
+            "suppressed: {} since {}",
+            s.reason.as_str(),
+            s.since.to_rfc3339_opts(SecondsFormat::Secs, true)
+        ),
+        None if summary.is_some() => "not suppressed".into(),
+        None => "unknown address (no events recorded)".into(),
+    }
+}
+
+/// Normalises what the operator typed the way ingest normalises recipients.
+pub fn normalise_address(address: &str) -> String {
+    ses_ledger::address::parse_address(address)
+        .map(|a| a.normalised)
+        .unwrap_or_else(|| address.trim().to_string())
+}
+
+pub async fn recipient(
+    reader: &impl LedgerReader,
+    address: &str,
+    limit: usize,
+    output: Output,
+) -> anyhow::Result<()> {
+    let address = normalise_address(address);
+    let summary = reader.recipient_summary(&address).await?;
+    let history = reader.recipient_history(&address, limit).await?;
+    if output == Output::Table {
+        println!("{address}: {}", suppression_text(summary.as_ref()));
+        if let Some(s) = &summary {
+            let counts: Vec<String> = s.counts.iter().map(|(t, c)| format!("{t} {c}")).collect();
+            println!("events: {}", counts.join(", "));
+        }
+    }
+    let rows: Vec<Vec<String>> = history.iter().map(|e| event_row(e, false)).collect();
+    let json = serde_json::json!({
+        "recipient": address,
+        "summary": summary,
+        "history": history,
+    });
+    print_rows(
+        output,
+        &["event time", "type", "subtype", "message id", "detail"],
+        &rows,
+        &json,
+    )
+}
+
+/// Exit status for `suppressed`: 0 when the address is suppressed, 1 when mail may be sent.
+pub async fn suppressed(reader: &impl LedgerReader, address: &str) -> anyhow::Result<bool> {
+    let address = normalise_address(address);
+    let summary = reader.recipient_summary(&address).await?;
+    println!("{address}: {}", suppression_text(summary.as_ref()));
+    Ok(summary.is_some_and(|s| s.suppression.is_some()))
+}
+
+pub async fn message(
+    reader: &impl LedgerReader,
+    message_id: &str,
+    output: Output,
+) -> anyhow::Result<bool> {
+    let events = reader.message_events(message_id.trim()).await?;
+    let rows: Vec<Vec<String>> = events.iter().map(|e| event_row(e, true)).collect();
+    let json = serde_json::json!({ "ses_message_id": message_id, "events": events });
+    print_rows(
+        output,
+        &["event time", "type", "subtype", "recipient", "detail"],
+        &rows,
+        &json,
+    )?;
+    Ok(!events.is_empty())
+}
