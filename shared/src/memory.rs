@@ -19,7 +19,9 @@ struct State {
     events: BTreeMap<(String, String), (RecipientEvent, bool)>,
     summaries: HashMap<String, RecipientSummary>,
     counters: BTreeMap<(Scope, DateTime<Utc>), BTreeMap<Metric, u64>>,
+    details: HashMap<(Scope, DateTime<Utc>), BTreeMap<String, u64>>,
     scopes: BTreeSet<Scope>,
+    alert_levels: HashMap<(Scope, crate::alarm::RateKind), crate::alarm::Level>,
 }
 
 pub struct InMemoryLedger {
@@ -97,6 +99,10 @@ impl EventStore for InMemoryLedger {
                 .or_default();
             for m in &inc.metrics {
                 *metrics.entry(*m).or_default() += 1;
+            }
+            let details = s.details.entry((inc.scope.clone(), inc.bucket)).or_default();
+            for d in &inc.details {
+                *details.entry(d.attribute()).or_default() += 1;
             }
         }
         Ok(RecordOutcome::New)
@@ -196,5 +202,102 @@ impl EventLog for InMemoryEventLog {
             })?
             .extend_from_slice(events);
         Ok(())
+    }
+}
+
+impl crate::ports::CounterReader for InMemoryLedger {
+    async fn scopes(&self) -> Result<Vec<Scope>, StoreError> {
+        Ok(self.scopes())
+    }
+
+    async fn hourly(
+        &self,
+        scope: &Scope,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<crate::rates::HourlyCounts>, StoreError> {
+        let s = self.lock()?;
+        Ok(s.counters
+            .iter()
+            .filter(|((sc, bucket), _)| sc == scope && *bucket >= from && *bucket <= to)
+            .map(|((_, bucket), metrics)| crate::rates::HourlyCounts {
+                bucket: *bucket,
+                totals: crate::rates::Totals {
+                    metrics: metrics.clone(),
+                    details: s.details.get(&(scope.clone(), *bucket)).cloned().unwrap_or_default(),
+                },
+            })
+            .collect())
+    }
+}
+
+impl crate::ports::AlertStateStore for InMemoryLedger {
+    async fn alert_level(
+        &self,
+        scope: &Scope,
+        kind: crate::alarm::RateKind,
+    ) -> Result<crate::alarm::Level, StoreError> {
+        Ok(self
+            .lock()?
+            .alert_levels
+            .get(&(scope.clone(), kind))
+            .copied()
+            .unwrap_or(crate::alarm::Level::Normal))
+    }
+
+    async fn set_alert_level(
+        &self,
+        scope: &Scope,
+        kind: crate::alarm::RateKind,
+        level: crate::alarm::Level,
+        _at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.lock()?.alert_levels.insert((scope.clone(), kind), level);
+        Ok(())
+    }
+}
+
+/// Keeps published alerts.
+#[derive(Default)]
+pub struct InMemoryPublisher {
+    alerts: Mutex<Vec<crate::alarm::Alert>>,
+}
+
+impl InMemoryPublisher {
+    /// Alerts published since the last call.
+    pub fn take(&self) -> Vec<crate::alarm::Alert> {
+        self.alerts.lock().map(|mut a| std::mem::take(&mut *a)).unwrap_or_default()
+    }
+}
+
+impl crate::ports::AlertPublisher for InMemoryPublisher {
+    async fn publish(&self, alert: &crate::alarm::Alert) -> Result<(), StoreError> {
+        self.alerts
+            .lock()
+            .map_err(|_| StoreError::Service {
+                operation: "in-memory publisher",
+                message: "lock poisoned".into(),
+            })?
+            .push(alert.clone());
+        Ok(())
+    }
+}
+
+/// SES's figure for the account only, as given; other scopes are not published.
+pub struct FixedReputation(pub Option<f64>);
+
+impl crate::ports::ReputationSource for FixedReputation {
+    async fn ses_figure(
+        &self,
+        scope: &Scope,
+        _kind: crate::alarm::RateKind,
+        _now: DateTime<Utc>,
+    ) -> Result<crate::alarm::SesFigure, StoreError> {
+        use crate::alarm::SesFigure;
+        Ok(match (scope, self.0) {
+            (Scope::Account, Some(v)) => SesFigure::Reported(v),
+            (Scope::Account, None) => SesFigure::Missing,
+            _ => SesFigure::NotPublished,
+        })
     }
 }
