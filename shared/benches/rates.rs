@@ -38,7 +38,15 @@ fn thirty_days(seed: u64) -> Vec<HourlyCounts> {
 fn bench(c: &mut Criterion) {
     let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 30, 0).unwrap();
     let scopes: Vec<(Scope, Vec<HourlyCounts>)> = (0..100)
-        .map(|i| (Scope::Tag { name: "tenant".into(), value: format!("t{i}") }, thirty_days(i)))
+        .map(|i| {
+            (
+                Scope::Tag {
+                    name: "tenant".into(),
+                    value: format!("t{i}"),
+                },
+                thirty_days(i),
+            )
+        })
         .collect();
     let windows = standard_windows(100_000);
     let config = AlarmConfig::default();
@@ -47,7 +55,14 @@ fn bench(c: &mut Criterion) {
             for (scope, hours) in &scopes {
                 let rates = compute(black_box(hours), now, &windows);
                 for kind in [RateKind::Complaint, RateKind::Bounce] {
-                    black_box(evaluate(scope.clone(), kind, rates.clone(), Level::Normal, SesFigure::Missing, &config));
+                    black_box(evaluate(
+                        scope.clone(),
+                        kind,
+                        rates.clone(),
+                        Level::Normal,
+                        SesFigure::Missing,
+                        &config,
+                    ));
                 }
             }
         })

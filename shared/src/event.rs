@@ -112,13 +112,18 @@ pub enum Transport {
 /// Where the SES message came from: enough to find it again in SNS/SQS and in the DLQ.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Origin {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub transport: Option<Transport>,
     /// SNS MessageId, when there was an SNS envelope.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sns_message_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sns_topic_arn: Option<String>,
     /// SQS messageId, when it came through SQS.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sqs_message_id: Option<String>,
     /// EventBridge event id.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub eventbridge_id: Option<String>,
 }
 

@@ -100,7 +100,10 @@ impl EventStore for InMemoryLedger {
             for m in &inc.metrics {
                 *metrics.entry(*m).or_default() += 1;
             }
-            let details = s.details.entry((inc.scope.clone(), inc.bucket)).or_default();
+            let details = s
+                .details
+                .entry((inc.scope.clone(), inc.bucket))
+                .or_default();
             for d in &inc.details {
                 *details.entry(d.attribute()).or_default() += 1;
             }
@@ -224,7 +227,11 @@ impl crate::ports::CounterReader for InMemoryLedger {
                 bucket: *bucket,
                 totals: crate::rates::Totals {
                     metrics: metrics.clone(),
-                    details: s.details.get(&(scope.clone(), *bucket)).cloned().unwrap_or_default(),
+                    details: s
+                        .details
+                        .get(&(scope.clone(), *bucket))
+                        .cloned()
+                        .unwrap_or_default(),
                 },
             })
             .collect())
@@ -252,7 +259,9 @@ impl crate::ports::AlertStateStore for InMemoryLedger {
         level: crate::alarm::Level,
         _at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.lock()?.alert_levels.insert((scope.clone(), kind), level);
+        self.lock()?
+            .alert_levels
+            .insert((scope.clone(), kind), level);
         Ok(())
     }
 }
@@ -266,7 +275,10 @@ pub struct InMemoryPublisher {
 impl InMemoryPublisher {
     /// Alerts published since the last call.
     pub fn take(&self) -> Vec<crate::alarm::Alert> {
-        self.alerts.lock().map(|mut a| std::mem::take(&mut *a)).unwrap_or_default()
+        self.alerts
+            .lock()
+            .map(|mut a| std::mem::take(&mut *a))
+            .unwrap_or_default()
     }
 }
 

@@ -35,8 +35,19 @@ pub fn fixtures_in(folder: &str) -> Vec<(String, serde_json::Value)> {
     paths
         .into_iter()
         .map(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            (name, fixture(&format!("{folder}/{}", p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())))
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (
+                name,
+                fixture(&format!(
+                    "{folder}/{}",
+                    p.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                )),
+            )
         })
         .collect()
 }
@@ -44,7 +55,10 @@ pub fn fixtures_in(folder: &str) -> Vec<(String, serde_json::Value)> {
 /// The SDK configuration pointed at the local stack. Panics with instructions when the stack's
 /// endpoints are not in the environment.
 pub async fn local_aws() -> SdkConfig {
-    for var in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"] {
+    for var in [
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+    ] {
         let value = std::env::var(var).unwrap_or_else(|_| {
             panic!("{var} is not set: run the suite with scripts/test.sh, or `scripts/local-stack.sh start` and source .local-stack/env")
         });
@@ -118,7 +132,10 @@ pub fn attr_n(item: &Item, name: &str) -> i64 {
 }
 
 /// Every message in every stream of a log group, oldest first.
-pub async fn log_messages(client: &aws_sdk_cloudwatchlogs::Client, group: &str) -> Vec<serde_json::Value> {
+pub async fn log_messages(
+    client: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+) -> Vec<serde_json::Value> {
     let streams = client
         .describe_log_streams()
         .log_group_name(group)
@@ -127,7 +144,9 @@ pub async fn log_messages(client: &aws_sdk_cloudwatchlogs::Client, group: &str) 
         .expect("describe log streams");
     let mut messages = Vec::new();
     for stream in streams.log_streams() {
-        let Some(name) = stream.log_stream_name() else { continue };
+        let Some(name) = stream.log_stream_name() else {
+            continue;
+        };
         let mut token: Option<String> = None;
         loop {
             let out = client
@@ -141,7 +160,10 @@ pub async fn log_messages(client: &aws_sdk_cloudwatchlogs::Client, group: &str) 
                 .expect("get log events");
             for e in out.events() {
                 let text = e.message().unwrap_or_default();
-                messages.push(serde_json::from_str(text).unwrap_or_else(|err| panic!("log line is not JSON ({err}): {text}")));
+                messages.push(
+                    serde_json::from_str(text)
+                        .unwrap_or_else(|err| panic!("log line is not JSON ({err}): {text}")),
+                );
             }
             let next = out.next_forward_token().map(str::to_string);
             if out.events().is_empty() || next == token {
@@ -238,7 +260,8 @@ pub fn expected_events(doc: &serde_json::Value) -> Vec<ses_ledger::event::Recipi
         .into_iter()
         .flat_map(|inbound| {
             let ses = inbound.ses.expect("fixture record is SES");
-            ses_ledger::normalise::normalise(&ses, &inbound.origin, chrono::Utc::now()).expect("fixture normalises")
+            ses_ledger::normalise::normalise(&ses, &inbound.origin, chrono::Utc::now())
+                .expect("fixture normalises")
         })
         .collect()
 }

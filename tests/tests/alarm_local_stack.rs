@@ -32,9 +32,23 @@ async fn stack(name: &str) -> Stack {
     let config = fresh_ledger(&aws, name).await;
     let sns = aws_sdk_sns::Client::new(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);
-    let topic = sns.create_topic().name(format!("{}-alerts", config.table_name)).send().await.expect("topic").topic_arn.expect("arn");
+    let topic = sns
+        .create_topic()
+        .name(format!("{}-alerts", config.table_name))
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn
+        .expect("arn");
     let queue = format!("{}-inbox", config.table_name);
-    let queue_url = sqs.create_queue().queue_name(&queue).send().await.expect("queue").queue_url.expect("url");
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(&queue)
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("url");
     sns.subscribe()
         .topic_arn(&topic)
         .protocol("sqs")
@@ -44,7 +58,11 @@ async fn stack(name: &str) -> Stack {
         .expect("subscribe");
     Stack {
         ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config.clone()),
-        log: CloudWatchEventLog::new(aws_sdk_cloudwatchlogs::Client::new(&aws), &config.event_log_group, "test"),
+        log: CloudWatchEventLog::new(
+            aws_sdk_cloudwatchlogs::Client::new(&aws),
+            &config.event_log_group,
+            "test",
+        ),
         publisher: SnsAlertPublisher::new(sns, topic),
         reputation: CloudWatchReputation::new(aws_sdk_cloudwatch::Client::new(&aws)),
         sqs,
@@ -57,37 +75,71 @@ async fn stack(name: &str) -> Stack {
 impl Stack {
     async fn ingest(&self, messages: &[serde_json::Value]) {
         for chunk in messages.chunks(400) {
-            let inbound = chunk.iter().flat_map(|m| split_document(m).expect("SES document")).collect();
-            let report = ingest_inbound(inbound, &self.ledger, &self.log, &self.config, Utc::now()).await;
-            let failures: Vec<String> = report.failures().map(|f| format!("{:?}", f.result)).collect();
+            let inbound = chunk
+                .iter()
+                .flat_map(|m| split_document(m).expect("SES document"))
+                .collect();
+            let report =
+                ingest_inbound(inbound, &self.ledger, &self.log, &self.config, Utc::now()).await;
+            let failures: Vec<String> = report
+                .failures()
+                .map(|f| format!("{:?}", f.result))
+                .collect();
             assert!(failures.is_empty(), "{failures:?}");
         }
     }
 
-    async fn alarm(&self, config: &AlarmConfig, now: DateTime<Utc>) -> ses_ledger::alarm::AlarmReport {
-        run(&self.ledger, &self.ledger, &self.publisher, &self.reputation, config, &self.config.event_log_group, now)
-            .await
-            .expect("alarm run")
+    async fn alarm(
+        &self,
+        config: &AlarmConfig,
+        now: DateTime<Utc>,
+    ) -> ses_ledger::alarm::AlarmReport {
+        run(
+            &self.ledger,
+            &self.ledger,
+            &self.publisher,
+            &self.reputation,
+            config,
+            &self.config.event_log_group,
+            now,
+        )
+        .await
+        .expect("alarm run")
     }
 
     /// Alerts that reached the subscribed queue since the last call (SNS envelopes).
     async fn inbox(&self) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
         loop {
-            let got = self.sqs.receive_message().queue_url(&self.queue_url).max_number_of_messages(10).send().await.expect("receive");
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive");
             if got.messages().is_empty() {
                 return out;
             }
             for m in got.messages() {
                 out.push(serde_json::from_str(m.body().unwrap_or("null")).expect("envelope"));
-                self.sqs.delete_message().queue_url(&self.queue_url).set_receipt_handle(m.receipt_handle().map(str::to_string)).send().await.expect("delete");
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .set_receipt_handle(m.receipt_handle().map(str::to_string))
+                    .send()
+                    .await
+                    .expect("delete");
             }
         }
     }
 }
 
 fn attribute<'a>(alert: &'a serde_json::Value, name: &str) -> &'a str {
-    alert["MessageAttributes"][name]["Value"].as_str().unwrap_or_default()
+    alert["MessageAttributes"][name]["Value"]
+        .as_str()
+        .unwrap_or_default()
 }
 
 fn hour_start(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -97,7 +149,11 @@ fn hour_start(t: DateTime<Utc>) -> DateTime<Utc> {
 /// A scaled-down seed story: mostly Gmail, 4% to feedback-loop providers, one complaint a day.
 fn seed_story(now: DateTime<Utc>, sends_per_day: u64, seed: u64) -> Vec<serde_json::Value> {
     let mut acme = TenantProfile::seed_story("acme", sends_per_day, 1);
-    acme.domains = vec![("gmail.com".into(), 96), ("yahoo.com".into(), 2), ("outlook.com".into(), 2)];
+    acme.domains = vec![
+        ("gmail.com".into(), 96),
+        ("yahoo.com".into(), 2),
+        ("outlook.com".into(), 2),
+    ];
     acme.hard_bounce_rate = 0.0;
     acme.soft_bounce_rate = 0.0;
     generate(&Scenario {
@@ -155,7 +211,8 @@ async fn rates_equal_hand_computed_values_and_duplicates_change_nothing() {
     }
     let mut complaint = fixture("ses/event-publishing/complaint-record.json");
     complaint["mail"]["messageId"] = "y0".into();
-    complaint["complaint"]["complainedRecipients"] = serde_json::json!([{"emailAddress": "y0@yahoo.com"}]);
+    complaint["complaint"]["complainedRecipients"] =
+        serde_json::json!([{"emailAddress": "y0@yahoo.com"}]);
     complaint["complaint"]["timestamp"] = t.into();
     complaint["complaint"]["complaintSubType"] = serde_json::Value::Null;
     stream.push(complaint);
@@ -168,15 +225,52 @@ async fn rates_equal_hand_computed_values_and_duplicates_change_nothing() {
     s.ingest(&stream).await;
 
     let now = "2026-11-20T12:00:00Z".parse().expect("time");
-    let hours = s.ledger.hourly(&Scope::Account, now - Duration::days(1), now).await.expect("counters");
+    let hours = s
+        .ledger
+        .hourly(&Scope::Account, now - Duration::days(1), now)
+        .await
+        .expect("counters");
     let rates = compute(&hours, now, &[Window::Hours(24)]);
     let r = &rates[0];
-    assert_eq!(r.naive_complaint, Rate { numerator: 1, denominator: 15 });
-    assert_eq!(r.feedback_loop_complaint, Rate { numerator: 1, denominator: 5 });
-    assert_eq!(r.bounce, Rate { numerator: 2, denominator: 18 }, "no Send events: deliveries + all bounces");
+    assert_eq!(
+        r.naive_complaint,
+        Rate {
+            numerator: 1,
+            denominator: 15
+        }
+    );
+    assert_eq!(
+        r.feedback_loop_complaint,
+        Rate {
+            numerator: 1,
+            denominator: 5
+        }
+    );
+    assert_eq!(
+        r.bounce,
+        Rate {
+            numerator: 2,
+            denominator: 18
+        },
+        "no Send events: deliveries + all bounces"
+    );
     assert_eq!(r.totals.get(Metric::OtherBounces), 1);
-    let yahoo = s.ledger.hourly(&Scope::Provider("yahoo".into()), now - Duration::days(1), now).await.expect("counters");
-    assert_eq!(compute(&yahoo, now, &[Window::Hours(24)])[0].feedback_loop_complaint, Rate { numerator: 1, denominator: 5 });
+    let yahoo = s
+        .ledger
+        .hourly(
+            &Scope::Provider("yahoo".into()),
+            now - Duration::days(1),
+            now,
+        )
+        .await
+        .expect("counters");
+    assert_eq!(
+        compute(&yahoo, now, &[Window::Hours(24)])[0].feedback_loop_complaint,
+        Rate {
+            numerator: 1,
+            denominator: 5
+        }
+    );
 }
 
 #[tokio::test]
@@ -196,41 +290,88 @@ async fn the_seed_story_raises_one_review_alert_then_none_then_recovers() {
         .expect("account evaluated");
     let day = &account.windows[0];
     let naive = day.naive_complaint.value().expect("deliveries");
-    let fbl = day.feedback_loop_complaint.value().expect("feedback-loop deliveries");
+    let fbl = day
+        .feedback_loop_complaint
+        .value()
+        .expect("feedback-loop deliveries");
     assert!(naive < 0.0005, "naive rate {naive} far below 0.1%");
-    assert!(fbl >= 0.001 && fbl < 0.005, "feedback-loop rate {fbl} in the review band");
+    assert!(
+        (0.001..0.005).contains(&fbl),
+        "feedback-loop rate {fbl} in the review band"
+    );
     assert_eq!(account.level, Level::Review);
     assert_eq!(account.ses, SesFigure::Reported(0.0031));
 
     let alerts = s.inbox().await;
-    let mine: Vec<&serde_json::Value> = alerts.iter().filter(|a| attribute(a, "scope") == "account").collect();
-    assert_eq!(mine.len(), 1, "exactly one alert for the account: {alerts:#?}");
+    let mine: Vec<&serde_json::Value> = alerts
+        .iter()
+        .filter(|a| attribute(a, "scope") == "account")
+        .collect();
+    assert_eq!(
+        mine.len(),
+        1,
+        "exactly one alert for the account: {alerts:#?}"
+    );
     let alert = mine[0];
     assert_eq!(attribute(alert, "severity"), "review");
     assert_eq!(attribute(alert, "metric"), "complaint");
     let subject = alert["Subject"].as_str().unwrap_or_default();
-    assert!(subject.contains("REVIEW") && subject.contains("account"), "{subject}");
+    assert!(
+        subject.contains("REVIEW") && subject.contains("account"),
+        "{subject}"
+    );
     let body = alert["Message"].as_str().unwrap_or_default();
-    assert!(body.contains(&day.naive_complaint.describe()), "naive figure in the body:\n{body}");
-    assert!(body.contains(&day.feedback_loop_complaint.describe()), "feedback-loop figure in the body:\n{body}");
-    assert!(body.contains("0.310%"), "SES's own figure in the body:\n{body}");
-    assert!(body.contains("filter event_type = \"Complaint\""), "the Logs Insights query:\n{body}");
-    assert!(alerts.iter().all(|a| attribute(a, "metric") == "complaint"), "bounces stay normal");
+    assert!(
+        body.contains(&day.naive_complaint.describe()),
+        "naive figure in the body:\n{body}"
+    );
+    assert!(
+        body.contains(&day.feedback_loop_complaint.describe()),
+        "feedback-loop figure in the body:\n{body}"
+    );
+    assert!(
+        body.contains("0.310%"),
+        "SES's own figure in the body:\n{body}"
+    );
+    assert!(
+        body.contains("filter event_type = \"Complaint\""),
+        "the Logs Insights query:\n{body}"
+    );
+    assert!(
+        alerts.iter().all(|a| attribute(a, "metric") == "complaint"),
+        "bounces stay normal"
+    );
 
     // Unchanged level: nothing new.
     s.alarm(&config, now).await;
-    assert!(s.inbox().await.is_empty(), "an unchanged level is not announced again");
+    assert!(
+        s.inbox().await.is_empty(),
+        "an unchanged level is not announced again"
+    );
 
     // Recovery: ten times the feedback-loop deliveries and no new complaints.
     let recovery: Vec<serde_json::Value> = (0..3000)
-        .map(|i| delivery(&format!("rec-{i}"), &[&format!("r{i}@yahoo.com")], &(now - Duration::minutes(30)).to_rfc3339()))
+        .map(|i| {
+            delivery(
+                &format!("rec-{i}"),
+                &[&format!("r{i}@yahoo.com")],
+                &(now - Duration::minutes(30)).to_rfc3339(),
+            )
+        })
         .collect();
     s.ingest(&recovery).await;
     s.alarm(&config, now).await;
-    let recovered: Vec<serde_json::Value> = s.inbox().await.into_iter().filter(|a| attribute(a, "scope") == "account").collect();
+    let recovered: Vec<serde_json::Value> = s
+        .inbox()
+        .await
+        .into_iter()
+        .filter(|a| attribute(a, "scope") == "account")
+        .collect();
     assert_eq!(recovered.len(), 1, "{recovered:#?}");
     assert_eq!(attribute(&recovered[0], "severity"), "normal");
-    assert!(recovered[0]["Subject"].as_str().is_some_and(|s| s.contains("RECOVERED")));
+    assert!(recovered[0]["Subject"]
+        .as_str()
+        .is_some_and(|s| s.contains("RECOVERED")));
 }
 
 #[tokio::test]
@@ -239,10 +380,13 @@ async fn small_scopes_are_not_judged_and_a_missing_ses_figure_says_so() {
     let now = Utc::now();
     let t = (now - Duration::hours(1)).to_rfc3339();
     // 20 Yahoo deliveries and a complaint: 5%, but far below the minimum volume.
-    let mut stream: Vec<serde_json::Value> = (0..20).map(|i| delivery(&format!("s{i}"), &[&format!("s{i}@yahoo.com")], &t)).collect();
+    let mut stream: Vec<serde_json::Value> = (0..20)
+        .map(|i| delivery(&format!("s{i}"), &[&format!("s{i}@yahoo.com")], &t))
+        .collect();
     let mut complaint = fixture("ses/event-publishing/complaint-record.json");
     complaint["mail"]["messageId"] = "s0".into();
-    complaint["complaint"]["complainedRecipients"] = serde_json::json!([{"emailAddress": "s0@yahoo.com"}]);
+    complaint["complaint"]["complainedRecipients"] =
+        serde_json::json!([{"emailAddress": "s0@yahoo.com"}]);
     complaint["complaint"]["timestamp"] = t.clone().into();
     stream.push(complaint);
     s.ingest(&stream).await;
@@ -253,9 +397,22 @@ async fn small_scopes_are_not_judged_and_a_missing_ses_figure_says_so() {
         assert_eq!(e.level, Level::Normal);
     }
     assert!(s.inbox().await.is_empty());
-    let account = report.evaluations.iter().find(|e| e.scope == Scope::Account).expect("account");
-    assert_eq!(account.ses, SesFigure::Missing, "no data points is missing, not zero");
-    let provider = report.evaluations.iter().find(|e| e.scope == Scope::Provider("yahoo".into())).expect("provider");
+    let account = report
+        .evaluations
+        .iter()
+        .find(|e| e.scope == Scope::Account)
+        .expect("account");
+    assert_eq!(
+        account.ses,
+        SesFigure::Missing,
+        "no data points is missing, not zero"
+    );
+    let provider = report
+        .evaluations
+        .iter()
+        .find(|e| e.scope == Scope::Provider("yahoo".into()))
+        .expect("provider");
     assert_eq!(provider.ses, SesFigure::NotPublished);
-    assert!(report.metrics.iter().any(|m| m["Scope"] == "account" && m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SesLedger"));
+    assert!(report.metrics.iter().any(|m| m["Scope"] == "account"
+        && m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SesLedger"));
 }

@@ -50,23 +50,46 @@ async fn every_sns_fixture_lands_once_per_recipient_in_dynamodb_and_the_log() {
         let events = expected_events(&doc);
         assert!(!events.is_empty(), "{name} yields no events");
         expected.extend(events.iter().map(|e| e.event_id.clone()));
-        invoke(&app, doc).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        invoke(&app, doc)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     let ddb = aws_sdk_dynamodb::Client::new(&aws);
     let items = scan_all(&ddb, &config.table_name).await;
-    assert_eq!(ids_of(&items, "MSG#"), expected, "one message item per recipient event");
+    assert_eq!(
+        ids_of(&items, "MSG#"),
+        expected,
+        "one message item per recipient event"
+    );
     let with_recipient: BTreeSet<String> = items
         .iter()
         .filter(|i| attr_s(i, "pk").starts_with("MSG#") && i.contains_key("recipient"))
         .map(|i| attr_s(i, "event_id"))
         .collect();
-    assert_eq!(ids_of(&items, "RCPT#"), with_recipient, "one history item per recipient event");
+    assert_eq!(
+        ids_of(&items, "RCPT#"),
+        with_recipient,
+        "one history item per recipient event"
+    );
 
-    let lines = log_messages(&aws_sdk_cloudwatchlogs::Client::new(&aws), &config.event_log_group).await;
-    let logged: Vec<String> = lines.iter().map(|l| l["event_id"].as_str().unwrap_or_default().to_string()).collect();
-    assert_eq!(logged.len(), expected.len(), "one log line per recipient event");
+    let lines = log_messages(
+        &aws_sdk_cloudwatchlogs::Client::new(&aws),
+        &config.event_log_group,
+    )
+    .await;
+    let logged: Vec<String> = lines
+        .iter()
+        .map(|l| l["event_id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        logged.len(),
+        expected.len(),
+        "one log line per recipient event"
+    );
     assert_eq!(logged.into_iter().collect::<BTreeSet<_>>(), expected);
-    assert!(lines.iter().all(|l| l["schema_version"] == 1 && l["ses_message_id"].is_string()));
+    assert!(lines
+        .iter()
+        .all(|l| l["schema_version"] == 1 && l["ses_message_id"].is_string()));
     assert!(items
         .iter()
         .filter(|i| attr_s(i, "pk").starts_with("MSG#"))
@@ -93,12 +116,20 @@ async fn replaying_events_in_any_order_changes_nothing() {
     let mut records = batch["Records"].as_array().cloned().unwrap_or_default();
     records.reverse();
     for record in records {
-        let response = invoke(&second, serde_json::json!({ "Records": [record] })).await.expect("single replay");
+        let response = invoke(&second, serde_json::json!({ "Records": [record] }))
+            .await
+            .expect("single replay");
         assert_eq!(response["new"], 0, "a replayed record is never new");
     }
     let after = scan_all(&ddb, &config.table_name).await;
-    assert_eq!(before, after, "DynamoDB is exactly as after the first delivery");
-    assert_eq!(log_messages(&logs, &config.event_log_group).await.len(), lines_before);
+    assert_eq!(
+        before, after,
+        "DynamoDB is exactly as after the first delivery"
+    );
+    assert_eq!(
+        log_messages(&logs, &config.event_log_group).await.len(),
+        lines_before
+    );
 }
 
 #[tokio::test]
@@ -114,11 +145,25 @@ async fn the_same_complaint_in_both_formats_counts_once() {
     assert_eq!(response["new"], 1);
     assert_eq!(response["duplicates"], 1);
     let reader = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config.clone());
-    let address = events[0].recipient.clone().expect("complaint has a recipient");
-    let summary = reader.recipient_summary(&address).await.expect("read").expect("summary exists");
+    let address = events[0]
+        .recipient
+        .clone()
+        .expect("complaint has a recipient");
+    let summary = reader
+        .recipient_summary(&address)
+        .await
+        .expect("read")
+        .expect("summary exists");
     assert_eq!(summary.count(ses_ledger::event::EventType::Complaint), 1);
-    assert_eq!(summary.suppression.map(|s| s.reason), Some(SuppressionReason::Complaint));
-    let lines = log_messages(&aws_sdk_cloudwatchlogs::Client::new(&aws), &config.event_log_group).await;
+    assert_eq!(
+        summary.suppression.map(|s| s.reason),
+        Some(SuppressionReason::Complaint)
+    );
+    let lines = log_messages(
+        &aws_sdk_cloudwatchlogs::Client::new(&aws),
+        &config.event_log_group,
+    )
+    .await;
     assert_eq!(lines.len(), 1);
 }
 
@@ -131,10 +176,19 @@ async fn malformed_input_on_the_sns_path_fails_the_invocation_and_writes_nothing
     assert!(malformed.len() >= 4);
     for (name, doc) in malformed {
         let error = invoke(&app, doc).await.expect_err(&name);
-        assert!(error.contains("SNS message") || error.contains("envelope"), "{name}: unclear error {error}");
+        assert!(
+            error.contains("SNS message") || error.contains("envelope"),
+            "{name}: unclear error {error}"
+        );
     }
-    for not_ses in [serde_json::json!({"hello": "world"}), serde_json::json!([1, 2]), serde_json::json!("text")] {
-        invoke(&app, not_ses).await.expect_err("not an SES envelope");
+    for not_ses in [
+        serde_json::json!({"hello": "world"}),
+        serde_json::json!([1, 2]),
+        serde_json::json!("text"),
+    ] {
+        invoke(&app, not_ses)
+            .await
+            .expect_err("not an SES envelope");
     }
     let items = scan_all(&aws_sdk_dynamodb::Client::new(&aws), &config.table_name).await;
     assert!(items.is_empty(), "nothing written for bad input: {items:?}");
@@ -145,10 +199,22 @@ async fn an_sqs_batch_reports_only_its_bad_record_and_keeps_the_rest() {
     let aws = local_aws().await;
     let config = fresh_ledger(&aws, "sqsbatch").await;
     let app = app(&aws, &config);
-    let good_raw = delivery("sqs-good-raw", &["raw@example.com"], "2026-11-20T10:00:00.000Z").to_string();
-    let good_sns = sns_event(&[delivery("sqs-good-sns", &["env@example.com"], "2026-11-20T10:00:00.000Z")])["Records"][0]["Sns"].to_string();
+    let good_raw = delivery(
+        "sqs-good-raw",
+        &["raw@example.com"],
+        "2026-11-20T10:00:00.000Z",
+    )
+    .to_string();
+    let good_sns = sns_event(&[delivery(
+        "sqs-good-sns",
+        &["env@example.com"],
+        "2026-11-20T10:00:00.000Z",
+    )])["Records"][0]["Sns"]
+        .to_string();
     let truncated = good_raw[..good_raw.len() / 2].to_string();
-    let response = invoke(&app, sqs_event(&[good_raw, truncated, good_sns])).await.expect("batch response");
+    let response = invoke(&app, sqs_event(&[good_raw, truncated, good_sns]))
+        .await
+        .expect("batch response");
     let failures: Vec<&str> = response["batchItemFailures"]
         .as_array()
         .expect("batchItemFailures")
@@ -157,7 +223,10 @@ async fn an_sqs_batch_reports_only_its_bad_record_and_keeps_the_rest() {
         .collect();
     assert_eq!(failures, vec!["sqs-1"]);
     let reader = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config.clone());
-    for (message, address) in [("sqs-good-raw", "raw@example.com"), ("sqs-good-sns", "env@example.com")] {
+    for (message, address) in [
+        ("sqs-good-raw", "raw@example.com"),
+        ("sqs-good-sns", "env@example.com"),
+    ] {
         let events = reader.message_events(message).await.expect("read");
         assert_eq!(events.len(), 1, "{message}");
         assert_eq!(events[0].recipient.as_deref(), Some(address));
@@ -172,16 +241,32 @@ async fn a_failed_log_write_fails_the_message_and_the_retry_logs_it_exactly_once
         event_log_group: format!("{}-missing", config.event_log_group),
         ..config.clone()
     };
-    let doc = sns_event(&[delivery("log-retry", &["a@example.com", "b@example.com"], "2026-11-20T10:00:00.000Z")]);
-    invoke(&app(&aws, &broken), doc.clone()).await.expect_err("log group does not exist");
+    let doc = sns_event(&[delivery(
+        "log-retry",
+        &["a@example.com", "b@example.com"],
+        "2026-11-20T10:00:00.000Z",
+    )]);
+    invoke(&app(&aws, &broken), doc.clone())
+        .await
+        .expect_err("log group does not exist");
 
     let working = app(&aws, &config);
     let response = invoke(&working, doc.clone()).await.expect("retry succeeds");
-    assert_eq!(response["new"], 0, "the first attempt already recorded both events");
+    assert_eq!(
+        response["new"], 0,
+        "the first attempt already recorded both events"
+    );
     assert_eq!(response["duplicates"], 2);
     invoke(&working, doc).await.expect("third delivery");
-    let lines = log_messages(&aws_sdk_cloudwatchlogs::Client::new(&aws), &config.event_log_group).await;
-    let mut recipients: Vec<&str> = lines.iter().filter_map(|l| l["recipient"].as_str()).collect();
+    let lines = log_messages(
+        &aws_sdk_cloudwatchlogs::Client::new(&aws),
+        &config.event_log_group,
+    )
+    .await;
+    let mut recipients: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l["recipient"].as_str())
+        .collect();
     recipients.sort();
     assert_eq!(recipients, vec!["a@example.com", "b@example.com"]);
 }
@@ -193,7 +278,11 @@ async fn concurrent_events_for_one_recipient_keep_an_exact_summary_and_counters(
     let app = app(&aws, &config);
     let docs: Vec<serde_json::Value> = (0..30)
         .map(|i| {
-            let ses = delivery(&format!("conc-{i}"), &["busy@Example.COM"], &format!("2026-11-20T10:{i:02}:00.000Z"));
+            let ses = delivery(
+                &format!("conc-{i}"),
+                &["busy@Example.COM"],
+                &format!("2026-11-20T10:{i:02}:00.000Z"),
+            );
             sns_event(&[ses])
         })
         .collect();
@@ -201,15 +290,32 @@ async fn concurrent_events_for_one_recipient_keep_an_exact_summary_and_counters(
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     // Everything once more, concurrently: nothing may move.
     let again = futures::future::join_all(docs.iter().map(|d| invoke(&app, d.clone()))).await;
-    assert!(again.iter().all(|r| r.as_ref().map(|v| v["new"] == 0).unwrap_or(false)), "{again:?}");
+    assert!(
+        again
+            .iter()
+            .all(|r| r.as_ref().map(|v| v["new"] == 0).unwrap_or(false)),
+        "{again:?}"
+    );
 
     let reader = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config.clone());
-    let summary = reader.recipient_summary("busy@example.com").await.expect("read").expect("summary");
+    let summary = reader
+        .recipient_summary("busy@example.com")
+        .await
+        .expect("read")
+        .expect("summary");
     assert_eq!(summary.count(ses_ledger::event::EventType::Delivery), 30);
     assert_eq!(summary.version, 30);
-    let history = reader.recipient_history("busy@example.com", 100).await.expect("history");
+    let history = reader
+        .recipient_history("busy@example.com", 100)
+        .await
+        .expect("history");
     assert_eq!(history.len(), 30);
-    assert!(history.windows(2).all(|w| w[0].event_time >= w[1].event_time), "newest first");
+    assert!(
+        history
+            .windows(2)
+            .all(|w| w[0].event_time >= w[1].event_time),
+        "newest first"
+    );
 
     let items = scan_all(&aws_sdk_dynamodb::Client::new(&aws), &config.table_name).await;
     let mut deliveries: BTreeMap<String, i64> = BTreeMap::new();
@@ -217,7 +323,11 @@ async fn concurrent_events_for_one_recipient_keep_an_exact_summary_and_counters(
         *deliveries.entry(attr_s(item, "pk")).or_default() += attr_n(item, "deliveries");
     }
     assert_eq!(deliveries.get("CNT#account"), Some(&30), "{deliveries:?}");
-    assert_eq!(deliveries.get("CNT#provider:example.com"), Some(&30), "{deliveries:?}");
+    assert_eq!(
+        deliveries.get("CNT#provider:example.com"),
+        Some(&30),
+        "{deliveries:?}"
+    );
 }
 
 #[tokio::test]
@@ -226,18 +336,66 @@ async fn bounces_drive_suppression_with_its_reason() {
     let config = fresh_ledger(&aws, "suppression").await;
     let app = app(&aws, &config);
     let soft: Vec<serde_json::Value> = (1..=3)
-        .map(|d| bounce(&format!("soft-{d}"), "soft@example.com", "Transient", &format!("2026-11-0{d}T08:00:00.000Z")))
+        .map(|d| {
+            bounce(
+                &format!("soft-{d}"),
+                "soft@example.com",
+                "Transient",
+                &format!("2026-11-0{d}T08:00:00.000Z"),
+            )
+        })
         .collect();
-    invoke(&app, sns_event(&soft[..2])).await.expect("two soft bounces");
+    invoke(&app, sns_event(&soft[..2]))
+        .await
+        .expect("two soft bounces");
     let reader = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config.clone());
-    let summary = reader.recipient_summary("soft@example.com").await.expect("read").expect("summary");
-    assert_eq!(summary.suppression, None, "two soft bounces are under the limit of three");
-    invoke(&app, sns_event(&soft[2..])).await.expect("third soft bounce");
-    let summary = reader.recipient_summary("soft@example.com").await.expect("read").expect("summary");
-    assert_eq!(summary.suppression.map(|s| s.reason), Some(SuppressionReason::SoftBounces));
+    let summary = reader
+        .recipient_summary("soft@example.com")
+        .await
+        .expect("read")
+        .expect("summary");
+    assert_eq!(
+        summary.suppression, None,
+        "two soft bounces are under the limit of three"
+    );
+    invoke(&app, sns_event(&soft[2..]))
+        .await
+        .expect("third soft bounce");
+    let summary = reader
+        .recipient_summary("soft@example.com")
+        .await
+        .expect("read")
+        .expect("summary");
+    assert_eq!(
+        summary.suppression.map(|s| s.reason),
+        Some(SuppressionReason::SoftBounces)
+    );
 
-    invoke(&app, sns_event(&[bounce("hard-1", "gone@example.com", "Permanent", "2026-11-05T08:00:00.000Z")])).await.expect("hard bounce");
-    let summary = reader.recipient_summary("gone@example.com").await.expect("read").expect("summary");
-    assert_eq!(summary.suppression.map(|s| s.reason), Some(SuppressionReason::HardBounce));
-    assert_eq!(reader.recipient_summary("never@example.com").await.expect("read"), None);
+    invoke(
+        &app,
+        sns_event(&[bounce(
+            "hard-1",
+            "gone@example.com",
+            "Permanent",
+            "2026-11-05T08:00:00.000Z",
+        )]),
+    )
+    .await
+    .expect("hard bounce");
+    let summary = reader
+        .recipient_summary("gone@example.com")
+        .await
+        .expect("read")
+        .expect("summary");
+    assert_eq!(
+        summary.suppression.map(|s| s.reason),
+        Some(SuppressionReason::HardBounce)
+    );
+    assert_eq!(
+        reader
+            .recipient_summary("never@example.com")
+            .await
+            .expect("read"),
+        None
+    );
 }

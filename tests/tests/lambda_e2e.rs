@@ -25,8 +25,14 @@ fn invoke_url() -> String {
 /// HTTP/1.1 exchange: the emulator answers function errors with 500, which an SDK would retry.
 async fn invoke(function: &str, payload: &serde_json::Value) -> (u16, serde_json::Value) {
     let url = invoke_url();
-    let authority = url.trim_start_matches("http://").trim_end_matches('/').to_string();
-    assert!(authority.starts_with("127.0.0.1:"), "emulator must be on loopback: {url}");
+    let authority = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    assert!(
+        authority.starts_with("127.0.0.1:"),
+        "emulator must be on loopback: {url}"
+    );
     let body = payload.to_string();
     let request = format!(
         "POST /2015-03-31/functions/{function}/invocations HTTP/1.1\r\nHost: {authority}\r\n\
@@ -34,7 +40,9 @@ async fn invoke(function: &str, payload: &serde_json::Value) -> (u16, serde_json
         body.len()
     );
     let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(&authority).await.expect("connect to emulator");
+        let mut stream = tokio::net::TcpStream::connect(&authority)
+            .await
+            .expect("connect to emulator");
         stream.write_all(request.as_bytes()).await.expect("send");
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await.expect("read");
@@ -46,19 +54,31 @@ async fn invoke(function: &str, payload: &serde_json::Value) -> (u16, serde_json
         .expect("the emulator answered within two minutes");
     let text = String::from_utf8_lossy(&response);
     let (head, rest) = text.split_once("\r\n\r\n").expect("HTTP response");
-    let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(rest)
     } else {
         rest.to_string()
     };
-    (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)))
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
+    )
 }
 
 fn dechunk(mut rest: &str) -> String {
     let mut out = String::new();
     while let Some((size, tail)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
         if n == 0 || tail.len() < n {
             break;
         }
@@ -75,11 +95,18 @@ async fn ensure_resources(aws: &aws_config::SdkConfig) {
         // Two tests may race to create it; losing the race is fine.
         let _ = ses_ledger::dynamo::create_table(&ddb, TABLE).await;
     }
-    let _ = aws_sdk_cloudwatchlogs::Client::new(aws).create_log_group().log_group_name(LOG_GROUP).send().await;
+    let _ = aws_sdk_cloudwatchlogs::Client::new(aws)
+        .create_log_group()
+        .log_group_name(LOG_GROUP)
+        .send()
+        .await;
 }
 
 fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
 }
 
 #[tokio::test]
@@ -89,7 +116,10 @@ async fn the_ingest_binary_records_once_and_rejects_bad_input() {
     // Every official example, with message ids unique to this run.
     let run = unique("e2e");
     let mut messages = Vec::new();
-    for (name, ses) in fixtures_in("ses/event-publishing").into_iter().chain(fixtures_in("ses/notification")) {
+    for (name, ses) in fixtures_in("ses/event-publishing")
+        .into_iter()
+        .chain(fixtures_in("ses/notification"))
+    {
         let mut ses = ses;
         ses["mail"]["messageId"] = format!("{run}-{name}").into();
         messages.push(ses);
@@ -101,22 +131,52 @@ async fn the_ingest_binary_records_once_and_rejects_bad_input() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["new"], expected.len(), "{body}");
     let (status, body) = invoke("ingest", &doc).await;
-    assert_eq!((status, &body["new"]), (200, &serde_json::json!(0)), "replay is all duplicates: {body}");
+    assert_eq!(
+        (status, &body["new"]),
+        (200, &serde_json::json!(0)),
+        "replay is all duplicates: {body}"
+    );
 
-    let config = ses_ledger::config::LedgerConfig { table_name: TABLE.into(), ..Default::default() };
+    let config = ses_ledger::config::LedgerConfig {
+        table_name: TABLE.into(),
+        ..Default::default()
+    };
     let reader = ses_ledger::dynamo::DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config);
     let mut stored = 0;
     for m in &messages {
-        stored += reader.message_events(m["mail"]["messageId"].as_str().unwrap_or_default()).await.expect("read").len();
+        stored += reader
+            .message_events(m["mail"]["messageId"].as_str().unwrap_or_default())
+            .await
+            .expect("read")
+            .len();
     }
     assert_eq!(stored, expected.len());
     let lines = log_messages(&aws_sdk_cloudwatchlogs::Client::new(&aws), LOG_GROUP).await;
-    let ours = lines.iter().filter(|l| l["ses_message_id"].as_str().is_some_and(|id| id.starts_with(&run))).count();
-    assert_eq!(ours, expected.len(), "each recipient event logged exactly once");
+    let ours = lines
+        .iter()
+        .filter(|l| {
+            l["ses_message_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with(&run))
+        })
+        .count();
+    assert_eq!(
+        ours,
+        expected.len(),
+        "each recipient event logged exactly once"
+    );
 
     let (status, body) = invoke("ingest", &fixture("malformed/not-json-message.json")).await;
-    assert_eq!(status, 500, "bad input fails the invocation so Lambda keeps it: {body}");
-    assert!(body["errorMessage"].as_str().is_some_and(|m| m.contains("SNS message")), "{body}");
+    assert_eq!(
+        status, 500,
+        "bad input fails the invocation so Lambda keeps it: {body}"
+    );
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("SNS message")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -125,11 +185,31 @@ async fn the_alarm_binary_publishes_one_alert_per_level_change() {
     ensure_resources(&aws).await;
     let sns = aws_sdk_sns::Client::new(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);
-    let topic = sns.create_topic().name(ALERT_TOPIC).send().await.expect("topic").topic_arn.expect("arn");
+    let topic = sns
+        .create_topic()
+        .name(ALERT_TOPIC)
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn
+        .expect("arn");
     let queue_name = unique("e2e-alerts");
-    let queue_url = sqs.create_queue().queue_name(&queue_name).send().await.expect("queue").queue_url.expect("url");
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(&queue_name)
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("url");
     let queue_arn = format!("arn:aws:sqs:us-east-1:123456789012:{queue_name}");
-    sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(&queue_arn).send().await.expect("subscribe");
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .send()
+        .await
+        .expect("subscribe");
 
     // A tenant of its own, complaining well above 0.1% of its feedback-loop deliveries.
     let tenant = unique("tenant");
@@ -153,14 +233,32 @@ async fn the_alarm_binary_publishes_one_alert_per_level_change() {
     assert_eq!(status, 200, "{body}");
     let alerts = receive_all(&sqs, &queue_url).await;
     let scope = format!("tag:tenant={tenant}");
-    let ours: Vec<&serde_json::Value> = alerts.iter().filter(|a| a["MessageAttributes"]["scope"]["Value"] == scope.as_str()).collect();
-    assert_eq!(ours.len(), 1, "one complaint alert for the tenant: {alerts:?}");
-    assert!(ours[0]["Subject"].as_str().is_some_and(|s| s.contains("complaint") && s.contains(&tenant)), "{:?}", ours[0]);
+    let ours: Vec<&serde_json::Value> = alerts
+        .iter()
+        .filter(|a| a["MessageAttributes"]["scope"]["Value"] == scope.as_str())
+        .collect();
+    assert_eq!(
+        ours.len(),
+        1,
+        "one complaint alert for the tenant: {alerts:?}"
+    );
+    assert!(
+        ours[0]["Subject"]
+            .as_str()
+            .is_some_and(|s| s.contains("complaint") && s.contains(&tenant)),
+        "{:?}",
+        ours[0]
+    );
 
     let (status, _) = invoke("alarm", &serde_json::json!({"source": "aws.scheduler"})).await;
     assert_eq!(status, 200);
     let again = receive_all(&sqs, &queue_url).await;
-    assert!(again.iter().all(|a| a["MessageAttributes"]["scope"]["Value"] != scope.as_str()), "an unchanged level is not announced again");
+    assert!(
+        again
+            .iter()
+            .all(|a| a["MessageAttributes"]["scope"]["Value"] != scope.as_str()),
+        "an unchanged level is not announced again"
+    );
 }
 
 /// Every message in the queue now (SNS envelopes as JSON).
@@ -182,7 +280,12 @@ async fn receive_all(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<serde_js
         for m in messages {
             out.push(serde_json::from_str(m.body().unwrap_or("null")).expect("SNS envelope"));
             if let Some(handle) = m.receipt_handle() {
-                sqs.delete_message().queue_url(queue_url).receipt_handle(handle).send().await.expect("delete");
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .expect("delete");
             }
         }
     }

@@ -19,7 +19,11 @@ async fn hundreds_of_thousands_of_gmail_deliveries_hide_a_review_level_complaint
     let hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
     // 200,000 sends a day: 98.5% Gmail, 1% Yahoo, 0.5% Outlook; 5 complaints a day.
     let mut acme = TenantProfile::seed_story("acme", 200_000, 5);
-    acme.domains = vec![("gmail.com".into(), 197), ("yahoo.com".into(), 2), ("outlook.com".into(), 1)];
+    acme.domains = vec![
+        ("gmail.com".into(), 197),
+        ("yahoo.com".into(), 2),
+        ("outlook.com".into(), 1),
+    ];
     let stream = generate(&Scenario {
         tenants: vec![acme],
         start: hour - Duration::hours(23),
@@ -33,28 +37,46 @@ async fn hundreds_of_thousands_of_gmail_deliveries_hide_a_review_level_complaint
     let ledger = InMemoryLedger::new(&config);
     let log = InMemoryEventLog::default();
     for chunk in stream.chunks(5000) {
-        let inbound = chunk.iter().flat_map(|m| split_document(m).expect("SES document")).collect();
+        let inbound = chunk
+            .iter()
+            .flat_map(|m| split_document(m).expect("SES document"))
+            .collect();
         let report = ingest_inbound(inbound, &ledger, &log, &config, now).await;
         assert_eq!(report.failures().count(), 0);
     }
 
     let publisher = InMemoryPublisher::default();
     let alarm = AlarmConfig::default();
-    let report = run(&ledger, &ledger, &publisher, &FixedReputation(Some(0.0028)), &alarm, "/ses-ledger/events", now)
-        .await
-        .expect("alarm");
+    let report = run(
+        &ledger,
+        &ledger,
+        &publisher,
+        &FixedReputation(Some(0.0028)),
+        &alarm,
+        "/ses-ledger/events",
+        now,
+    )
+    .await
+    .expect("alarm");
     let account = report
         .evaluations
         .iter()
         .find(|e| e.scope == Scope::Account && e.kind == RateKind::Complaint)
         .expect("account judged");
     let day = &account.windows[0];
-    assert!(day.naive_complaint.denominator >= 190_000, "{:?}", day.naive_complaint);
+    assert!(
+        day.naive_complaint.denominator >= 190_000,
+        "{:?}",
+        day.naive_complaint
+    );
     let naive = day.naive_complaint.value().expect("naive");
     let fbl = day.feedback_loop_complaint.value().expect("fbl");
     assert!(naive < 0.0001, "naive {naive}");
     assert!((0.001..0.005).contains(&fbl), "feedback-loop {fbl}");
-    assert!(fbl / naive > 10.0, "an order of magnitude apart, as in the seed story");
+    assert!(
+        fbl / naive > 10.0,
+        "an order of magnitude apart, as in the seed story"
+    );
     assert_eq!(account.level, Level::Review);
 
     let alerts = publisher.take();
@@ -62,12 +84,38 @@ async fn hundreds_of_thousands_of_gmail_deliveries_hide_a_review_level_complaint
     assert_eq!(account_alerts.len(), 1);
     let alert = account_alerts[0];
     assert_eq!(alert.severity, Level::Review);
-    assert!(alert.subject.contains("REVIEW") && alert.subject.contains("account"), "{}", alert.subject);
-    assert!(alert.body.contains(&day.naive_complaint.describe()), "{}", alert.body);
-    assert!(alert.body.contains(&day.feedback_loop_complaint.describe()), "{}", alert.body);
-    assert!(alert.body.contains("0.280%"), "SES's figure:\n{}", alert.body);
+    assert!(
+        alert.subject.contains("REVIEW") && alert.subject.contains("account"),
+        "{}",
+        alert.subject
+    );
+    assert!(
+        alert.body.contains(&day.naive_complaint.describe()),
+        "{}",
+        alert.body
+    );
+    assert!(
+        alert.body.contains(&day.feedback_loop_complaint.describe()),
+        "{}",
+        alert.body
+    );
+    assert!(
+        alert.body.contains("0.280%"),
+        "SES's figure:\n{}",
+        alert.body
+    );
 
     // The next run changes nothing.
-    run(&ledger, &ledger, &publisher, &FixedReputation(Some(0.0028)), &alarm, "/ses-ledger/events", now).await.expect("alarm");
+    run(
+        &ledger,
+        &ledger,
+        &publisher,
+        &FixedReputation(Some(0.0028)),
+        &alarm,
+        "/ses-ledger/events",
+        now,
+    )
+    .await
+    .expect("alarm");
     assert!(publisher.take().is_empty());
 }

@@ -34,8 +34,8 @@ pub async fn handle<S: EventStore, L: EventLog>(
     {
         Ok(report) => report,
         Err(e) => {
-            tracing::error!(request_id, error = %e, "input is not an SES event in any known envelope");
-            return Err(format!("input is not an SES event in any known envelope: {e}").into());
+            tracing::error!(request_id, error = %e, "input rejected");
+            return Err(e.to_string().into());
         }
     };
     for failed in report.failures() {

@@ -1,0 +1,257 @@
+//! `ses-ledger`: the operator's command line. Each subcommand lives in its own module; `main`
+//! only parses the arguments and dispatches. AWS-facing commands use the standard credential
+//! chain and region, and `--endpoint-url` or `AWS_ENDPOINT_URL*` for a local stack.
+
+mod common;
+mod evidence;
+mod lookup;
+mod normalise;
+mod replay;
+mod report;
+mod simulate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+use ses_ledger::alarm::AlarmConfig;
+use ses_ledger::cloudwatch_metrics::CloudWatchReputation;
+
+use common::{Output, Target};
+
+#[derive(Parser)]
+#[command(
+    name = "ses-ledger",
+    version,
+    about = "Every SES delivery, bounce and complaint, counted once; the rates SES judges you by, explained"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print SES events from files or stdin as recipient events, one JSON line each.
+    ///
+    /// The events are exactly what the ingest function would record; nothing is stored. Exit
+    /// status: 0 when all input was used, 2 when some was bad (reported on stderr, the rest is
+    /// still printed), 1 when a file could not be read.
+    Normalise(normalise::NormaliseArgs),
+    /// History (newest first) and suppression state of one address.
+    Recipient {
+        address: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long, value_enum, default_value = "table")]
+        output: Output,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Exit 0 if the address is suppressed (do not send), 1 if it may be mailed, 2 on error.
+    Suppressed {
+        address: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Every recipient's fate for one SES message id.
+    Message {
+        ses_message_id: String,
+        #[arg(long, value_enum, default_value = "table")]
+        output: Output,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Rates per scope and window: naive and feedback-loop complaint rate, bounce rate, SES's figure.
+    Report {
+        /// Only these scopes (e.g. `account`, `tag:tenant=acme`); default all.
+        #[arg(long)]
+        scope: Vec<String>,
+        /// Do not read SES's reputation metrics from CloudWatch.
+        #[arg(long)]
+        no_ses: bool,
+        #[arg(long, value_enum, default_value = "table")]
+        output: Output,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Write a folder for an SES review case: summary, CSVs of the events, reproducing queries.
+    Evidence {
+        /// First day (UTC), e.g. 2026-11-01.
+        #[arg(long)]
+        from: NaiveDate,
+        /// Last day (UTC), inclusive.
+        #[arg(long)]
+        to: NaiveDate,
+        #[arg(long, default_value = "ses-evidence")]
+        out: PathBuf,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Backfill from files (SES JSON, SNS/SQS/EventBridge envelopes, Firehose dumps, JSON lines)
+    /// through the ingest code; idempotent.
+    Replay {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Generate a realistic, seeded SES event stream.
+    Simulate(simulate::SimulateArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ses-ledger: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Normalise(args) => normalise::run(&args),
+        Command::Recipient {
+            address,
+            limit,
+            output,
+            target,
+        } => {
+            let ledger = target.ledger(&target.sdk_config().await).await?;
+            lookup::recipient(&ledger, &address, limit, output).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Suppressed { address, target } => {
+            let ledger = target.ledger(&target.sdk_config().await).await?;
+            let suppressed = lookup::suppressed(&ledger, &address).await?;
+            Ok(if suppressed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Message {
+            ses_message_id,
+            output,
+            target,
+        } => {
+            let ledger = target.ledger(&target.sdk_config().await).await?;
+            let found = lookup::message(&ledger, &ses_message_id, output).await?;
+            Ok(if found {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Report {
+            scope,
+            no_ses,
+            output,
+            target,
+        } => {
+            let sdk = target.sdk_config().await;
+            let ledger = target.ledger(&sdk).await?;
+            let config = AlarmConfig::from_env()?;
+            let reputation =
+                (!no_ses).then(|| CloudWatchReputation::new(aws_sdk_cloudwatch::Client::new(&sdk)));
+            let reports =
+                report::collect(&ledger, reputation.as_ref(), &config, &scope, Utc::now()).await?;
+            report::print(&reports, output)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Evidence {
+            from,
+            to,
+            out,
+            target,
+        } => {
+            let sdk = target.sdk_config().await;
+            let ledger = target.ledger(&sdk).await?;
+            let period = evidence::Period::from_dates(from, to)?;
+            let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+            let events = evidence::fetch_events(&logs, &target.log_group, &period).await?;
+            let providers = ledger.config().feedback_loop_providers.clone();
+            let files =
+                evidence::build(&ledger, &events, &period, &target.log_group, &providers).await?;
+            evidence::write(&out, &files)?;
+            println!(
+                "wrote {} (summary.md, complaints.csv, bounces.csv, daily.csv, queries.md)",
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay {
+            paths,
+            quiet,
+            target,
+        } => {
+            let sdk = target.sdk_config().await;
+            let ledger = target.ledger(&sdk).await?;
+            let log = replay::replay_log(&sdk, &target.log_group);
+            let files = replay::expand_paths(&paths)?;
+            let config = ledger.config().clone();
+            let summary = replay::replay(&files, &ledger, &log, &config, !quiet).await?;
+            println!(
+                "{} SES messages: {} recipient events new, {} duplicate, {} messages rejected",
+                summary.messages, summary.new, summary.duplicate, summary.rejected
+            );
+            Ok(if summary.rejected > 0 {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Simulate(args) => {
+            let n = simulate::write_stream(&args, Utc::now())?;
+            eprintln!("simulated {n} SES messages");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn normalise_takes_files_and_dashes() {
+        let cli = Cli::try_parse_from(["ses-ledger", "normalise", "a.json", "-"]).expect("parses");
+        let Command::Normalise(args) = cli.command else {
+            panic!("normalise")
+        };
+        assert_eq!(args.files, ["a.json", "-"].map(std::path::PathBuf::from));
+    }
+
+    #[test]
+    fn every_command_has_help() {
+        for name in [
+            "normalise",
+            "recipient",
+            "suppressed",
+            "message",
+            "report",
+            "evidence",
+            "replay",
+            "simulate",
+        ] {
+            let err = Cli::try_parse_from(["ses-ledger", name, "--help"])
+                .err()
+                .expect("help exits");
+            assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp, "{name}");
+        }
+    }
+}

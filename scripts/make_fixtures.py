@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+"""Generates events/ from the official SES examples: the raw SES JSON, the same messages in every
+envelope they arrive in (SNS -> Lambda, SQS with and without raw message delivery, EventBridge),
+the oddities seen in the wild, and malformed input.
+
+Deterministic: ids are UUIDv5 of the fixture name, times come from the examples, so running it
+twice gives the same files. Python 3 standard library only.
+
+    scripts/make_fixtures.py [--examples DIR] [--out DIR]
+"""
+
+import argparse
+import copy
+import hashlib
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_EXAMPLES = ROOT.parent / "shared" / "reference" / "aws-ses-examples"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:ses-events"
+QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:ses-events"
+CERT_URL = f"https://sns.{REGION}.amazonaws.com/SimpleNotificationService-0000000000000000000000000000000.pem"
+NAMESPACE = uuid.UUID("5e51ed9e-0000-4000-8000-000000000000")
+VALIDATION_NOTICE = "Successfully validated SNS topic for Amazon SES event publishing."
+
+# EventBridge detail-type per event-publishing type.
+DETAIL_TYPES = {
+    "Send": "Email Sent",
+    "Delivery": "Email Delivered",
+    "Bounce": "Email Bounced",
+    "Complaint": "Email Complaint Received",
+    "Reject": "Email Rejected",
+    "Rendering Failure": "Email Rendering Failed",
+    "DeliveryDelay": "Email Delivery Delayed",
+    "Open": "Email Opened",
+    "Click": "Email Clicked",
+    "Subscription": "Email Subscribed",
+}
+# The key of each type's own object, for the event's timestamp.
+TYPE_KEYS = {
+    "Bounce": "bounce",
+    "Complaint": "complaint",
+    "Delivery": "delivery",
+    "DeliveryDelay": "deliveryDelay",
+    "Open": "open",
+    "Click": "click",
+    "Subscription": "subscription",
+}
+
+
+def uid(name):
+    return str(uuid.uuid5(NAMESPACE, name))
+
+
+def compact(ses):
+    """The SES JSON as SES puts it in an SNS Message: one line, no spaces."""
+    return json.dumps(ses, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_time(ses):
+    kind = ses.get("eventType") or ses.get("notificationType")
+    own = ses.get(TYPE_KEYS.get(kind, ""), {})
+    return own.get("timestamp") or ses["mail"]["timestamp"]
+
+
+def sns_time(ses):
+    """A plausible SNS Timestamp: the event's time when it is RFC 3339, else a fixed one."""
+    t = event_time(ses)
+    return t if t.endswith("Z") and "T" in t else "2018-10-08T14:05:46.000Z"
+
+
+def sns_envelope(name, message, timestamp, lambda_spelling=True):
+    """The SNS envelope. Lambda spells the URLs `Url`, SNS's JSON (SQS bodies, HTTP) `URL`."""
+    url = "Url" if lambda_spelling else "URL"
+    envelope = {
+        "Type": "Notification",
+        "MessageId": uid(f"sns/{name}"),
+        "TopicArn": TOPIC_ARN,
+        "Subject": None,
+        "Message": message,
+        "Timestamp": timestamp,
+        "SignatureVersion": "1",
+        "Signature": "EXAMPLE",
+        f"SigningCert{url}": CERT_URL,
+        f"Unsubscribe{url}": f"https://sns.{REGION}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={TOPIC_ARN}:{uid('subscription')}",
+        "MessageAttributes": {},
+    }
+    if not lambda_spelling:
+        # SNS leaves out a missing subject in its own JSON.
+        del envelope["Subject"]
+        del envelope["MessageAttributes"]
+    return envelope
+
+
+def sns_record(name, message, timestamp, lambda_spelling=True):
+    return {
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": f"{TOPIC_ARN}:{uid('subscription')}",
+        "Sns": sns_envelope(name, message, timestamp, lambda_spelling),
+    }
+
+
+def sns_event(records):
+    return {"Records": records}
+
+
+def sqs_record(name, body):
+    return {
+        "messageId": uid(f"sqs/{name}"),
+        "receiptHandle": "AQEBEXAMPLE" + hashlib.sha256(name.encode()).hexdigest()[:24],
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1523232000000",
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+            "ApproximateFirstReceiveTimestamp": "1523232000001",
+        },
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": QUEUE_ARN,
+        "awsRegion": REGION,
+    }
+
+
+def eventbridge_event(name, ses):
+    config_set = ses["mail"].get("tags", {}).get("ses:configuration-set", ["ConfigSet"])[0]
+    return {
+        "version": "0",
+        "id": uid(f"eventbridge/{name}"),
+        "detail-type": DETAIL_TYPES[ses["eventType"]],
+        "source": "aws.ses",
+        "account": ACCOUNT,
+        "time": event_time(ses)[:19] + "Z",
+        "region": REGION,
+        "resources": [f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/{config_set}"],
+        "detail": ses,
+    }
+
+
+def write(path, doc):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def load_examples(examples):
+    """{folder: [(stem, text, parsed)]} in name order."""
+    out = {}
+    for folder, target in [("ses-notifications", "notification"), ("ses-event-publishing-sns", "event-publishing")]:
+        out[target] = [
+            (p.stem, p.read_text(encoding="utf-8"), json.loads(p.read_text(encoding="utf-8")))
+            for p in sorted((examples / folder).glob("*.json"))
+        ]
+    return out
+
+
+def oddities(by_name, out):
+    """The quirks the domain brief lists, each as an SNS -> Lambda event."""
+    docs = {}
+
+    # The SES docs' own `mail` example: a timestamp with a space before the offset, display
+    # names in the headers, sourceIp.
+    mail = {
+        "timestamp": "2018-10-08T14:05:45 +0000",
+        "messageId": "000001378603177f-7a5433e7-8edb-42ae-af10-f0181f34d6ee-000000",
+        "source": "sender@example.com",
+        "sourceArn": "arn:aws:ses:us-east-1:888888888888:identity/example.com",
+        "sourceIp": "127.0.3.0",
+        "sendingAccountId": "123456789012",
+        "destination": ["recipient@example.com"],
+        "headersTruncated": False,
+        "commonHeaders": {
+            "from": ["Sender Name <sender@example.com>"],
+            "date": "Mon, 08 Oct 2018 14:05:45 +0000",
+            "to": ["Recipient Name <recipient@example.com>"],
+            "messageId": " custom-message-ID",
+            "subject": "Message sent using Amazon SES",
+        },
+    }
+    delivery = {
+        "notificationType": "Delivery",
+        "mail": mail,
+        "delivery": {
+            "timestamp": "2018-10-08T14:05:46 +0000",
+            "processingTimeMillis": 546,
+            "recipients": ["recipient@example.com"],
+            "smtpResponse": "250 ok:  Message 64111812 accepted",
+            "reportingMTA": "a8-70.smtp-out.amazonses.com",
+            "remoteMtaIp": "127.0.2.0",
+        },
+    }
+    docs["offset-timestamp"] = [("offset-timestamp", compact(delivery))]
+
+    bounce = copy.deepcopy(by_name["bounce-notification-with-a-dsn"])
+    bounce["mail"]["source"] = '"John Doe" <john@Example.COM>'
+    docs["display-name-source"] = [("display-name-source", compact(bounce))]
+
+    complaint = copy.deepcopy(by_name["complaint-record"])
+    complaint["complaint"]["complaintSubType"] = None
+    docs["complaint-subtype-null"] = [("complaint-subtype-null", compact(complaint))]
+
+    docs["trailing-newline-message"] = [
+        ("trailing-newline-message", compact(by_name["delivery-record"]) + "\n")
+    ]
+
+    # Some serialisers escape every `/`; JSON allows it.
+    docs["escaped-slashes-message"] = [
+        ("escaped-slashes-message", compact(by_name["click-record"]).replace("/", "\\/"))
+    ]
+
+    unknown = copy.deepcopy(by_name["send-record"])
+    del unknown["send"]
+    unknown["eventType"] = "Mystery"
+    unknown["mystery"] = {"timestamp": "2016-10-14T05:03:16.645Z", "whatever": ["SES", "added", "this"]}
+    docs["unknown-event-type"] = [("unknown-event-type", compact(unknown))]
+
+    # Identity notifications and a configuration set both on: the same complaint twice.
+    publishing = copy.deepcopy(by_name["complaint-record"])
+    notification = copy.deepcopy(publishing)
+    del notification["eventType"]
+    notification = {"notificationType": "Complaint", **notification}
+    del notification["mail"]["tags"]
+    notification["mail"]["callerIdentity"] = "ses_user"
+    notification["mail"]["sourceIp"] = "192.0.2.0"
+    docs["complaint-both-formats"] = [
+        ("complaint-both-formats/notification", compact(notification)),
+        ("complaint-both-formats/event-publishing", compact(publishing)),
+    ]
+
+    # Setup messages SES sends once per topic or destination: no events, and no errors.
+    subscribed = {
+        "notificationType": "AmazonSnsSubscriptionSucceeded",
+        "message": f"You have successfully subscribed your Amazon SNS topic '{TOPIC_ARN}' to receive 'Bounce' notifications from Amazon SES for identity 'example.com'.",
+    }
+    docs["setup-notices"] = [
+        ("setup-notices/validation", VALIDATION_NOTICE),
+        ("setup-notices/subscription-succeeded", compact(subscribed) + "\n"),
+    ]
+
+    for name, messages in docs.items():
+        records = [
+            sns_record(record_name, message, "2018-10-08T14:05:46.000Z")
+            for record_name, message in messages
+        ]
+        write(out / "oddities" / f"{name}.json", sns_event(records))
+
+    # SNS envelope field spellings: `SigningCertURL`/`UnsubscribeURL` in a Lambda record.
+    record = sns_record("signing-cert-url-caps", compact(by_name["send-record"]), "2016-10-14T05:02:17.000Z", False)
+    write(out / "oddities" / "signing-cert-url-caps.json", sns_event([record]))
+
+
+def malformed(by_name, out):
+    """SNS -> Lambda events whose Message cannot be used."""
+    delivery = compact(by_name["delivery-record"])
+    wrong_types = copy.deepcopy(by_name["delivery-record"])
+    wrong_types["mail"]["destination"] = "x"
+    missing_id = copy.deepcopy(by_name["delivery-record"])
+    del missing_id["mail"]["messageId"]
+    bad_time = copy.deepcopy(by_name["bounce-record"])
+    bad_time["bounce"]["timestamp"] = "yesterday"
+    cases = {
+        "not-json-message": "Delivery notification for recipient@example.com",
+        "truncated-message": delivery[: len(delivery) // 2],
+        "not-ses-message": json.dumps({"hello": "world"}),
+        "wrong-types": compact(wrong_types),
+        "missing-message-id": compact(missing_id),
+        "bad-timestamp": compact(bad_time),
+    }
+    for name, message in cases.items():
+        record = sns_record(f"malformed/{name}", message, "2016-10-19T23:21:05.000Z")
+        write(out / "malformed" / f"{name}.json", sns_event([record]))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=Path, default=DEFAULT_EXAMPLES)
+    parser.add_argument("--out", type=Path, default=ROOT / "events")
+    args = parser.parse_args()
+    out = args.out
+
+    for generated in ["ses", "sns", "sqs", "eventbridge", "oddities", "malformed"]:
+        shutil.rmtree(out / generated, ignore_errors=True)
+
+    examples = load_examples(args.examples)
+    by_name = {}
+    every = []
+    for folder, items in examples.items():
+        for stem, text, ses in items:
+            by_name[stem] = ses
+            every.append((stem, ses))
+            # The official text as published, byte for byte.
+            target = out / "ses" / folder / f"{stem}.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+
+            message = compact(ses)
+            write(out / "sns" / f"{stem}.json", sns_event([sns_record(stem, message, sns_time(ses))]))
+            # SNS writes the envelope into an SQS body pretty-printed, with " : " separators.
+            envelope = json.dumps(
+                sns_envelope(stem, message, sns_time(ses), lambda_spelling=False),
+                indent=2,
+                separators=(",", " : "),
+            )
+            write(out / "sqs" / f"{stem}.json", {"Records": [sqs_record(stem, envelope)]})
+            write(out / "sqs" / f"{stem}-raw.json", {"Records": [sqs_record(f"{stem}-raw", message)]})
+            if folder == "event-publishing":
+                write(out / "eventbridge" / f"{stem}.json", eventbridge_event(stem, ses))
+
+    write(
+        out / "sns" / "batch-all-types.json",
+        sns_event([sns_record(f"batch/{stem}", compact(ses), sns_time(ses)) for stem, ses in every]),
+    )
+    oddities(by_name, out)
+    malformed(by_name, out)
+
+
+if __name__ == "__main__":
+    main()

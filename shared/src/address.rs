@@ -1,0 +1,150 @@
+//! Email addresses as SES reports them: sometimes bare, sometimes with a display name
+//! (`"John Doe" <john@example.com>`), with domains in any case. One normal form keeps a
+//! recipient's history in one place.
+
+/// A parsed address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    /// `local@domain`: display name removed, domain lower-cased, local part as given (mailbox
+    /// providers may treat it case-sensitively, so it is not ours to fold).
+    pub normalised: String,
+    /// The text exactly as given.
+    pub original: String,
+    pub local: String,
+    /// Lower-case (ASCII) domain.
+    pub domain: String,
+}
+
+/// Parses one address, with or without a display name. `None` when there is no `@` with text on
+/// both sides, or when the text holds something other than one address (a list, stray spaces).
+pub fn parse_address(s: &str) -> Option<Address> {
+    let trimmed = s.trim();
+    // The address of `Name <addr>` is the last angle-bracketed part: a quoted display name may
+    // itself contain `<`.
+    let addr = match trimmed.rfind('<') {
+        Some(open) => {
+            let inner = trimmed.get(open + 1..)?;
+            let close = inner.find('>')?;
+            if !inner.get(close + 1..)?.trim().is_empty() {
+                return None;
+            }
+            inner.get(..close)?.trim()
+        }
+        None => trimmed,
+    };
+    if addr
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ','))
+    {
+        return None;
+    }
+    // The domain cannot contain `@`; a quoted local part can.
+    let (local, domain) = addr.rsplit_once('@')?;
+    if local.is_empty() || domain.is_empty() {
+        return None;
+    }
+    // ASCII folding only: it is idempotent and locale-free, and SES reports IDN domains punycoded.
+    let domain = domain.to_ascii_lowercase();
+    Some(Address {
+        normalised: format!("{local}@{domain}"),
+        original: s.to_string(),
+        local: local.to_string(),
+        domain,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn normalised(s: &str) -> Option<String> {
+        parse_address(s).map(|a| a.normalised)
+    }
+
+    #[test]
+    fn bare_addresses_keep_the_local_part_and_fold_the_domain() {
+        let a = parse_address("  Jane.Doe@Example.COM \n").expect("parses");
+        assert_eq!(a.normalised, "Jane.Doe@example.com");
+        assert_eq!(a.local, "Jane.Doe");
+        assert_eq!(a.domain, "example.com");
+        assert_eq!(a.original, "  Jane.Doe@Example.COM \n");
+    }
+
+    #[test]
+    fn display_names_are_removed() {
+        assert_eq!(
+            normalised("\"John Doe\" <john@Example.COM>").as_deref(),
+            Some("john@example.com")
+        );
+        assert_eq!(
+            normalised("Sender Name <sender@example.com>").as_deref(),
+            Some("sender@example.com")
+        );
+        assert_eq!(
+            normalised("<bare@example.com>").as_deref(),
+            Some("bare@example.com")
+        );
+        assert_eq!(
+            normalised("\"a <b@c.d>\" <real@example.com>").as_deref(),
+            Some("real@example.com")
+        );
+        assert_eq!(
+            normalised("Name < spaced@example.com >").as_deref(),
+            Some("spaced@example.com")
+        );
+    }
+
+    #[test]
+    fn a_quoted_local_part_may_hold_an_at_sign() {
+        let a = parse_address("\"odd@local\"@Example.org").expect("parses");
+        assert_eq!(a.local, "\"odd@local\"");
+        assert_eq!(a.domain, "example.org");
+    }
+
+    #[test]
+    fn what_is_not_one_address() {
+        for s in [
+            "",
+            "   ",
+            "no-at-sign",
+            "@example.com",
+            "someone@",
+            "Name <>",
+            "Name <unclosed@example.com",
+            "a@example.com, b@example.com",
+            "two words@example.com",
+            "<a@b> trailing>",
+        ] {
+            assert_eq!(parse_address(s), None, "{s:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(s in "\\PC{0,60}") {
+            let _ = parse_address(&s);
+        }
+
+        #[test]
+        fn normalisation_is_idempotent(s in "[ \"A-Za-z<>@.,_+-]{0,30}|\\PC{0,30}") {
+            if let Some(a) = parse_address(&s) {
+                let again = parse_address(&a.normalised).expect("a normalised address parses");
+                prop_assert_eq!(&again.normalised, &a.normalised);
+                prop_assert_eq!(&again.domain, &a.domain);
+            }
+        }
+
+        #[test]
+        fn display_name_and_case_do_not_change_the_normal_form(
+            local in "[a-zA-Z0-9._+-]{1,12}",
+            domain in "[a-zA-Z0-9-]{1,10}\\.[a-zA-Z]{2,4}",
+            name in "[A-Za-z ]{0,12}",
+        ) {
+            let bare = parse_address(&format!("{local}@{domain}")).expect("bare");
+            let named = parse_address(&format!("\"{name}\" <{local}@{}>", domain.to_uppercase()))
+                .expect("named");
+            prop_assert_eq!(bare.normalised, named.normalised);
+        }
+    }
+}

@@ -1,0 +1,693 @@
+//! Input documents and the envelopes SES messages travel in: SNS -> Lambda records, SQS records
+//! (with the SNS envelope in the body, or the SES JSON itself under raw message delivery),
+//! EventBridge events, bare SNS envelopes, bare SES messages, and files of JSON lines.
+
+use serde_json::{Map, Value};
+
+use crate::event::{Origin, Transport};
+
+/// SES publishes this plain-text message to an SNS topic every time a configuration set's event
+/// destination is (re)created. It is no event and never JSON; left alone it would fail its
+/// invocation over and over and finally land in the dead-letter queue.
+pub const SNS_VALIDATION_NOTICE: &str =
+    "Successfully validated SNS topic for Amazon SES event publishing.";
+
+/// Why an input document or one SES message in it cannot be used. The messages name the offending
+/// part; callers add where the message came from (file, line, SNS/SQS ids).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// Text that should hold JSON (a file line, an SNS `Message`, an SQS `body`) does not parse.
+    #[error("{what} is not JSON: {reason}")]
+    NotJson { what: String, reason: String },
+    /// A document in none of the shapes [`split_document`] knows.
+    #[error("not an SES event in any known envelope: expected SNS or SQS Records, an EventBridge event from aws.ses, an SNS notification or an SES message, got {found}")]
+    UnknownShape { found: String },
+    /// JSON, but without `notificationType` or `eventType`.
+    #[error(
+        "{what} is not an SES message (it has neither notificationType nor eventType): got {found}"
+    )]
+    NotSes { what: String, found: String },
+    /// A field is missing or has the wrong type or value. `path` is like
+    /// `bounce.bouncedRecipients[0].emailAddress`.
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// One SES message found in an input document, with where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbound {
+    pub origin: Origin,
+    /// The SES message, or why this record holds none (its origin is still filled, so an SQS
+    /// batch can report exactly this record).
+    pub ses: Result<Value, InputError>,
+}
+
+/// Detects the shape of a Lambda input or file document and splits it into SES messages:
+/// `{"Records":[{"Sns":{..}}]}` (SNS -> Lambda, one or many records),
+/// `{"Records":[{"messageId":..,"body":..,"eventSource":"aws:sqs"}]}` (the body is an SNS envelope
+/// or, with raw message delivery, the SES JSON itself), an EventBridge event from `aws.ses`, a bare
+/// SES message (`notificationType` or `eventType`), or a bare SNS envelope
+/// (`{"Type":"Notification","Message":".."}`).
+///
+/// A record whose message is not JSON or not SES yields an [`Inbound`] with `ses: Err(..)`; a
+/// document that is none of these shapes is `Err`. SES's plain-text [`SNS_VALIDATION_NOTICE`]
+/// yields nothing.
+pub fn split_document(doc: &Value) -> Result<Vec<Inbound>, InputError> {
+    let Some(obj) = doc.as_object() else {
+        return Err(InputError::UnknownShape {
+            found: describe(doc),
+        });
+    };
+    if let Some(records) = obj.get("Records") {
+        return split_records(records);
+    }
+    if obj.contains_key("detail-type") {
+        return eventbridge(obj).map(|m| vec![m]);
+    }
+    if is_ses(doc) {
+        return Ok(vec![Inbound {
+            origin: Origin {
+                transport: Some(Transport::Raw),
+                ..Origin::default()
+            },
+            ses: Ok(doc.clone()),
+        }]);
+    }
+    if is_sns_notification(obj) {
+        let origin = Origin {
+            transport: Some(Transport::Sns),
+            ..Origin::default()
+        };
+        return Ok(sns_message(obj, origin).into_iter().collect());
+    }
+    Err(InputError::UnknownShape {
+        found: describe(doc),
+    })
+}
+
+/// Parses text that holds one JSON document or several (JSON lines, as in Firehose dumps, or
+/// concatenated documents). Each `Err` names the line its document starts on.
+pub fn parse_documents(text: &str) -> Vec<Result<Value, InputError>> {
+    parse_documents_with_lines(text)
+        .into_iter()
+        .map(|(_, doc)| doc)
+        .collect()
+}
+
+/// [`parse_documents`], with the line each document starts on (1-based), so a caller can point
+/// at a document that parsed but holds a bad message.
+pub fn parse_documents_with_lines(text: &str) -> Vec<(usize, Result<Value, InputError>)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = LineCounter::new(text);
+    let mut out = Vec::new();
+    let mut pos = 0;
+    'chunks: while pos < text.len() {
+        let Some(rest) = text.get(pos..) else { break };
+        let first_line = lines.line_of(pos);
+        let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
+        loop {
+            let start = pos + skip_whitespace(rest, stream.byte_offset());
+            match stream.next() {
+                None => break 'chunks,
+                Some(Ok(value)) => out.push((lines.line_of(start), Ok(value))),
+                Some(Err(e)) => {
+                    let line = lines.line_of(start);
+                    out.push((
+                        line,
+                        Err(InputError::NotJson {
+                            what: format!("the document starting at line {line}"),
+                            reason: json_reason(&e, first_line),
+                        }),
+                    ));
+                    // Resynchronise at the next line that opens a document: indented lines belong
+                    // to the broken pretty-printed document, others are garbage.
+                    pos = next_document_start(text, start);
+                    continue 'chunks;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// True for an SES message in either format.
+pub fn is_ses(value: &Value) -> bool {
+    value
+        .as_object()
+        .is_some_and(|o| o.contains_key("notificationType") || o.contains_key("eventType"))
+}
+
+fn is_sns_notification(obj: &Map<String, Value>) -> bool {
+    obj.get("Type").and_then(Value::as_str) == Some("Notification") && obj.contains_key("Message")
+}
+
+fn split_records(records: &Value) -> Result<Vec<Inbound>, InputError> {
+    let Some(records) = records.as_array() else {
+        return Err(InputError::UnknownShape {
+            found: format!("Records that is {}", describe(records)),
+        });
+    };
+    if records.is_empty() {
+        return Err(InputError::UnknownShape {
+            found: "an empty Records list".into(),
+        });
+    }
+    let mut out = Vec::with_capacity(records.len());
+    let mut known = false;
+    for (i, record) in records.iter().enumerate() {
+        if let Some(sns) = record.get("Sns").and_then(Value::as_object) {
+            known = true;
+            let origin = Origin {
+                transport: Some(Transport::Sns),
+                ..Origin::default()
+            };
+            out.extend(sns_message(sns, origin));
+        } else if is_sqs_record(record) {
+            known = true;
+            out.extend(sqs_message(record));
+        } else {
+            out.push(Inbound {
+                origin: Origin::default(),
+                ses: Err(InputError::UnknownShape {
+                    found: format!(
+                        "Records[{i}] that is neither SNS nor SQS: {}",
+                        describe(record)
+                    ),
+                }),
+            });
+        }
+    }
+    if !known {
+        // Not one record we understand (an S3 or DynamoDB stream event, say): the whole document
+        // is in the wrong place, not some of its records.
+        let first = records.first().map_or_else(|| "nothing".into(), describe);
+        return Err(InputError::UnknownShape {
+            found: format!("Records[0] that is {first}"),
+        });
+    }
+    Ok(out)
+}
+
+fn is_sqs_record(record: &Value) -> bool {
+    record.get("eventSource").and_then(Value::as_str) == Some("aws:sqs")
+        || (record.get("body").is_some() && record.get("messageId").is_some())
+}
+
+/// The SES message in an SNS envelope (Lambda's `Sns` object, an SQS body, a bare envelope);
+/// `origin` is completed with the envelope's ids.
+fn sns_message(sns: &Map<String, Value>, mut origin: Origin) -> Option<Inbound> {
+    origin.sns_message_id = string(sns, "MessageId");
+    origin.sns_topic_arn = string(sns, "TopicArn");
+    let ses = match sns.get("Message") {
+        Some(Value::String(text)) => parse_ses_text(text, "the SNS Message")?,
+        Some(other) => Err(InputError::Invalid {
+            path: "Message".into(),
+            message: format!(
+                "expected a string holding the SES JSON, got {}",
+                describe(other)
+            ),
+        }),
+        None => Err(InputError::Invalid {
+            path: "Message".into(),
+            message: "the SNS envelope has no Message".into(),
+        }),
+    };
+    Some(Inbound { origin, ses })
+}
+
+fn sqs_message(record: &Value) -> Option<Inbound> {
+    let mut origin = Origin {
+        // Until the body shows an SNS envelope it counts as raw: an unreadable body still has to
+        // be reported as an SQS record so the batch can name it.
+        transport: Some(Transport::SqsRaw),
+        sqs_message_id: record
+            .get("messageId")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        ..Origin::default()
+    };
+    let text = match record.get("body") {
+        Some(Value::String(text)) => text,
+        other => {
+            return Some(Inbound {
+                origin,
+                ses: Err(InputError::Invalid {
+                    path: "body".into(),
+                    message: format!(
+                        "expected the SQS body as a string, got {}",
+                        other.map_or_else(|| "nothing".into(), describe)
+                    ),
+                }),
+            })
+        }
+    };
+    let body = match parse_json_text(text, "the SQS body")? {
+        Ok(body) => body,
+        Err(e) => {
+            return Some(Inbound {
+                origin,
+                ses: Err(e),
+            })
+        }
+    };
+    if let Some(envelope) = body.as_object().filter(|o| is_sns_notification(o)) {
+        origin.transport = Some(Transport::SqsSns);
+        return sns_message(envelope, origin);
+    }
+    let ses = if is_ses(&body) {
+        Ok(body)
+    } else {
+        // An SNS SubscriptionConfirmation lands here until someone confirms the subscription.
+        let found = match body.get("Type").and_then(Value::as_str) {
+            Some(kind) if body.get("TopicArn").is_some() => format!("an SNS {kind} message"),
+            _ => describe(&body),
+        };
+        Err(InputError::NotSes {
+            what: "the SQS body".into(),
+            found,
+        })
+    };
+    Some(Inbound { origin, ses })
+}
+
+fn eventbridge(obj: &Map<String, Value>) -> Result<Inbound, InputError> {
+    let source = obj.get("source").and_then(Value::as_str).unwrap_or("");
+    if source != "aws.ses" {
+        return Err(InputError::UnknownShape {
+            found: format!("an EventBridge event from source {source:?}"),
+        });
+    }
+    let origin = Origin {
+        transport: Some(Transport::EventBridge),
+        eventbridge_id: string(obj, "id"),
+        ..Origin::default()
+    };
+    let ses = match obj.get("detail") {
+        Some(detail) if is_ses(detail) => Ok(detail.clone()),
+        Some(detail) => Err(InputError::NotSes {
+            what: "the EventBridge detail".into(),
+            found: describe(detail),
+        }),
+        None => Err(InputError::Invalid {
+            path: "detail".into(),
+            message: "the EventBridge event has no detail".into(),
+        }),
+    };
+    Ok(Inbound { origin, ses })
+}
+
+/// Text that should hold an SES message; `None` for SES's validation notice.
+fn parse_ses_text(text: &str, what: &str) -> Option<Result<Value, InputError>> {
+    Some(parse_json_text(text, what)?.and_then(|value| {
+        if is_ses(&value) {
+            Ok(value)
+        } else {
+            Err(InputError::NotSes {
+                what: what.into(),
+                found: describe(&value),
+            })
+        }
+    }))
+}
+
+/// Text that should hold JSON; `None` for SES's validation notice. Surrounding whitespace (SES
+/// messages often end in a newline) does not matter.
+fn parse_json_text(text: &str, what: &str) -> Option<Result<Value, InputError>> {
+    let text = text.trim();
+    if text == SNS_VALIDATION_NOTICE {
+        return None;
+    }
+    Some(serde_json::from_str(text).map_err(|e| InputError::NotJson {
+        what: what.into(),
+        reason: format!("{}; it starts {}", json_reason(&e, 1), preview(text)),
+    }))
+}
+
+fn string(obj: &Map<String, Value>, key: &str) -> Option<String> {
+    obj.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+/// A short description of a JSON value for error messages.
+pub(crate) fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => format!("the string {}", preview(s)),
+        Value::Array(a) => format!("an array of {} items", a.len()),
+        Value::Object(o) if o.is_empty() => "an empty object".into(),
+        Value::Object(o) => {
+            const SHOWN: usize = 6;
+            let keys: Vec<String> = o.keys().take(SHOWN).map(|k| format!("{k:?}")).collect();
+            let more = if o.len() > SHOWN { ", ..." } else { "" };
+            format!("an object with keys {}{more}", keys.join(", "))
+        }
+    }
+}
+
+/// The start of `text`, quoted, cut at a character boundary.
+fn preview(text: &str) -> String {
+    const MAX_CHARS: usize = 40;
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(MAX_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{head:?}...")
+    } else {
+        format!("{head:?}")
+    }
+}
+
+/// serde_json's message with its position made absolute (`first_line` is the line the parsed
+/// text starts on).
+fn json_reason(e: &serde_json::Error, first_line: usize) -> String {
+    let text = e.to_string();
+    if e.line() == 0 {
+        return text;
+    }
+    let message = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(m, _)| m);
+    format!(
+        "{message} at line {} column {}",
+        first_line + e.line() - 1,
+        e.column()
+    )
+}
+
+fn skip_whitespace(text: &str, from: usize) -> usize {
+    text.get(from..)
+        .map_or(from, |rest| from + (rest.len() - rest.trim_start().len()))
+}
+
+/// The byte offset of the first line after the one holding `from` that starts with `{` or `[`.
+fn next_document_start(text: &str, from: usize) -> usize {
+    let Some(rest) = text.get(from..) else {
+        return text.len();
+    };
+    let next = [rest.find("\n{"), rest.find("\n[")]
+        .into_iter()
+        .flatten()
+        .min();
+    next.map_or(text.len(), |i| from + i + 1)
+}
+
+/// Line numbers of byte offsets, asked for in increasing order (a Firehose dump can have
+/// millions of lines: counting from the start each time would be quadratic).
+struct LineCounter<'a> {
+    text: &'a str,
+    offset: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        LineCounter {
+            text,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    fn line_of(&mut self, offset: usize) -> usize {
+        if offset < self.offset {
+            *self = LineCounter::new(self.text);
+        }
+        let end = offset.min(self.text.len());
+        let newlines = self
+            .text
+            .as_bytes()
+            .get(self.offset..end)
+            .map_or(0, |b| b.iter().filter(|c| **c == b'\n').count());
+        self.line += newlines;
+        self.offset = end;
+        self.line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ses() -> Value {
+        json!({"eventType": "Send", "mail": {"messageId": "m", "timestamp": "2020-01-01T00:00:00Z"}, "send": {}})
+    }
+
+    fn sns_record(message: &str, id: &str) -> Value {
+        json!({
+            "EventSource": "aws:sns",
+            "Sns": {
+                "Type": "Notification",
+                "MessageId": id,
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:ses-events",
+                "Subject": null,
+                "Message": message,
+                "SigningCertURL": "https://example.com/cert.pem",
+                "Unexpected": {"new": "field"}
+            }
+        })
+    }
+
+    #[test]
+    fn sns_records_each_become_a_message_with_their_ids() {
+        let doc = json!({"Records": [
+            sns_record(&ses().to_string(), "sns-1"),
+            sns_record(&format!("{}\n", ses()), "sns-2"),
+        ]});
+        let inbound = split_document(&doc).expect("known shape");
+        assert_eq!(inbound.len(), 2);
+        for (m, id) in inbound.iter().zip(["sns-1", "sns-2"]) {
+            assert_eq!(m.origin.transport, Some(Transport::Sns));
+            assert_eq!(m.origin.sns_message_id.as_deref(), Some(id));
+            assert_eq!(
+                m.origin.sns_topic_arn.as_deref(),
+                Some("arn:aws:sns:us-east-1:123456789012:ses-events")
+            );
+            assert_eq!(m.ses.as_ref().ok(), Some(&ses()));
+        }
+    }
+
+    #[test]
+    fn escaped_slashes_in_the_message_are_plain_json() {
+        let message = r#"{"eventType":"Send","mail":{"messageId":"m","timestamp":"2020-01-01T00:00:00Z","sourceArn":"arn:aws:ses:us-east-1:1:identity\/a.example"},"send":{}}"#;
+        let inbound =
+            split_document(&json!({"Records": [sns_record(message, "x")]})).expect("known shape");
+        let ses = inbound[0].ses.as_ref().expect("SES");
+        assert_eq!(
+            ses["mail"]["sourceArn"],
+            "arn:aws:ses:us-east-1:1:identity/a.example"
+        );
+    }
+
+    #[test]
+    fn a_bad_record_is_reported_alone_with_its_origin() {
+        let doc = json!({"Records": [
+            sns_record("not json", "bad-1"),
+            sns_record(r#"{"hello":"world"}"#, "bad-2"),
+            sns_record(&ses().to_string(), "good"),
+            sns_record(r#"{"eventType":"Send","mail":{"#, "bad-3"),
+        ]});
+        let inbound = split_document(&doc).expect("known shape");
+        assert_eq!(inbound.len(), 4);
+        assert!(
+            matches!(&inbound[0].ses, Err(InputError::NotJson { what, reason })
+            if what == "the SNS Message" && reason.contains("\"not json\""))
+        );
+        assert!(
+            matches!(&inbound[1].ses, Err(InputError::NotSes { found, .. })
+            if found.contains("\"hello\""))
+        );
+        assert!(inbound[2].ses.is_ok());
+        assert!(
+            matches!(&inbound[3].ses, Err(InputError::NotJson { reason, .. })
+            if reason.starts_with("EOF while parsing"))
+        );
+        assert_eq!(inbound[3].origin.sns_message_id.as_deref(), Some("bad-3"));
+    }
+
+    #[test]
+    fn sqs_bodies_hold_an_sns_envelope_or_the_raw_message() {
+        let envelope = json!({"Type": "Notification", "MessageId": "sns-9", "TopicArn": "arn:t", "Message": ses().to_string()});
+        let doc = json!({"Records": [
+            {"messageId": "q-1", "eventSource": "aws:sqs", "body": envelope.to_string()},
+            {"messageId": "q-2", "eventSource": "aws:sqs", "body": ses().to_string()},
+            {"messageId": "q-3", "eventSource": "aws:sqs", "body": "{\"truncated\": "},
+            {"messageId": "q-4", "eventSource": "aws:sqs", "body": 5},
+            {"messageId": "q-5", "eventSource": "aws:sqs", "body": SNS_VALIDATION_NOTICE},
+            {"messageId": "q-6", "eventSource": "aws:sqs", "body": json!({"Type": "SubscriptionConfirmation", "TopicArn": "arn:t", "Message": "You have chosen to subscribe"}).to_string()},
+        ]});
+        let inbound = split_document(&doc).expect("known shape");
+        assert_eq!(inbound.len(), 5, "the validation notice yields nothing");
+        assert!(
+            matches!(&inbound[4].ses, Err(InputError::NotSes { found, .. })
+            if found == "an SNS SubscriptionConfirmation message")
+        );
+        assert_eq!(inbound[0].origin.transport, Some(Transport::SqsSns));
+        assert_eq!(inbound[0].origin.sqs_message_id.as_deref(), Some("q-1"));
+        assert_eq!(inbound[0].origin.sns_message_id.as_deref(), Some("sns-9"));
+        assert_eq!(inbound[0].ses.as_ref().ok(), Some(&ses()));
+        assert_eq!(inbound[1].origin.transport, Some(Transport::SqsRaw));
+        assert_eq!(inbound[1].ses.as_ref().ok(), Some(&ses()));
+        for (m, id) in inbound[2..].iter().zip(["q-3", "q-4", "q-6"]) {
+            assert!(m.ses.is_err());
+            assert_eq!(m.origin.sqs_message_id.as_deref(), Some(id));
+            assert_eq!(m.origin.transport, Some(Transport::SqsRaw));
+        }
+    }
+
+    #[test]
+    fn eventbridge_bare_ses_and_bare_sns_envelopes() {
+        let eb = json!({"version": "0", "id": "eb-1", "detail-type": "Email Sent", "source": "aws.ses", "detail": ses()});
+        let m = split_document(&eb).expect("EventBridge");
+        assert_eq!(m[0].origin.transport, Some(Transport::EventBridge));
+        assert_eq!(m[0].origin.eventbridge_id.as_deref(), Some("eb-1"));
+        assert_eq!(m[0].ses.as_ref().ok(), Some(&ses()));
+
+        let raw = split_document(&ses()).expect("bare SES");
+        assert_eq!(raw[0].origin.transport, Some(Transport::Raw));
+
+        let envelope =
+            json!({"Type": "Notification", "MessageId": "sns-1", "Message": ses().to_string()});
+        let m = split_document(&envelope).expect("bare envelope");
+        assert_eq!(m[0].origin.transport, Some(Transport::Sns));
+        assert_eq!(m[0].origin.sns_message_id.as_deref(), Some("sns-1"));
+
+        let other =
+            json!({"detail-type": "EC2 Instance State-change", "source": "aws.ec2", "detail": {}});
+        assert!(
+            matches!(split_document(&other), Err(InputError::UnknownShape { found })
+            if found.contains("aws.ec2"))
+        );
+        let eb_not_ses = json!({"detail-type": "Email Sent", "source": "aws.ses", "id": "e", "detail": {"x": 1}});
+        let m = split_document(&eb_not_ses).expect("known shape");
+        assert!(matches!(&m[0].ses, Err(InputError::NotSes { .. })));
+    }
+
+    #[test]
+    fn unknown_shapes_are_errors_that_say_what_was_found() {
+        for (doc, found) in [
+            (json!({"hello": "world"}), "keys \"hello\""),
+            (json!([1, 2]), "an array of 2 items"),
+            (json!("text"), "the string \"text\""),
+            (json!(null), "null"),
+            (json!({"Records": []}), "an empty Records list"),
+            (json!({"Records": {"a": 1}}), "Records that is an object"),
+            (
+                json!({"Records": [{"eventSource": "aws:s3", "s3": {}}]}),
+                "Records[0] that is an object",
+            ),
+            (
+                json!({"Type": "SubscriptionConfirmation", "Message": "x"}),
+                "\"Type\"",
+            ),
+        ] {
+            match split_document(&doc) {
+                Err(e @ InputError::UnknownShape { .. }) => {
+                    assert!(e.to_string().contains(found), "{e} lacks {found}")
+                }
+                other => panic!("{doc}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_unrecognised_record_next_to_known_ones_is_reported_alone() {
+        let doc = json!({"Records": [sns_record(&ses().to_string(), "a"), {"what": "ever"}]});
+        let m = split_document(&doc).expect("known shape");
+        assert!(m[0].ses.is_ok());
+        assert!(
+            matches!(&m[1].ses, Err(InputError::UnknownShape { found }) if found.starts_with("Records[1]"))
+        );
+    }
+
+    #[test]
+    fn the_validation_notice_is_skipped_in_every_envelope() {
+        let doc = json!({"Records": [sns_record(SNS_VALIDATION_NOTICE, "v")]});
+        assert_eq!(split_document(&doc).expect("known shape"), vec![]);
+        let bare = json!({"Type": "Notification", "Message": format!("{SNS_VALIDATION_NOTICE}\n")});
+        assert_eq!(split_document(&bare).expect("known shape"), vec![]);
+    }
+
+    #[test]
+    fn sns_message_of_the_wrong_type() {
+        let doc = json!({"Records": [{"Sns": {"MessageId": "m", "Message": {"eventType": "Send"}}}, {"Sns": {"MessageId": "n"}}]});
+        let m = split_document(&doc).expect("known shape");
+        assert!(
+            matches!(&m[0].ses, Err(InputError::Invalid { path, message })
+            if path == "Message" && message.contains("expected a string"))
+        );
+        assert!(matches!(&m[1].ses, Err(InputError::Invalid { path, .. }) if path == "Message"));
+    }
+
+    #[test]
+    fn one_pretty_printed_document() {
+        let text = serde_json::to_string_pretty(&ses()).expect("serialises");
+        let docs = parse_documents(&format!("\u{feff}\n{text}\n"));
+        assert_eq!(docs, vec![Ok(ses())]);
+    }
+
+    #[test]
+    fn json_lines_and_concatenated_documents() {
+        let text = "{\"a\":1}\n{\"b\":2}{\"c\":3}\n\n  {\"d\":4}\n";
+        let docs = parse_documents_with_lines(text);
+        let lines: Vec<usize> = docs.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, vec![1, 2, 2, 4]);
+        assert!(docs.iter().all(|(_, d)| d.is_ok()));
+        assert_eq!(parse_documents(""), vec![]);
+        assert_eq!(parse_documents(" \n\t\n"), vec![]);
+    }
+
+    #[test]
+    fn bad_lines_are_named_and_the_rest_is_kept() {
+        let text = "{\"a\":1}\n{\"b\": \nnot json\n{\"c\":3}\n{\"d\":";
+        let docs = parse_documents_with_lines(text);
+        assert_eq!(docs.len(), 4, "{docs:?}");
+        assert_eq!(docs[0], (1, Ok(json!({"a": 1}))));
+        match &docs[1] {
+            (2, Err(e @ InputError::NotJson { .. })) => {
+                let e = e.to_string();
+                assert!(
+                    e.starts_with("the document starting at line 2 is not JSON"),
+                    "{e}"
+                );
+                assert!(e.contains("at line 3 column"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(docs[2], (4, Ok(json!({"c": 3}))));
+        assert!(
+            matches!(&docs[3], (5, Err(InputError::NotJson { reason, .. }))
+            if reason.starts_with("EOF while parsing"))
+        );
+    }
+
+    #[test]
+    fn a_broken_pretty_printed_document_is_one_error() {
+        let good = serde_json::to_string_pretty(&ses()).expect("serialises");
+        let broken = good.replacen("\"Send\"", "\"Send", 1);
+        let docs = parse_documents_with_lines(&format!("{broken}\n{good}\n"));
+        assert_eq!(docs.len(), 2, "{docs:?}");
+        assert!(matches!(docs[0], (1, Err(_))));
+        assert_eq!(docs[1].1.as_ref().ok(), Some(&ses()));
+    }
+
+    #[test]
+    fn garbage_without_a_next_document() {
+        let docs = parse_documents("garbage");
+        assert_eq!(docs.len(), 1);
+        assert!(docs[0].is_err());
+        let docs = parse_documents("\u{e9}\u{e9}\u{e9} {");
+        assert_eq!(docs.len(), 1);
+    }
+
+    #[test]
+    fn descriptions_are_short() {
+        let long = "x".repeat(500);
+        assert_eq!(
+            describe(&json!(long)).len(),
+            "the string \"\"...".len() + 40
+        );
+        let many: Map<String, Value> = (0..20).map(|i| (format!("k{i:02}"), json!(i))).collect();
+        assert!(describe(&Value::Object(many)).ends_with(", ..."));
+    }
+}

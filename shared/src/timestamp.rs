@@ -1,0 +1,193 @@
+//! Timestamps as SES writes them. The docs promise ISO 8601 (`2017-08-05T00:41:02.669Z`), but
+//! payloads seen in the wild (and the SES docs' own `mail` example) also carry
+//! `2018-10-08T14:05:45 +0000`, `2018-10-08T14:05:45+0000` and `2018-10-08 14:05:45Z`: one lenient
+//! parser accepts them all so no event is lost over the spelling of its time.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer};
+
+/// What a valid timestamp looks like, for error messages.
+const EXAMPLE: &str = "2017-08-05T00:41:02.669Z";
+
+/// Parses an RFC 3339 timestamp, with or without fractional seconds, or one of the variants SES
+/// has been seen to send: a space instead of `T`, a space before the offset, an offset without a
+/// colon (`+0000`) or with hours only (`+00`). The result is in UTC.
+pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    // Rewrite the variants into RFC 3339 and let chrono do the validation.
+    let date = text.get(..10)?;
+    let separator = text.get(10..11)?;
+    if !matches!(separator, "T" | "t" | " ") {
+        return None;
+    }
+    let rest = text.get(11..)?;
+    let offset_at = rest.find(|c: char| matches!(c, '+' | '-' | 'Z' | 'z') || c.is_whitespace())?;
+    let (time, offset) = rest.split_at(offset_at);
+    let offset = canonical_offset(offset.trim_start())?;
+    DateTime::parse_from_rfc3339(&format!("{date}T{time}{offset}"))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// `Z`, `+hh:mm`, `+hhmm` or `+hh` as RFC 3339 wants it.
+fn canonical_offset(offset: &str) -> Option<String> {
+    if offset.eq_ignore_ascii_case("z") {
+        return Some("Z".into());
+    }
+    let sign = offset.get(..1).filter(|s| matches!(*s, "+" | "-"))?;
+    let digits: String = offset[1..].chars().filter(|c| *c != ':').collect();
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    match digits.len() {
+        2 => Some(format!("{sign}{digits}:00")),
+        4 => Some(format!("{sign}{}:{}", &digits[..2], &digits[2..])),
+        _ => None,
+    }
+}
+
+/// The error text for a string that is not a timestamp.
+pub fn invalid_timestamp_message(text: &str) -> String {
+    format!("expected a timestamp like {EXAMPLE}, got {text:?}")
+}
+
+/// `#[serde(deserialize_with = "timestamp::deserialize")]` for a required timestamp.
+pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_timestamp(&text).ok_or_else(|| serde::de::Error::custom(invalid_timestamp_message(&text)))
+}
+
+/// `#[serde(default, deserialize_with = "timestamp::deserialize_option")]` for an optional
+/// timestamp: absent or `null` is `None`, anything else must be a timestamp.
+pub fn deserialize_option<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    match Option::<String>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(text) => parse_timestamp(&text)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(invalid_timestamp_message(&text))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, ms: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
+            .single()
+            .expect("valid date")
+            + chrono::Duration::milliseconds(i64::from(ms))
+    }
+
+    #[test]
+    fn rfc3339_with_and_without_fractions() {
+        assert_eq!(
+            parse_timestamp("2017-08-05T00:41:02.669Z"),
+            Some(utc(2017, 8, 5, 0, 41, 2, 669))
+        );
+        assert_eq!(
+            parse_timestamp("2017-08-05T00:41:02Z"),
+            Some(utc(2017, 8, 5, 0, 41, 2, 0))
+        );
+        assert_eq!(
+            parse_timestamp("2009-12-03T04:24:21.000-05:00"),
+            Some(utc(2009, 12, 3, 9, 24, 21, 0))
+        );
+        assert_eq!(
+            parse_timestamp(" 2024-01-01T00:00:00.123456+00:00\n"),
+            Some(utc(2024, 1, 1, 0, 0, 0, 0) + chrono::Duration::microseconds(123_456))
+        );
+    }
+
+    #[test]
+    fn the_oddities_seen_in_ses_payloads() {
+        let expected = Some(utc(2018, 10, 8, 14, 5, 45, 0));
+        for text in [
+            "2018-10-08T14:05:45 +0000",
+            "2018-10-08T14:05:45+0000",
+            "2018-10-08 14:05:45Z",
+            "2018-10-08 14:05:45 +00:00",
+            "2018-10-08t14:05:45z",
+            "2018-10-08T16:05:45+02",
+            "2018-10-08T09:05:45 -0500",
+        ] {
+            assert_eq!(parse_timestamp(text), expected, "{text}");
+        }
+        assert_eq!(
+            parse_timestamp("2018-10-08T14:05:45.250 +0000"),
+            Some(utc(2018, 10, 8, 14, 5, 45, 250))
+        );
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_timestamp() {
+        for text in [
+            "",
+            "yesterday",
+            "2018-10-08",
+            "2018-10-08T14:05:45",
+            "2018-10-08T14:05:45 UTC",
+            "2018-10-08T14:05:45+00000",
+            "2018-13-08T14:05:45Z",
+            "2018-10-08X14:05:45Z",
+            "Mon, 08 Oct 2018 14:05:45 +0000",
+            "2018-10-08T14:05:45+ab:cd",
+            "2018-10-08T\u{e9}14:05:45Z",
+        ] {
+            assert_eq!(parse_timestamp(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn serde_helpers_name_the_bad_value() {
+        #[derive(Debug, serde::Deserialize)]
+        struct T {
+            #[serde(deserialize_with = "deserialize")]
+            at: DateTime<Utc>,
+            #[serde(default, deserialize_with = "deserialize_option")]
+            maybe: Option<DateTime<Utc>>,
+        }
+        let ok: T = serde_json::from_value(
+            serde_json::json!({"at": "2018-10-08T14:05:45 +0000", "maybe": null}),
+        )
+        .expect("parses");
+        assert_eq!(ok.at, utc(2018, 10, 8, 14, 5, 45, 0));
+        assert_eq!(ok.maybe, None);
+        let err = serde_json::from_value::<T>(serde_json::json!({"at": "yesterday"}))
+            .expect_err("not a timestamp")
+            .to_string();
+        assert_eq!(
+            err,
+            "expected a timestamp like 2017-08-05T00:41:02.669Z, got \"yesterday\""
+        );
+        let err = serde_json::from_value::<T>(
+            serde_json::json!({"at": "2018-10-08T14:05:45Z", "maybe": "soon"}),
+        )
+        .expect_err("not a timestamp")
+        .to_string();
+        assert!(err.contains("got \"soon\""), "{err}");
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(text in "\\PC{0,40}") {
+            let _ = parse_timestamp(&text);
+        }
+
+        #[test]
+        fn formatted_times_parse_back(secs in 0i64..4_102_444_800, millis in 0u32..1000) {
+            let t = DateTime::from_timestamp(secs, millis * 1_000_000).expect("in range");
+            let text = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            prop_assert_eq!(parse_timestamp(&text), Some(t));
+            let odd = t.format("%Y-%m-%dT%H:%M:%S%.3f +0000").to_string();
+            prop_assert_eq!(parse_timestamp(&odd), Some(t));
+        }
+    }
+}
