@@ -190,6 +190,8 @@ pub async fn record_events<S: EventStore, L: EventLog>(
             .await;
 
     let mut to_log = Vec::new();
+    // The same event twice in one input (a complaint in both formats) is logged once.
+    let mut queued: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (i, event, result) in outcomes {
         let Some(message) = messages.get_mut(i) else {
             continue;
@@ -203,7 +205,9 @@ pub async fn record_events<S: EventStore, L: EventLog>(
                         duplicate: 0,
                     },
                 );
-                to_log.push((i, event));
+                if queued.insert(event.event_id.clone()) {
+                    to_log.push((i, event));
+                }
             }
             Ok(RecordOutcome::Duplicate { logged }) => {
                 add(
@@ -213,7 +217,7 @@ pub async fn record_events<S: EventStore, L: EventLog>(
                         duplicate: 1,
                     },
                 );
-                if !logged {
+                if !logged && queued.insert(event.event_id.clone()) {
                     to_log.push((i, event));
                 }
             }

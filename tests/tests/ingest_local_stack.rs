@@ -35,7 +35,7 @@ async fn invoke(app: &App, payload: serde_json::Value) -> Result<serde_json::Val
 fn ids_of(items: &[Item], pk_prefix: &str) -> BTreeSet<String> {
     items
         .iter()
-        .filter(|i| attr_s(i, "pk").starts_with(pk_prefix))
+        .filter(|i| attr_s(i, "pk").starts_with(pk_prefix) && attr_s(i, "sk").starts_with("EVT#"))
         .map(|i| attr_s(i, "event_id"))
         .collect()
 }
