@@ -204,6 +204,19 @@ def oddities(by_name, out):
     complaint["complaint"]["complaintSubType"] = None
     docs["complaint-subtype-null"] = [("complaint-subtype-null", compact(complaint))]
 
+    # SES's own complaint for mail sent to an address on the account suppression list, and the
+    # matching bounce: neither counts toward SES's rates.
+    suppressed = copy.deepcopy(by_name["complaint-record"])
+    suppressed["complaint"]["complaintSubType"] = "OnAccountSuppressionList"
+    suppressed["complaint"]["feedbackId"] = "suppressed-complaint-feedback-id"
+    suppressed_bounce = copy.deepcopy(by_name["bounce-record"])
+    suppressed_bounce["bounce"]["bounceSubType"] = "OnAccountSuppressionList"
+    suppressed_bounce["bounce"]["feedbackId"] = "suppressed-bounce-feedback-id"
+    docs["on-account-suppression-list"] = [
+        ("suppressed-complaint", compact(suppressed)),
+        ("suppressed-bounce", compact(suppressed_bounce)),
+    ]
+
     docs["trailing-newline-message"] = [
         ("trailing-newline-message", compact(by_name["delivery-record"]) + "\n")
     ]

@@ -213,7 +213,7 @@ async fn the_alarm_binary_publishes_one_alert_per_level_change() {
 
     // A tenant of its own, complaining well above 0.1% of its feedback-loop deliveries.
     let tenant = unique("tenant");
-    let mut profile = TenantProfile::seed_story(&tenant, 3000, 2);
+    let mut profile = TenantProfile::seed_story(&tenant, 1500, 2);
     profile.domains = vec![("gmail.com".into(), 90), ("yahoo.com".into(), 10)];
     let stream = generate(&Scenario {
         tenants: vec![profile],
