@@ -48,6 +48,6 @@ source .local-stack/lambda.env
 export LAMBDA_INVOKE_URL
 
 step "test"
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast
 
 step "done"

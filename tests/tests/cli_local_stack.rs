@@ -1,0 +1,310 @@
+//! The `ses-ledger` binary, as an operator runs it, against DynamoDB Local and moto.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chrono::{Duration, Utc};
+use ses_ledger::config::LedgerConfig;
+use ses_ledger_integration_tests::*;
+
+/// The CLI built next to this test binary (scripts/test.sh builds every workspace target).
+fn cli() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("ses-ledger");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace` first",
+        bin.display()
+    );
+    bin
+}
+
+fn run(config: &LedgerConfig, args: &[&str]) -> Output {
+    Command::new(cli())
+        .args(args)
+        .args([
+            "--table",
+            &config.table_name,
+            "--log-group",
+            &config.event_log_group,
+        ])
+        .output()
+        .expect("run ses-ledger")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "ses-ledger-{name}-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+#[test]
+fn normalise_prints_every_recipient_event_of_the_official_examples() {
+    let out = Command::new(cli())
+        .arg("normalise")
+        .arg(repo_root().join("events/sns/batch-all-types.json"))
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let expected = expected_events(&fixture("sns/batch-all-types.json"));
+    assert_eq!(lines.len(), expected.len());
+    for (line, event) in lines.iter().zip(&expected) {
+        assert_eq!(line["event_id"], event.event_id.as_str());
+        assert_eq!(line["event_type"], event.event_type.as_str());
+    }
+    let bad = Command::new(cli())
+        .arg("normalise")
+        .arg(repo_root().join("events/malformed/truncated-message.json"))
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(!bad.stderr.is_empty());
+}
+
+#[tokio::test]
+async fn replay_is_idempotent_and_lookups_show_what_it_recorded() {
+    let aws = local_aws().await;
+    let config = fresh_ledger(&aws, "clireplay").await;
+    let sns = repo_root().join("events/sns");
+    let sqs = repo_root().join("events/sqs");
+    let first = run(
+        &config,
+        &[
+            "replay",
+            "--quiet",
+            sns.to_str().unwrap_or_default(),
+            sqs.to_str().unwrap_or_default(),
+        ],
+    );
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let text = stdout(&first);
+    assert!(text.contains(" 0 messages rejected"), "{text}");
+    assert!(
+        !text.contains(" 0 recipient events new"),
+        "the first replay records events: {text}"
+    );
+    let second = run(
+        &config,
+        &[
+            "replay",
+            "--quiet",
+            sns.to_str().unwrap_or_default(),
+            sqs.to_str().unwrap_or_default(),
+        ],
+    );
+    assert!(
+        stdout(&second).contains(": 0 recipient events new"),
+        "{}",
+        stdout(&second)
+    );
+
+    let bad = run(
+        &config,
+        &[
+            "replay",
+            "--quiet",
+            repo_root()
+                .join("events/malformed/wrong-types.json")
+                .to_str()
+                .unwrap_or_default(),
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stdout(&bad).contains("1 messages rejected"),
+        "{}",
+        stdout(&bad)
+    );
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("SNS message"),
+        "names the message"
+    );
+
+    // The official bounce example bounced recipient@example.com (Permanent).
+    let history = run(
+        &config,
+        &["recipient", "Recipient@EXAMPLE.com", "--output", "json"],
+    );
+    assert!(history.status.success());
+    let json: serde_json::Value = serde_json::from_str(&stdout(&history)).expect("json");
+    assert_eq!(json["recipient"], "Recipient@example.com");
+    let suppressed = run(&config, &["suppressed", "richard@example.com"]);
+    assert_eq!(
+        suppressed.status.code(),
+        Some(0),
+        "complained: {}",
+        stdout(&suppressed)
+    );
+    assert!(stdout(&suppressed).contains("complaint"));
+    let unknown = run(&config, &["suppressed", "nobody@example.org"]);
+    assert_eq!(unknown.status.code(), Some(1));
+
+    let bounce = fixture("ses/notification/bounce-notification-with-a-dsn.json");
+    let id = bounce["mail"]["messageId"].as_str().expect("id");
+    let message = run(&config, &["message", id, "--output", "csv"]);
+    assert!(message.status.success());
+    let csv = stdout(&message);
+    assert!(
+        csv.starts_with("event time,type,subtype,recipient,detail"),
+        "{csv}"
+    );
+    assert!(csv.contains("Bounce,Permanent/General,"), "{csv}");
+    assert_eq!(
+        run(&config, &["message", "no-such-message"]).status.code(),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn simulate_report_and_evidence_tell_the_same_numbers() {
+    let aws = local_aws().await;
+    let config = fresh_ledger(&aws, "clireport").await;
+    let dir = scratch("report");
+    let stream = dir.join("stream.jsonl");
+    let start = (Utc::now() - Duration::hours(30)).to_rfc3339();
+    let sim = |out: &Path, seed: &str| {
+        Command::new(cli())
+            .args([
+                "simulate",
+                "--days",
+                "1",
+                "--sends-per-day",
+                "300",
+                "--complaints-per-day",
+                "2",
+                "--seed",
+                seed,
+            ])
+            .args(["--start", &start])
+            .arg("--out")
+            .arg(out)
+            .output()
+            .expect("simulate")
+    };
+    assert!(sim(&stream, "9").status.success());
+    let again = dir.join("again.jsonl");
+    sim(&again, "9");
+    let other = dir.join("other.jsonl");
+    sim(&other, "10");
+    let read = |p: &Path| std::fs::read_to_string(p).expect("stream");
+    assert!(read(&stream) == read(&again), "same seed, same stream");
+    assert!(
+        read(&stream) != read(&other),
+        "another seed, another stream"
+    );
+
+    let replay = run(
+        &config,
+        &["replay", "--quiet", stream.to_str().unwrap_or_default()],
+    );
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+
+    let report = run(
+        &config,
+        &[
+            "report", "--no-ses", "--scope", "account", "--output", "json",
+        ],
+    );
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(&report)).expect("json");
+    // The stream started 30 hours ago: the 7-day window holds all of it.
+    let day = &json[0]["windows"][1];
+    let complaints = read(&stream)
+        .lines()
+        .filter(|l| l.contains("\"complaint\":"))
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("line");
+            v["complaint"]["feedbackId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(
+        day["naive_complaint"]["numerator"],
+        complaints.len(),
+        "each complaint once, whatever the format"
+    );
+    let deliveries = read(&stream)
+        .lines()
+        .filter(|l| l.contains("\"eventType\":\"Delivery\""))
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("line");
+            v["mail"]["messageId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(
+        day["naive_complaint"]["denominator"],
+        deliveries.len(),
+        "each delivery once"
+    );
+    let table = run(&config, &["report", "--no-ses"]);
+    assert!(
+        stdout(&table).contains("tag:tenant=acme"),
+        "{}",
+        stdout(&table)
+    );
+
+    let out = dir.join("evidence");
+    let from = (Utc::now() - Duration::days(2)).date_naive().to_string();
+    let to = Utc::now().date_naive().to_string();
+    let evidence = run(
+        &config,
+        &[
+            "evidence",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--out",
+            out.to_str().unwrap_or_default(),
+        ],
+    );
+    assert!(
+        evidence.status.success(),
+        "{}",
+        String::from_utf8_lossy(&evidence.stderr)
+    );
+    let summary = std::fs::read_to_string(out.join("summary.md")).expect("summary");
+    let naive = format!("{} / {}", complaints.len(), deliveries.len());
+    assert!(
+        summary.contains(&naive),
+        "the summary's naive rate is {naive}:\n{summary}"
+    );
+    let csv = std::fs::read_to_string(out.join("complaints.csv")).expect("csv");
+    assert_eq!(csv.lines().count(), complaints.len() + 1, "{csv}");
+    let queries = std::fs::read_to_string(out.join("queries.md")).expect("queries");
+    assert!(queries.contains("dedup event_id"));
+    assert!(out.join("bounces.csv").exists() && out.join("daily.csv").exists());
+}
