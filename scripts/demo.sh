@@ -2,15 +2,15 @@
 # The whole product on this machine: local AWS stand-ins on loopback, the real ingest and alarm
 # binaries under cargo-lambda's Lambda emulator, a few days of simulated traffic for three
 # tenants (one shaped like the seed story), the alarm, and the operator's tools. Stops everything
-# it started. Knobs: DEMO_DAYS (3), DEMO_SENDS_PER_DAY (8000, the seed-story tenant; the others
+# it started. Knobs: DEMO_DAYS (2), DEMO_SENDS_PER_DAY (6000, the seed-story tenant; the others
 # send a fifth), DEMO_COMPLAINTS_PER_DAY (2), DEMO_SEED (42).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${ROOT}"
 OUT="${ROOT}/demo-output"
-DAYS="${DEMO_DAYS:-3}"
-SENDS="${DEMO_SENDS_PER_DAY:-8000}"
+DAYS="${DEMO_DAYS:-2}"
+SENDS="${DEMO_SENDS_PER_DAY:-6000}"
 COMPLAINTS="${DEMO_COMPLAINTS_PER_DAY:-2}"
 SEED="${DEMO_SEED:-42}"
 

@@ -109,6 +109,12 @@ impl DynamoLedger {
         message_item.insert(keys::SK.into(), s(keys::message_event_sk(&event.event_id)));
         message_item.insert(keys::EXPIRES_AT.into(), expires.clone());
         message_item.insert("logged".into(), AttributeValue::Bool(false));
+        if !increments.is_empty() {
+            message_item.insert(
+                "scopes".into(),
+                AttributeValue::Ss(increments.iter().map(|i| i.scope.key()).collect()),
+            );
+        }
         items.push(put(Put::builder()
             .table_name(table)
             .set_item(Some(message_item))
@@ -149,38 +155,137 @@ impl DynamoLedger {
 
         let shard = keys::counter_shard(&event.event_id, attempt, self.config.counter_shards);
         for inc in increments {
-            let counter_expiry =
-                (inc.bucket + TimeDelta::days(i64::from(self.config.counter_ttl_days))).timestamp();
-            let mut adds = Vec::new();
-            let mut names = HashMap::new();
-            let attributes = inc
-                .metrics
-                .iter()
-                .map(|m| m.attribute().to_string())
-                .chain(inc.details.iter().map(|d| d.attribute()));
-            for (i, attribute) in attributes.enumerate() {
-                adds.push(format!("#m{i} :one"));
-                names.insert(format!("#m{i}"), attribute);
-            }
-            names.insert("#x".into(), keys::EXPIRES_AT.into());
-            names.insert("#b".into(), "bucket".into());
-            let update = Update::builder()
-                .table_name(table)
-                .key(keys::PK, s(keys::counter_pk(&inc.scope)))
-                .key(keys::SK, s(keys::counter_sk(inc.bucket, shard)))
-                .update_expression(format!(
-                    "ADD {} SET #x = if_not_exists(#x, :x), #b = if_not_exists(#b, :b)",
-                    adds.join(", ")
-                ))
-                .set_expression_attribute_names(Some(names))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":x", n(counter_expiry))
-                .expression_attribute_values(":b", s(keys::bucket_label(inc.bucket)))
-                .build()
-                .map_err(|e| StoreError::service("build Update", e))?;
-            items.push(TransactWriteItem::builder().update(update).build());
+            items.push(self.counter_update(inc, shard)?);
         }
         Ok(items)
+    }
+
+    /// `ADD` one increment to its counter shard.
+    fn counter_update(
+        &self,
+        inc: &CounterIncrement,
+        shard: u32,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let counter_expiry =
+            (inc.bucket + TimeDelta::days(i64::from(self.config.counter_ttl_days))).timestamp();
+        let mut adds = Vec::new();
+        let mut names = HashMap::new();
+        let attributes = inc
+            .metrics
+            .iter()
+            .map(|m| m.attribute().to_string())
+            .chain(inc.details.iter().map(|d| d.attribute()));
+        for (i, attribute) in attributes.enumerate() {
+            adds.push(format!("#m{i} :one"));
+            names.insert(format!("#m{i}"), attribute);
+        }
+        names.insert("#x".into(), keys::EXPIRES_AT.into());
+        names.insert("#b".into(), "bucket".into());
+        let update = Update::builder()
+            .table_name(&self.config.table_name)
+            .key(keys::PK, s(keys::counter_pk(&inc.scope)))
+            .key(keys::SK, s(keys::counter_sk(inc.bucket, shard)))
+            .update_expression(format!(
+                "ADD {} SET #x = if_not_exists(#x, :x), #b = if_not_exists(#b, :b)",
+                adds.join(", ")
+            ))
+            .set_expression_attribute_names(Some(names))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":x", n(counter_expiry))
+            .expression_attribute_values(":b", s(keys::bucket_label(inc.bucket)))
+            .build()
+            .map_err(|e| StoreError::service("build Update", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// A duplicate may know scopes the first copy did not: a complaint that arrived first as an
+    /// identity notification has no configuration set or tags; its event-publishing copy does.
+    /// Counts the event in those scopes, once: the message item records which scopes counted it,
+    /// and the transaction is conditional on none of the new ones being there yet.
+    async fn count_in_new_scopes(
+        &self,
+        event: &RecipientEvent,
+        increments: &[CounterIncrement],
+        mut counted: HashSet<String>,
+    ) -> Result<(), StoreError> {
+        for attempt in 0..MAX_CONFLICT_ATTEMPTS {
+            let missing: Vec<&CounterIncrement> = increments
+                .iter()
+                .filter(|i| !counted.contains(&i.scope.key()))
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            let mut values: HashMap<String, AttributeValue> = HashMap::new();
+            let mut conditions = vec!["attribute_exists(pk)".to_string()];
+            for (i, inc) in missing.iter().enumerate() {
+                values.insert(format!(":s{i}"), s(inc.scope.key()));
+                conditions.push(format!("NOT contains(scopes, :s{i})"));
+            }
+            values.insert(
+                ":new".into(),
+                AttributeValue::Ss(missing.iter().map(|i| i.scope.key()).collect()),
+            );
+            let mark = Update::builder()
+                .table_name(&self.config.table_name)
+                .key(keys::PK, s(keys::message_pk(&event.ses_message_id)))
+                .key(keys::SK, s(keys::message_event_sk(&event.event_id)))
+                .update_expression("ADD scopes :new")
+                .condition_expression(conditions.join(" AND "))
+                .set_expression_attribute_values(Some(values))
+                .build()
+                .map_err(|e| StoreError::service("build Update", e))?;
+            let shard = keys::counter_shard(&event.event_id, attempt, self.config.counter_shards);
+            let mut items = vec![TransactWriteItem::builder().update(mark).build()];
+            for inc in &missing {
+                items.push(self.counter_update(inc, shard)?);
+            }
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(error) if classify_cancellation(&error).is_some() => {
+                    // Another copy counted some of these scopes first, or a counter was busy:
+                    // read what is counted now and try again with what is still missing.
+                    tokio::time::sleep(backoff(attempt, &event.event_id)).await;
+                    counted = self.counted_scopes(event).await?;
+                }
+                Err(error) => {
+                    return Err(StoreError::service("TransactWriteItems (scopes)", error))
+                }
+            }
+        }
+        Err(StoreError::Exhausted {
+            operation: "TransactWriteItems (scopes)",
+            attempts: MAX_CONFLICT_ATTEMPTS,
+            message: "scopes changed by concurrent writers".into(),
+        })
+    }
+
+    async fn counted_scopes(&self, event: &RecipientEvent) -> Result<HashSet<String>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.config.table_name)
+            .key(keys::PK, s(keys::message_pk(&event.ses_message_id)))
+            .key(keys::SK, s(keys::message_event_sk(&event.event_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::service("GetItem (message)", e))?;
+        Ok(out.item.as_ref().map(scopes_of).unwrap_or_default())
+    }
+}
+
+/// The scopes a message item says its event was counted in.
+fn scopes_of(item: &Item) -> HashSet<String> {
+    match item.get("scopes") {
+        Some(AttributeValue::Ss(v)) => v.iter().cloned().collect(),
+        _ => HashSet::new(),
     }
 }
 
@@ -197,6 +302,8 @@ fn put(
 enum Cancelled {
     Duplicate {
         logged: bool,
+        /// Scopes the recorded copy was counted in.
+        counted: HashSet<String>,
     },
     /// Another writer changed the summary or a counter first: read again and retry.
     Contention,
@@ -211,14 +318,14 @@ fn classify_cancellation(error: &SdkError<TransactWriteItemsError>) -> Option<Ca
     let reasons = tce.cancellation_reasons();
     let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
     if code(0) == "ConditionalCheckFailed" {
-        let logged = reasons
-            .first()
-            .and_then(|r| r.item())
+        let existing = reasons.first().and_then(|r| r.item());
+        let logged = existing
             .and_then(|item| item.get("logged"))
             .and_then(|v| v.as_bool().ok())
             .copied()
             .unwrap_or(false);
-        return Some(Cancelled::Duplicate { logged });
+        let counted = existing.map(scopes_of).unwrap_or_default();
+        return Some(Cancelled::Duplicate { logged, counted });
     }
     if reasons.iter().any(|r| {
         matches!(
@@ -275,8 +382,9 @@ impl EventStore for DynamoLedger {
             match result {
                 Ok(_) => return Ok(RecordOutcome::New),
                 Err(error) => match classify_cancellation(&error) {
-                    Some(Cancelled::Duplicate { logged }) => {
-                        return Ok(RecordOutcome::Duplicate { logged })
+                    Some(Cancelled::Duplicate { logged, counted }) => {
+                        self.count_in_new_scopes(event, increments, counted).await?;
+                        return Ok(RecordOutcome::Duplicate { logged });
                     }
                     Some(Cancelled::Contention) => {
                         last_problem = "summary or counter changed by a concurrent writer".into();

@@ -17,6 +17,8 @@ use crate::summary::{RecipientSummary, SoftBouncePolicy};
 struct State {
     /// (message id, event id) -> (event, logged)
     events: BTreeMap<(String, String), (RecipientEvent, bool)>,
+    /// (message id, event id) -> scopes the event was counted in
+    counted: HashMap<(String, String), BTreeSet<Scope>>,
     summaries: HashMap<String, RecipientSummary>,
     counters: BTreeMap<(Scope, DateTime<Utc>), BTreeMap<Metric, u64>>,
     details: HashMap<(Scope, DateTime<Utc>), BTreeMap<String, u64>>,
@@ -79,20 +81,22 @@ impl EventStore for InMemoryLedger {
     ) -> Result<RecordOutcome, StoreError> {
         let mut s = self.lock()?;
         let key = (event.ses_message_id.clone(), event.event_id.clone());
-        if let Some((_, logged)) = s.events.get(&key) {
-            return Ok(RecordOutcome::Duplicate { logged: *logged });
+        let duplicate = s.events.get(&key).map(|(_, logged)| *logged);
+        if duplicate.is_none() {
+            s.events.insert(key.clone(), (event.clone(), false));
+            if let Some(address) = &event.recipient {
+                let next = s
+                    .summaries
+                    .get(address)
+                    .cloned()
+                    .unwrap_or_default()
+                    .apply(event, self.policy);
+                s.summaries.insert(address.clone(), next);
+            }
         }
-        s.events.insert(key, (event.clone(), false));
-        if let Some(address) = &event.recipient {
-            let next = s
-                .summaries
-                .get(address)
-                .cloned()
-                .unwrap_or_default()
-                .apply(event, self.policy);
-            s.summaries.insert(address.clone(), next);
-        }
-        for inc in increments {
+        // As in DynamoDB: a copy that knows more scopes counts the event in those, once.
+        let counted = s.counted.entry(key).or_default().clone();
+        for inc in increments.iter().filter(|i| !counted.contains(&i.scope)) {
             let metrics = s
                 .counters
                 .entry((inc.scope.clone(), inc.bucket))
@@ -107,6 +111,11 @@ impl EventStore for InMemoryLedger {
             for d in &inc.details {
                 *details.entry(d.attribute()).or_default() += 1;
             }
+            let key = (event.ses_message_id.clone(), event.event_id.clone());
+            s.counted.entry(key).or_default().insert(inc.scope.clone());
+        }
+        if let Some(logged) = duplicate {
+            return Ok(RecordOutcome::Duplicate { logged });
         }
         Ok(RecordOutcome::New)
     }

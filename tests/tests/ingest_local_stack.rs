@@ -399,3 +399,53 @@ async fn bounces_drive_suppression_with_its_reason() {
         None
     );
 }
+
+#[tokio::test]
+async fn a_complaint_counts_once_in_every_scope_whichever_format_arrives_first() {
+    let aws = local_aws().await;
+    for notification_first in [true, false] {
+        let config = fresh_ledger(&aws, "scopes").await;
+        let config = LedgerConfig {
+            tenant_tags: vec!["tenant".into()],
+            ..config
+        };
+        let app = app(&aws, &config);
+        let mut published = fixture("ses/event-publishing/complaint-record.json");
+        published["mail"]["tags"]["tenant"] = serde_json::json!(["acme"]);
+        let notification = ses_ledger::simulate::as_notification(&published);
+        let (first, second) = if notification_first {
+            (notification, published.clone())
+        } else {
+            (published.clone(), notification)
+        };
+        invoke(&app, sns_event(&[first.clone()]))
+            .await
+            .expect("first copy");
+        invoke(&app, sns_event(&[second.clone()]))
+            .await
+            .expect("second copy");
+        invoke(&app, sns_event(&[second, first]))
+            .await
+            .expect("both again");
+
+        let items = scan_all(&aws_sdk_dynamodb::Client::new(&aws), &config.table_name).await;
+        let mut complaints: BTreeMap<String, i64> = BTreeMap::new();
+        for item in items.iter().filter(|i| attr_s(i, "pk").starts_with("CNT#")) {
+            *complaints.entry(attr_s(item, "pk")).or_default() += attr_n(item, "complaints");
+        }
+        let configuration_set = published["mail"]["tags"]["ses:configuration-set"][0]
+            .as_str()
+            .expect("configuration set tag");
+        for scope in [
+            "CNT#account".to_string(),
+            format!("CNT#configuration-set:{configuration_set}"),
+            "CNT#tag:tenant=acme".to_string(),
+        ] {
+            assert_eq!(
+                complaints.get(&scope),
+                Some(&1),
+                "{scope}, notification first: {notification_first}: {complaints:?}"
+            );
+        }
+    }
+}
