@@ -418,10 +418,10 @@ async fn a_complaint_counts_once_in_every_scope_whichever_format_arrives_first()
         } else {
             (published.clone(), notification)
         };
-        invoke(&app, sns_event(&[first.clone()]))
+        invoke(&app, sns_event(std::slice::from_ref(&first)))
             .await
             .expect("first copy");
-        invoke(&app, sns_event(&[second.clone()]))
+        invoke(&app, sns_event(std::slice::from_ref(&second)))
             .await
             .expect("second copy");
         invoke(&app, sns_event(&[second, first]))
