@@ -209,6 +209,23 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Simulate(args) if args.ingest => {
+            let sdk = args.target.sdk_config().await;
+            let ledger = args.target.ledger(&sdk).await?;
+            let log = replay::replay_log(&sdk, &args.target.log_group);
+            let config = ledger.config().clone();
+            let inbound = simulate::inbound(&args, Utc::now())?;
+            let summary = replay::record(inbound, &ledger, &log, &config, !args.quiet).await;
+            println!(
+                "{} simulated SES messages: {} recipient events new, {} duplicate, {} messages rejected",
+                summary.messages, summary.new, summary.duplicate, summary.rejected
+            );
+            Ok(if summary.rejected > 0 {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Command::Simulate(args) => {
             let n = simulate::write_stream(&args, Utc::now())?;
             eprintln!("simulated {n} SES messages");

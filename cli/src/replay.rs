@@ -7,7 +7,7 @@ use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 use ses_ledger::cloudwatch_logs::CloudWatchEventLog;
 use ses_ledger::config::LedgerConfig;
-use ses_ledger::envelope::{parse_documents, split_document};
+use ses_ledger::envelope::{parse_documents, split_document, Inbound};
 use ses_ledger::ingest::{describe_origin, ingest_inbound, Counts};
 use ses_ledger::ports::{EventLog, EventStore};
 
@@ -67,7 +67,26 @@ pub async fn replay<S: EventStore, L: EventLog>(
             }
         }
     }
-    summary.messages = inbound.len() + summary.rejected;
+    let rejected = summary.rejected;
+    let mut summary = record(inbound, store, log, config, progress).await;
+    summary.rejected += rejected;
+    summary.messages += rejected;
+    Ok(summary)
+}
+
+/// Records SES messages (each labelled with where it came from, for error messages) in chunks,
+/// with a progress bar.
+pub async fn record<S: EventStore, L: EventLog>(
+    inbound: Vec<(PathBuf, Inbound)>,
+    store: &S,
+    log: &L,
+    config: &LedgerConfig,
+    progress: bool,
+) -> ReplaySummary {
+    let mut summary = ReplaySummary {
+        messages: inbound.len(),
+        ..ReplaySummary::default()
+    };
     let bar = if progress {
         ProgressBar::new(inbound.len() as u64)
     } else {
@@ -100,7 +119,7 @@ pub async fn replay<S: EventStore, L: EventLog>(
         bar.inc(len);
     }
     bar.finish_and_clear();
-    Ok(summary)
+    summary
 }
 
 /// A log stream of its own for each replay run.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use clap::{Args, ValueEnum};
+use ses_ledger::envelope::{split_document, Inbound};
 use ses_ledger::simulate::{generate, Scenario, TenantProfile};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -55,8 +56,17 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 100)]
     pub batch: usize,
     /// Write here (`-` for stdout).
-    #[arg(long, default_value = "-")]
+    #[arg(long, default_value = "-", conflicts_with = "ingest")]
     pub out: PathBuf,
+    /// Record the stream straight into the ledger through the ingest code (`--table`,
+    /// `--log-group`, `--endpoint-url` say where) instead of writing it out.
+    #[arg(long)]
+    pub ingest: bool,
+    /// No progress bar with `--ingest`.
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub target: crate::common::Target,
 }
 
 impl SimulateArgs {
@@ -86,6 +96,20 @@ impl SimulateArgs {
             shuffle: true,
         }
     }
+}
+
+/// The stream as SES messages ready for the ingest code, labelled for error messages.
+pub fn inbound(args: &SimulateArgs, now: DateTime<Utc>) -> anyhow::Result<Vec<(PathBuf, Inbound)>> {
+    let mut out = Vec::new();
+    for (i, message) in generate(&args.scenario(now)).iter().enumerate() {
+        let label = PathBuf::from(format!("simulated message {}", i + 1));
+        out.extend(
+            split_document(message)?
+                .into_iter()
+                .map(|m| (label.clone(), m)),
+        );
+    }
+    Ok(out)
 }
 
 /// Writes the stream; returns how many SES messages it holds.

@@ -308,3 +308,39 @@ async fn simulate_report_and_evidence_tell_the_same_numbers() {
     assert!(queries.contains("dedup event_id"));
     assert!(out.join("bounces.csv").exists() && out.join("daily.csv").exists());
 }
+
+#[tokio::test]
+async fn simulate_can_ingest_straight_into_the_ledger_and_is_reproducible() {
+    let aws = local_aws().await;
+    let config = fresh_ledger(&aws, "clisimulate").await;
+    let args = [
+        "simulate",
+        "--days",
+        "1",
+        "--sends-per-day",
+        "40",
+        "--seed",
+        "3",
+        "--start",
+        "2026-11-01T00:00:00Z",
+        "--ingest",
+        "--quiet",
+    ];
+    let first = run(&config, &args);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let text = stdout(&first);
+    assert!(
+        text.contains("0 messages rejected") && !text.contains(": 0 recipient events new"),
+        "{text}"
+    );
+    let again = run(&config, &args);
+    assert!(
+        stdout(&again).contains(": 0 recipient events new"),
+        "the same seed is all duplicates: {}",
+        stdout(&again)
+    );
+}
