@@ -128,17 +128,7 @@ pub async fn build(
     for h in &account {
         daily.entry(h.bucket.date_naive()).or_default().push(h);
     }
-    let columns = [
-        Metric::Sends,
-        Metric::Deliveries,
-        Metric::FeedbackLoopDeliveries,
-        Metric::CountedHardBounces,
-        Metric::OtherBounces,
-        Metric::Complaints,
-        Metric::ComplaintsNotSuppressed,
-        Metric::Delays,
-        Metric::Rejects,
-    ];
+    let columns = Metric::ALL;
     let mut daily_csv = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["date".to_string()];
     header.extend(columns.iter().map(|m| m.attribute().to_string()));

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use clap::{Args, ValueEnum};
 use ses_ledger::envelope::{split_document, Inbound};
-use ses_ledger::simulate::{generate, Scenario, TenantProfile};
+use ses_ledger::simulate::{generate, sns_lambda_event, Scenario, TenantProfile};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ScenarioName {
@@ -128,38 +128,10 @@ pub fn write_stream(args: &SimulateArgs, now: DateTime<Utc>) -> anyhow::Result<u
         }
         StreamFormat::Sns => {
             for (b, chunk) in stream.chunks(args.batch.max(1)).enumerate() {
-                writeln!(out, "{}", sns_event(chunk, b))?;
+                writeln!(out, "{}", sns_lambda_event(chunk, &format!("sim-{b:06}")))?;
             }
         }
     }
     out.flush()?;
     Ok(stream.len())
-}
-
-/// An SNS -> Lambda event with one record per message.
-pub fn sns_event(messages: &[serde_json::Value], batch: usize) -> serde_json::Value {
-    let records: Vec<serde_json::Value> = messages
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            serde_json::json!({
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:ses-events:simulated",
-                "Sns": {
-                    "Type": "Notification",
-                    "MessageId": format!("sim-{batch:06}-{i:04}"),
-                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:ses-events",
-                    "Message": m.to_string(),
-                    "Timestamp": Utc::now().to_rfc3339(),
-                    "SignatureVersion": "1",
-                    "Signature": "SIMULATED",
-                    "SigningCertURL": "https://sns.example/simulated.pem",
-                    "UnsubscribeURL": "https://sns.example/unsubscribe",
-                    "MessageAttributes": {}
-                }
-            })
-        })
-        .collect();
-    serde_json::json!({ "Records": records })
 }

@@ -170,6 +170,36 @@ pub fn generate(scenario: &Scenario) -> Vec<Value> {
     out
 }
 
+/// Wraps SES messages as the SNS -> Lambda event the ingest function receives, one record each;
+/// record `i` gets SNS message id `<batch>-<i>`.
+pub fn sns_lambda_event(messages: &[Value], batch: &str) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            json!({
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:ses-events:simulated",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": format!("{batch}-{i:04}"),
+                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:ses-events",
+                    "Subject": null,
+                    "Message": m.to_string(),
+                    "Timestamp": "2026-11-23T10:00:00.000Z",
+                    "SignatureVersion": "1",
+                    "Signature": "SIMULATED",
+                    "SigningCertURL": "https://sns.example/simulated.pem",
+                    "UnsubscribeURL": "https://sns.example/unsubscribe",
+                    "MessageAttributes": {}
+                }
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
 /// The same event as an identity notification (`notificationType`, no tags).
 pub fn as_notification(event: &Value) -> Value {
     let mut n = event.clone();

@@ -177,31 +177,7 @@ pub async fn log_messages(
 
 /// Wraps SES messages as an SNS -> Lambda event, one record each.
 pub fn sns_event(messages: &[serde_json::Value]) -> serde_json::Value {
-    let records: Vec<serde_json::Value> = messages
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            serde_json::json!({
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:ses-events:sub",
-                "Sns": {
-                    "Type": "Notification",
-                    "MessageId": format!("00000000-0000-4000-8000-{:012}", i),
-                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:ses-events",
-                    "Subject": null,
-                    "Message": m.to_string(),
-                    "Timestamp": "2026-11-23T10:00:00.000Z",
-                    "SignatureVersion": "1",
-                    "Signature": "EXAMPLE",
-                    "SigningCertUrl": "https://sns.example/cert.pem",
-                    "UnsubscribeUrl": "https://sns.example/unsubscribe",
-                    "MessageAttributes": {}
-                }
-            })
-        })
-        .collect();
-    serde_json::json!({ "Records": records })
+    ses_ledger::simulate::sns_lambda_event(messages, "00000000-0000-4000-8000")
 }
 
 /// Wraps bodies (SNS envelopes or raw SES JSON, as text) as an SQS -> Lambda event; record i gets
