@@ -6,7 +6,7 @@ use futures::stream::{self, StreamExt};
 use thiserror::Error;
 
 use crate::config::LedgerConfig;
-use crate::counters::{increments_for, scopes_for, Scope};
+use crate::counters::{increments_for, CounterIncrement, Scope};
 use crate::envelope::{split_document, Inbound, InputError};
 use crate::event::{Origin, RecipientEvent, Transport};
 use crate::normalise::normalise;
@@ -158,10 +158,16 @@ pub async fn record_events<S: EventStore, L: EventLog>(
     log: &L,
     config: &LedgerConfig,
 ) {
+    let events: Vec<(usize, RecipientEvent, Vec<CounterIncrement>)> = events
+        .into_iter()
+        .map(|(i, e)| {
+            let increments = increments_for(&e, config);
+            (i, e, increments)
+        })
+        .collect();
     let mut scopes: Vec<Scope> = events
         .iter()
-        .filter(|(_, e)| !increments_for(e, config).is_empty())
-        .flat_map(|(_, e)| scopes_for(e, config))
+        .flat_map(|(_, _, increments)| increments.iter().map(|inc| inc.scope.clone()))
         .collect();
     scopes.sort();
     scopes.dedup();
@@ -181,8 +187,8 @@ pub async fn record_events<S: EventStore, L: EventLog>(
 
     let outcomes: Vec<(usize, RecipientEvent, Result<RecordOutcome, StoreError>)> =
         stream::iter(events)
-            .map(|(i, event)| async move {
-                let result = store.record(&event, &increments_for(&event, config)).await;
+            .map(|(i, event, increments)| async move {
+                let result = store.record(&event, &increments).await;
                 (i, event, result)
             })
             .buffer_unordered(WRITE_CONCURRENCY)
