@@ -274,3 +274,127 @@ fn fail(message: &mut MessageOutcome, failure: IngestFailure) {
         message.result = Err(failure);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counters::Metric;
+    use crate::memory::{InMemoryEventLog, InMemoryLedger};
+
+    fn delivery(message_id: &str, recipients: &[&str]) -> serde_json::Value {
+        serde_json::json!({
+            "eventType": "Delivery",
+            "mail": {
+                "timestamp": "2026-11-20T10:00:00.000Z",
+                "messageId": message_id,
+                "source": "sender@example.com",
+                "destination": recipients,
+                "tags": {"tenant": ["acme"]}
+            },
+            "delivery": {
+                "timestamp": "2026-11-20T10:00:01.000Z",
+                "recipients": recipients,
+                "smtpResponse": "250 OK"
+            }
+        })
+    }
+
+    #[tokio::test]
+    async fn every_recipient_is_recorded_and_logged_once_across_redeliveries() {
+        let config = LedgerConfig::default();
+        let store = InMemoryLedger::new(&config);
+        let log = InMemoryEventLog::default();
+        let doc = delivery("m1", &["a@example.com", "b@yahoo.com", "c@gmail.com"]);
+        let first = ingest_document(&doc, &store, &log, &config, Utc::now())
+            .await
+            .expect("known shape");
+        assert_eq!(
+            first.counts(),
+            Counts {
+                new: 3,
+                duplicate: 0
+            }
+        );
+        let again = ingest_document(&doc, &store, &log, &config, Utc::now())
+            .await
+            .expect("known shape");
+        assert_eq!(
+            again.counts(),
+            Counts {
+                new: 0,
+                duplicate: 3
+            }
+        );
+        assert_eq!(log.lines().len(), 3);
+        assert_eq!(store.counter_total(&Scope::Account, Metric::Deliveries), 3);
+        assert_eq!(
+            store.counter_total(&Scope::Account, Metric::FeedbackLoopDeliveries),
+            1
+        );
+        assert_eq!(
+            store.counter_total(
+                &Scope::Tag {
+                    name: "tenant".into(),
+                    value: "acme".into()
+                },
+                Metric::Deliveries
+            ),
+            3
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_log_write_fails_the_message_and_the_retry_logs_it() {
+        let config = LedgerConfig::default();
+        let store = InMemoryLedger::new(&config);
+        let log = InMemoryEventLog::default();
+        log.fail_next(1);
+        let doc = delivery("m2", &["a@example.com"]);
+        let failed = ingest_document(&doc, &store, &log, &config, Utc::now())
+            .await
+            .expect("shape");
+        assert!(matches!(
+            failed.messages[0].result,
+            Err(IngestFailure::Log(_))
+        ));
+        assert!(log.lines().is_empty());
+        let retried = ingest_document(&doc, &store, &log, &config, Utc::now())
+            .await
+            .expect("shape");
+        assert_eq!(
+            retried.counts(),
+            Counts {
+                new: 0,
+                duplicate: 1
+            }
+        );
+        assert_eq!(log.lines().len(), 1, "logged on the retry");
+        ingest_document(&doc, &store, &log, &config, Utc::now())
+            .await
+            .expect("shape");
+        assert_eq!(log.lines().len(), 1, "and never again");
+        assert_eq!(store.counter_total(&Scope::Account, Metric::Deliveries), 1);
+    }
+
+    #[tokio::test]
+    async fn bad_records_fail_alone_and_unknown_shapes_fail_the_document() {
+        let config = LedgerConfig::default();
+        let store = InMemoryLedger::new(&config);
+        let log = InMemoryEventLog::default();
+        let good = delivery("m3", &["a@example.com"]).to_string();
+        let doc = serde_json::json!({"Records": [
+            {"messageId": "ok", "eventSource": "aws:sqs", "body": good},
+            {"messageId": "bad", "eventSource": "aws:sqs", "body": "{\"eventType\": \"Delivery\""}
+        ]});
+        let report = ingest_document(&doc, &store, &log, &config, Utc::now())
+            .await
+            .expect("shape");
+        assert!(report.is_sqs_batch());
+        assert_eq!(report.failed_sqs_message_ids(), vec!["bad".to_string()]);
+        assert_eq!(report.counts().new, 1);
+        let unknown = serde_json::json!({"hello": "world"});
+        assert!(ingest_document(&unknown, &store, &log, &config, Utc::now())
+            .await
+            .is_err());
+    }
+}
