@@ -61,6 +61,14 @@ pub fn split_document(doc: &Value) -> Result<Vec<Inbound>, InputError> {
     if let Some(records) = obj.get("Records") {
         return split_records(records);
     }
+    // A Lambda on-failure destination record (what the ingest DLQ holds): the original
+    // invocation's event is `requestPayload`, so `ses-ledger replay` can take DLQ bodies as they are.
+    if let (Some(payload), true) = (
+        obj.get("requestPayload"),
+        obj.contains_key("requestContext"),
+    ) {
+        return split_document(payload);
+    }
     if obj.contains_key("detail-type") {
         return eventbridge(obj).map(|m| vec![m]);
     }

@@ -392,6 +392,21 @@ mod tests {
         assert!(report.is_sqs_batch());
         assert_eq!(report.failed_sqs_message_ids(), vec!["bad".to_string()]);
         assert_eq!(report.counts().new, 1);
+        // What the ingest function's on-failure destination keeps: the original event inside.
+        let dlq_record = serde_json::json!({
+            "version": "1.0",
+            "requestContext": {"requestId": "r", "condition": "RetriesExhausted", "approximateInvokeCount": 3},
+            "requestPayload": {"Records": [{"Sns": {"Type": "Notification", "MessageId": "sns-1", "Message": delivery("m4", &["d@example.com"]).to_string()}}]},
+            "responseContext": {"statusCode": 200, "functionError": "Unhandled"}
+        });
+        let replayed = ingest_document(&dlq_record, &store, &log, &config, Utc::now())
+            .await
+            .expect("shape");
+        assert_eq!(replayed.counts().new, 1);
+        assert_eq!(
+            replayed.messages[0].origin.sns_message_id.as_deref(),
+            Some("sns-1")
+        );
         let unknown = serde_json::json!({"hello": "world"});
         assert!(ingest_document(&unknown, &store, &log, &config, Utc::now())
             .await
