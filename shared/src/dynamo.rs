@@ -498,63 +498,54 @@ impl DynamoLedger {
     ) -> Result<Vec<RecipientEvent>, StoreError> {
         let now = Utc::now().timestamp();
         let mut events = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.config.table_name)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :evt)")
-                .filter_expression("attribute_not_exists(#x) OR #x > :now")
-                .expression_attribute_names("#x", keys::EXPIRES_AT)
-                .expression_attribute_values(":pk", s(pk))
-                .expression_attribute_values(":evt", s(keys::EVENT_SK_PREFIX))
-                .expression_attribute_values(":now", n(now))
-                .scan_index_forward(forward)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::service("Query (events)", e))?;
-            for item in out.items() {
-                events.push(event_from_item(item)?);
-                if events.len() >= limit {
-                    return Ok(events);
-                }
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(events),
-            }
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.config.table_name)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :evt)")
+            .filter_expression("attribute_not_exists(#x) OR #x > :now")
+            .expression_attribute_names("#x", keys::EXPIRES_AT)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":evt", s(keys::EVENT_SK_PREFIX))
+            .expression_attribute_values(":now", n(now))
+            .scan_index_forward(forward)
+            .into_paginator()
+            .items()
+            .send();
+        while events.len() < limit {
+            let Some(item) = items.next().await else {
+                break;
+            };
+            let item = item.map_err(|e| StoreError::service("Query (events)", e))?;
+            events.push(event_from_item(&item)?);
         }
+        Ok(events)
     }
 }
 
 impl CounterReader for DynamoLedger {
     async fn scopes(&self) -> Result<Vec<Scope>, StoreError> {
         let mut scopes = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.config.table_name)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(keys::SCOPES_PK))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::service("Query (scopes)", e))?;
-            scopes.extend(
-                out.items()
-                    .iter()
-                    .filter_map(|i| i.get(keys::SK)?.as_s().ok())
-                    .filter_map(|k| Scope::parse(k)),
-            );
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(scopes),
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.config.table_name)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::SCOPES_PK))
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = items.next().await {
+            let item = item.map_err(|e| StoreError::service("Query (scopes)", e))?;
+            if let Some(scope) = item
+                .get(keys::SK)
+                .and_then(|v| v.as_s().ok())
+                .and_then(|k| Scope::parse(k))
+            {
+                scopes.push(scope);
             }
         }
+        Ok(scopes)
     }
 
     async fn hourly(
@@ -564,41 +555,34 @@ impl CounterReader for DynamoLedger {
         to: DateTime<Utc>,
     ) -> Result<Vec<HourlyCounts>, StoreError> {
         let mut by_bucket: BTreeMap<String, Totals> = BTreeMap::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.config.table_name)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(keys::counter_pk(scope)))
-                .expression_attribute_values(":from", s(keys::counter_sk_from(from)))
-                .expression_attribute_values(":to", s(keys::counter_sk_to(to)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::service("Query (counters)", e))?;
-            for item in out.items() {
-                let Some(bucket) = item.get("bucket").and_then(|v| v.as_s().ok()) else {
-                    continue;
-                };
-                let totals = by_bucket.entry(bucket.clone()).or_default();
-                for (name, value) in item {
-                    let Ok(v) = value.as_n() else { continue };
-                    let count: u64 = v.parse().map_err(|_| StoreError::Corrupt {
-                        key: keys::counter_pk(scope),
-                        message: format!("{name} is not a count: {v}"),
-                    })?;
-                    if let Some(metric) = Metric::ALL.iter().find(|m| m.attribute() == name) {
-                        *totals.metrics.entry(*metric).or_default() += count;
-                    } else if Detail::parse(name).is_some() {
-                        *totals.details.entry(name.clone()).or_default() += count;
-                    }
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.config.table_name)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(keys::counter_pk(scope)))
+            .expression_attribute_values(":from", s(keys::counter_sk_from(from)))
+            .expression_attribute_values(":to", s(keys::counter_sk_to(to)))
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = items.next().await {
+            let item = item.map_err(|e| StoreError::service("Query (counters)", e))?;
+            let Some(bucket) = item.get("bucket").and_then(|v| v.as_s().ok()) else {
+                continue;
+            };
+            let totals = by_bucket.entry(bucket.clone()).or_default();
+            for (name, value) in &item {
+                let Ok(v) = value.as_n() else { continue };
+                let count: u64 = v.parse().map_err(|_| StoreError::Corrupt {
+                    key: keys::counter_pk(scope),
+                    message: format!("{name} is not a count: {v}"),
+                })?;
+                if let Some(metric) = Metric::ALL.iter().find(|m| m.attribute() == name) {
+                    *totals.metrics.entry(*metric).or_default() += count;
+                } else if Detail::parse(name).is_some() {
+                    *totals.details.entry(name.clone()).or_default() += count;
                 }
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
             }
         }
         by_bucket
