@@ -34,8 +34,7 @@ pub struct Target {
 
 impl Target {
     pub async fn sdk_config(&self) -> SdkConfig {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(6));
+        let mut loader = ses_ledger::telemetry::aws_config_loader();
         if let Some(url) = &self.endpoint_url {
             loader = loader.endpoint_url(url);
         }

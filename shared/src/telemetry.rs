@@ -21,8 +21,11 @@ pub fn init_json_logs() {
 /// The SDK configuration, loaded once per cold start: the standard credential chain, region and
 /// `AWS_ENDPOINT_URL*` overrides, with adaptive retries so throttling backs off rather than fails.
 pub async fn aws_config() -> SdkConfig {
+    aws_config_loader().load().await
+}
+
+/// The loader behind [`aws_config`], for callers that add an endpoint or region (the CLI).
+pub fn aws_config_loader() -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::adaptive().with_max_attempts(6))
-        .load()
-        .await
 }

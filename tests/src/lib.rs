@@ -241,3 +241,70 @@ pub fn expected_events(doc: &serde_json::Value) -> Vec<ses_ledger::event::Recipi
         })
         .collect()
 }
+
+/// An SQS queue subscribed to an SNS topic: a test reads exactly what the topic published.
+pub struct Inbox {
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+}
+
+impl Inbox {
+    /// Creates the topic (idempotent) and a queue subscribed to it; returns the topic ARN too.
+    pub async fn subscribe(aws: &SdkConfig, topic_name: &str, queue_name: &str) -> (String, Inbox) {
+        let sns = aws_sdk_sns::Client::new(aws);
+        let sqs = aws_sdk_sqs::Client::new(aws);
+        let topic = sns
+            .create_topic()
+            .name(topic_name)
+            .send()
+            .await
+            .expect("topic")
+            .topic_arn
+            .expect("topic arn");
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(queue_name)
+            .send()
+            .await
+            .expect("queue")
+            .queue_url
+            .expect("queue url");
+        sns.subscribe()
+            .topic_arn(&topic)
+            .protocol("sqs")
+            .endpoint(format!("arn:aws:sqs:us-east-1:123456789012:{queue_name}"))
+            .send()
+            .await
+            .expect("subscribe");
+        (topic, Inbox { sqs, queue_url })
+    }
+
+    /// Every message that arrived since the last call (SNS envelopes as JSON), removed from the queue.
+    pub async fn drain(&self) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        loop {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("receive");
+            if got.messages().is_empty() {
+                return out;
+            }
+            for m in got.messages() {
+                out.push(serde_json::from_str(m.body().unwrap_or("null")).expect("SNS envelope"));
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .set_receipt_handle(m.receipt_handle().map(str::to_string))
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+    }
+}

@@ -23,39 +23,18 @@ struct Stack {
     log: CloudWatchEventLog,
     publisher: SnsAlertPublisher,
     reputation: CloudWatchReputation,
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
+    inbox: Inbox,
 }
 
 async fn stack(name: &str) -> Stack {
     let aws = local_aws().await;
     let config = fresh_ledger(&aws, name).await;
-    let sns = aws_sdk_sns::Client::new(&aws);
-    let sqs = aws_sdk_sqs::Client::new(&aws);
-    let topic = sns
-        .create_topic()
-        .name(format!("{}-alerts", config.table_name))
-        .send()
-        .await
-        .expect("topic")
-        .topic_arn
-        .expect("arn");
-    let queue = format!("{}-inbox", config.table_name);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(&queue)
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("url");
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("sqs")
-        .endpoint(format!("arn:aws:sqs:us-east-1:123456789012:{queue}"))
-        .send()
-        .await
-        .expect("subscribe");
+    let (topic, inbox) = Inbox::subscribe(
+        &aws,
+        &format!("{}-alerts", config.table_name),
+        &format!("{}-inbox", config.table_name),
+    )
+    .await;
     Stack {
         ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config.clone()),
         log: CloudWatchEventLog::new(
@@ -63,7 +42,7 @@ async fn stack(name: &str) -> Stack {
             &config.event_log_group,
             "test",
         ),
-        publisher: SnsAlertPublisher::new(sns, topic),
+        publisher: SnsAlertPublisher::new(aws_sdk_sns::Client::new(&aws), topic),
         // CloudWatch metrics are account-wide in moto: each test reads them in a region of its
         // own, so one test's seeded SES figure is not another's.
         reputation: CloudWatchReputation::new(aws_sdk_cloudwatch::Client::from_conf(
@@ -71,8 +50,7 @@ async fn stack(name: &str) -> Stack {
                 .region(aws_sdk_cloudwatch::config::Region::new(region_for(name)))
                 .build(),
         )),
-        sqs,
-        queue_url,
+        inbox,
         config,
         aws,
     }
@@ -115,30 +93,7 @@ impl Stack {
 
     /// Alerts that reached the subscribed queue since the last call (SNS envelopes).
     async fn inbox(&self) -> Vec<serde_json::Value> {
-        let mut out = Vec::new();
-        loop {
-            let got = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("receive");
-            if got.messages().is_empty() {
-                return out;
-            }
-            for m in got.messages() {
-                out.push(serde_json::from_str(m.body().unwrap_or("null")).expect("envelope"));
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .set_receipt_handle(m.receipt_handle().map(str::to_string))
-                    .send()
-                    .await
-                    .expect("delete");
-            }
-        }
+        self.inbox.drain().await
     }
 }
 

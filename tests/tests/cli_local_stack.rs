@@ -37,6 +37,21 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Distinct values at `pointer` of the JSON lines that contain `marker`.
+fn distinct(lines: &str, marker: &str, pointer: &str) -> std::collections::BTreeSet<String> {
+    lines
+        .lines()
+        .filter(|l| l.contains(marker))
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+            v.pointer(pointer)
+                .and_then(|x| x.as_str())
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "ses-ledger-{name}-{}",
@@ -237,33 +252,17 @@ async fn simulate_report_and_evidence_tell_the_same_numbers() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&report)).expect("json");
     // The stream started 30 hours ago: the 7-day window holds all of it.
     let day = &json[0]["windows"][1];
-    let complaints = read(&stream)
-        .lines()
-        .filter(|l| l.contains("\"complaint\":"))
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("line");
-            v["complaint"]["feedbackId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect::<std::collections::BTreeSet<_>>();
+    let complaints = distinct(&read(&stream), "\"complaint\":", "/complaint/feedbackId");
     assert_eq!(
         day["naive_complaint"]["numerator"],
         complaints.len(),
         "each complaint once, whatever the format"
     );
-    let deliveries = read(&stream)
-        .lines()
-        .filter(|l| l.contains("\"eventType\":\"Delivery\""))
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("line");
-            v["mail"]["messageId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect::<std::collections::BTreeSet<_>>();
+    let deliveries = distinct(
+        &read(&stream),
+        "\"eventType\":\"Delivery\"",
+        "/mail/messageId",
+    );
     assert_eq!(
         day["naive_complaint"]["denominator"],
         deliveries.len(),

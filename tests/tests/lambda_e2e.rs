@@ -183,33 +183,7 @@ async fn the_ingest_binary_records_once_and_rejects_bad_input() {
 async fn the_alarm_binary_publishes_one_alert_per_level_change() {
     let aws = local_aws().await;
     ensure_resources(&aws).await;
-    let sns = aws_sdk_sns::Client::new(&aws);
-    let sqs = aws_sdk_sqs::Client::new(&aws);
-    let topic = sns
-        .create_topic()
-        .name(ALERT_TOPIC)
-        .send()
-        .await
-        .expect("topic")
-        .topic_arn
-        .expect("arn");
-    let queue_name = unique("e2e-alerts");
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(&queue_name)
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("url");
-    let queue_arn = format!("arn:aws:sqs:us-east-1:123456789012:{queue_name}");
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("sqs")
-        .endpoint(&queue_arn)
-        .send()
-        .await
-        .expect("subscribe");
+    let (_, inbox) = Inbox::subscribe(&aws, ALERT_TOPIC, &unique("e2e-alerts")).await;
 
     // A tenant of its own, complaining well above 0.1% of its feedback-loop deliveries.
     let tenant = unique("tenant");
@@ -231,7 +205,7 @@ async fn the_alarm_binary_publishes_one_alert_per_level_change() {
 
     let (status, body) = invoke("alarm", &serde_json::json!({"source": "aws.scheduler"})).await;
     assert_eq!(status, 200, "{body}");
-    let alerts = receive_all(&sqs, &queue_url).await;
+    let alerts = inbox.drain().await;
     let scope = format!("tag:tenant={tenant}");
     let ours: Vec<&serde_json::Value> = alerts
         .iter()
@@ -252,41 +226,11 @@ async fn the_alarm_binary_publishes_one_alert_per_level_change() {
 
     let (status, _) = invoke("alarm", &serde_json::json!({"source": "aws.scheduler"})).await;
     assert_eq!(status, 200);
-    let again = receive_all(&sqs, &queue_url).await;
+    let again = inbox.drain().await;
     assert!(
         again
             .iter()
             .all(|a| a["MessageAttributes"]["scope"]["Value"] != scope.as_str()),
         "an unchanged level is not announced again"
     );
-}
-
-/// Every message in the queue now (SNS envelopes as JSON).
-async fn receive_all(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    loop {
-        let got = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .expect("receive");
-        let messages = got.messages();
-        if messages.is_empty() {
-            return out;
-        }
-        for m in messages {
-            out.push(serde_json::from_str(m.body().unwrap_or("null")).expect("SNS envelope"));
-            if let Some(handle) = m.receipt_handle() {
-                sqs.delete_message()
-                    .queue_url(queue_url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await
-                    .expect("delete");
-            }
-        }
-    }
 }
