@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
-# Runs `cargo lambda watch` (the Lambda invoke API emulator of cargo-lambda) for this workspace in
-# the background, bound to 127.0.0.1 on a free port.
+# Runs the real, already built function binaries under cargo-lambda's Runtime API emulator
+# (`cargo lambda watch --only-lambda-apis`), bound to 127.0.0.1 on a free port.
 #
-# Usage: scripts/lambda-watch.sh start [-- EXTRA cargo-lambda-watch ARGS] | stop | status
+# Usage: scripts/lambda-watch.sh start | stop | status
 #
 #   start  needs scripts/local-stack.sh install + start first: the function processes inherit
-#          .local-stack/env (dummy credentials, region, AWS_ENDPOINT_URL_* of the local servers),
-#          so they never reach for real AWS. Writes .local-stack/lambda-watch.{pid,log} and
+#          .local-stack/env (dummy credentials, region, AWS_ENDPOINT_URL_* of the local servers)
+#          and whatever SES_LEDGER_* variables the caller exported, so they never reach for real
+#          AWS. Starts the emulator, then one process per function from the binaries already
+#          built in ${CARGO_TARGET_DIR:-target}/debug, and returns only when every function is
+#          long-polling the emulator's /next, so the first invocation is answered at once.
+#          Writes .local-stack/lambda-watch.{pid,log}, .local-stack/fn-NAME.{pid,log} and
 #          .local-stack/lambda.env (LAMBDA_INVOKE_URL=http://127.0.0.1:PORT).
-#          Invoke: POST $LAMBDA_INVOKE_URL/2015-03-31/functions/<bin name>/invocations
-#          (bins of this workspace: ingest, alarm). Functions start at their first invocation,
-#          through `cargo run --bin NAME` (a fresh debug build in target/ is reused).
-#   stop   TERM to its process group and to every descendant (function instances run in their
-#          own sessions), KILL after a bounded wait.
+#          Invoke: POST $LAMBDA_INVOKE_URL/2015-03-31/functions/NAME/invocations.
+#   stop   TERM to the functions and the emulator by PID, KILL after a bounded wait.
 #
-# Knobs: LAMBDA_WATCH_RELOAD=1 rebuilds/restarts functions on source changes (default: off, so
-# edits made while tests run do not restart functions); LAMBDA_WATCH_MANIFEST_PATH (default: the
-# workspace Cargo.toml); LAMBDA_WATCH_START_TIMEOUT (s, default 60); LAMBDA_WATCH_STOP_TIMEOUT
-# (s, default 10). Do not pass --timeout: cargo-lambda 1.9.2 also cuts the function's idle
-# long-poll with it, the function panics and is not respawned (see scripts/CARGO_LAMBDA_NOTES.md).
+# Why not plain `cargo lambda watch`: it builds each function itself with `cargo run --bin NAME`.
+# Cargo unifies features per build, so a single-binary build resolves different features from the
+# suite's `cargo build --workspace` and recompiles the whole dependency tree: more than 6 minutes
+# on 2 cores on a fresh machine, while the tests wait. Here nothing is compiled after the build.
+#
+# Knobs: LAMBDA_WATCH_FUNCTIONS (default "ingest alarm"); LAMBDA_WATCH_BIN_DIR (default
+# ${CARGO_TARGET_DIR:-<repo>/target}/debug); LAMBDA_WATCH_START_TIMEOUT (s, default 60);
+# LAMBDA_WATCH_STOP_TIMEOUT (s, default 10). Do not pass --timeout to the emulator: cargo-lambda
+# 1.9.2 also cuts the function's idle long-poll with it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,158 +34,170 @@ LOG_FILE="${STATE}/lambda-watch.log"
 PORT_FILE="${STATE}/lambda-watch.port"
 LAMBDA_ENV="${STATE}/lambda.env"
 HOST="127.0.0.1"
-MANIFEST="${LAMBDA_WATCH_MANIFEST_PATH:-${ROOT}/Cargo.toml}"
+FUNCTIONS="${LAMBDA_WATCH_FUNCTIONS:-ingest alarm}"
+BIN_DIR="${LAMBDA_WATCH_BIN_DIR:-${CARGO_TARGET_DIR:-${ROOT}/target}/debug}"
 START_TIMEOUT="${LAMBDA_WATCH_START_TIMEOUT:-60}"
 STOP_TIMEOUT="${LAMBDA_WATCH_STOP_TIMEOUT:-10}"
-MARKER="lambda watch"
+EMULATOR_MARKER="lambda watch"
 
 log() { printf 'lambda-watch: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# The PID in $1 if that process is alive and its command line contains $2 (so a recycled PID is
+# never signalled).
 live_pid() {
-    local pid
-    [[ -f "${PID_FILE}" ]] || return 1
-    pid="$(cat "${PID_FILE}")"
+    local file="$1" marker="$2" pid
+    [[ -f "${file}" ]] || return 1
+    pid="$(cat "${file}")"
     [[ "${pid}" =~ ^[0-9]+$ ]] || return 1
     kill -0 "${pid}" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qF -- "${MARKER}" || return 1
+    tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qF -- "${marker}" || return 1
     printf '%s' "${pid}"
-}
-
-# PIDs of every descendant of $1 (function instances live in sessions of their own, so the
-# process group alone does not reach them).
-descendants() {
-    python3 - "$1" <<'PY'
-import os, sys
-root = int(sys.argv[1])
-children = {}
-for entry in os.listdir("/proc"):
-    if not entry.isdigit():
-        continue
-    try:
-        with open(f"/proc/{entry}/stat") as f:
-            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        continue
-    children.setdefault(ppid, []).append(int(entry))
-out, todo = [], [root]
-while todo:
-    for child in children.get(todo.pop(), []):
-        out.append(child)
-        todo.append(child)
-print(" ".join(map(str, out)))
-PY
 }
 
 free_port() {
     python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "${HOST}"
 }
 
-# Waits until the emulator accepts TCP connections on its port. A plain TCP connect on purpose:
-# an HTTP request to / would be routed to the "default function" (it invokes the function when
-# the package has a single binary, and blocks with --only-lambda-apis).
+# Waits until PID $1 holds an established TCP connection to HOST:$2 (mode "connected": a function
+# long-polling /next), or until HOST:$2 accepts connections (mode "listening": the emulator).
+# Exit 0 ready, 1 timed out, 2 the process died.
 wait_ready() {
-    python3 - "$1" "$2" "${HOST}" "${START_TIMEOUT}" <<'PY'
+    python3 - "$1" "$2" "$3" "${HOST}" "${START_TIMEOUT}" <<'PY'
 import os, socket, sys, time
-pid, port, host, timeout = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+pid, port, mode, host, timeout = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], float(sys.argv[5])
+
+def alive():
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+def polling():
+    # Sockets of the process, matched against the kernel's TCP table: state 01 = ESTABLISHED.
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        with open(f"/proc/{pid}/net/tcp") as f:
+            rows = f.read().splitlines()[1:]
+    except OSError:
+        return False
+    for row in rows:
+        cols = row.split()
+        if cols[3] == "01" and int(cols[2].split(":")[1], 16) == port and cols[9] in inodes:
+            return True
+    return False
+
 deadline = time.monotonic() + timeout
 while time.monotonic() < deadline:
-    try:
-        os.kill(pid, 0)
-        with open(f"/proc/{pid}/stat") as f:
-            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                sys.exit(2)
-    except (ProcessLookupError, OSError):
+    if not alive():
         sys.exit(2)
-    try:
-        socket.create_connection((host, port), timeout=1).close()
+    if mode == "connected" and polling():
         sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
+    if mode == "listening":
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            sys.exit(0)
+        except OSError:
+            pass
+    time.sleep(0.05)
 sys.exit(1)
 PY
 }
 
+fail_start() {
+    log "$1"
+    tail -n 30 "$2" >&2 || true
+    cmd_stop
+    exit 1
+}
+
 cmd_start() {
-    local pid port rc=0 t0
-    if pid="$(live_pid)"; then
+    local pid port rc t0 name bin
+    if pid="$(live_pid "${PID_FILE}" "${EMULATOR_MARKER}")"; then
         log "already running (pid ${pid}, $(cat "${LAMBDA_ENV}" 2>/dev/null | tr '\n' ' '))"
         return 0
     fi
     [[ -f "${STACK_ENV}" ]] || die "${STACK_ENV} missing: run scripts/local-stack.sh install && scripts/local-stack.sh start first"
-    [[ -f "${MANIFEST}" ]] || die "no manifest ${MANIFEST}"
+    for name in ${FUNCTIONS}; do
+        [[ -x "${BIN_DIR}/${name}" ]] || die "no binary ${BIN_DIR}/${name}: run 'cargo build --workspace' first (this script compiles nothing)"
+    done
     # shellcheck disable=SC1090 # written by scripts/local-stack.sh
     source "${STACK_ENV}"
-    command -v cargo >/dev/null 2>&1 || die "cargo not on PATH"
     command -v cargo-lambda >/dev/null 2>&1 || die "cargo-lambda not on PATH: run scripts/local-stack.sh install"
-    rm -f "${PID_FILE}" "${PORT_FILE}" "${LAMBDA_ENV}"
-
-    local -a extra=()
-    if [[ "${LAMBDA_WATCH_RELOAD:-0}" != 1 ]]; then
-        extra+=(--ignore-changes)
-    fi
-    extra+=("$@")
+    rm -f "${PID_FILE}" "${PORT_FILE}" "${LAMBDA_ENV}" "${STATE}"/fn-*.pid
 
     port="$(free_port)"
     t0="$(date +%s%N)"
-    # Plain logs; nothing of cargo-lambda phones home (it has no telemetry or update check).
     export CARGO_TERM_COLOR=never NO_COLOR=1
     (
-        cd "$(dirname "${MANIFEST}")"
-        exec setsid cargo lambda watch --invoke-address "${HOST}" --invoke-port "${port}" \
-            --manifest-path "${MANIFEST}" "${extra[@]}" </dev/null >"${LOG_FILE}" 2>&1
+        cd "${ROOT}"
+        exec setsid cargo lambda watch --only-lambda-apis --invoke-address "${HOST}" \
+            --invoke-port "${port}" </dev/null >"${LOG_FILE}" 2>&1
     ) &
     pid=$!
     printf '%s\n' "${pid}" >"${PID_FILE}"
-    wait_ready "${pid}" "${port}" || rc=$?
-    if [[ "${rc}" -ne 0 ]]; then
-        if [[ "${rc}" -eq 1 ]]; then
-            log "no answer on ${HOST}:${port} within ${START_TIMEOUT} s"
-        else
-            log "cargo lambda watch exited during start-up"
-        fi
-        tail -n 30 "${LOG_FILE}" >&2 || true
-        cmd_stop
-        exit 1
-    fi
     printf '%s\n' "${port}" >"${PORT_FILE}"
+    rc=0
+    wait_ready "${pid}" "${port}" listening || rc=$?
+    [[ "${rc}" -eq 0 ]] || fail_start "the emulator did not listen on ${HOST}:${port} (code ${rc})" "${LOG_FILE}"
+
+    # One process per function; the emulator routes /.rt/NAME/... to function NAME.
+    for name in ${FUNCTIONS}; do
+        bin="${BIN_DIR}/${name}"
+        (
+            export AWS_LAMBDA_RUNTIME_API="http://${HOST}:${port}/.rt/${name}"
+            export AWS_LAMBDA_FUNCTION_NAME="${name}" AWS_LAMBDA_FUNCTION_VERSION=1
+            export AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256
+            export AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/${name}" AWS_LAMBDA_LOG_STREAM_NAME=local
+            exec setsid "${bin}" </dev/null >"${STATE}/fn-${name}.log" 2>&1
+        ) &
+        printf '%s\n' "$!" >"${STATE}/fn-${name}.pid"
+    done
+    for name in ${FUNCTIONS}; do
+        rc=0
+        wait_ready "$(cat "${STATE}/fn-${name}.pid")" "${port}" connected || rc=$?
+        [[ "${rc}" -eq 0 ]] || fail_start "function ${name} is not polling the emulator (code ${rc}: 1 timed out, 2 exited)" "${STATE}/fn-${name}.log"
+    done
     {
         printf '# Written by scripts/lambda-watch.sh start: source it.\n'
         printf 'export LAMBDA_INVOKE_URL=%q\n' "http://${HOST}:${port}"
     } >"${LAMBDA_ENV}"
-    log "ready on http://${HOST}:${port} (pid ${pid}) after $(( ($(date +%s%N) - t0) / 1000000 )) ms; env: ${LAMBDA_ENV}"
+    log "ready on http://${HOST}:${port} (emulator pid ${pid}; functions: ${FUNCTIONS}) after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+}
+
+# TERM, then KILL after STOP_TIMEOUT, to the PID recorded in $1 when its command line has $2.
+stop_one() {
+    local pid deadline
+    pid="$(live_pid "$1" "$2")" || { rm -f "$1"; return 0; }
+    kill -TERM "${pid}" 2>/dev/null || true
+    deadline=$((SECONDS + STOP_TIMEOUT))
+    while kill -0 "${pid}" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+    if kill -0 "${pid}" 2>/dev/null; then
+        log "pid ${pid} still alive after ${STOP_TIMEOUT} s; sending KILL"
+        kill -KILL "${pid}" 2>/dev/null || true
+    fi
+    rm -f "$1"
 }
 
 cmd_stop() {
-    local pid pids deadline p alive
-    if pid="$(live_pid)"; then
-        pids="${pid} $(descendants "${pid}")"
-        kill -TERM -- "-${pid}" 2>/dev/null || true
-        # shellcheck disable=SC2086 # word splitting of the PID list is intended
-        kill -TERM ${pids} 2>/dev/null || true
-        deadline=$((SECONDS + STOP_TIMEOUT))
-        while ((SECONDS < deadline)); do
-            alive=""
-            for p in ${pids}; do
-                if kill -0 "${p}" 2>/dev/null; then alive="${alive} ${p}"; fi
-            done
-            [[ -n "${alive}" ]] || break
-            sleep 0.1
-        done
-        if [[ -n "${alive:-}" ]]; then
-            log "still alive after ${STOP_TIMEOUT} s:${alive}; sending KILL"
-            kill -KILL -- "-${pid}" 2>/dev/null || true
-            # shellcheck disable=SC2086
-            kill -KILL ${alive} 2>/dev/null || true
-        fi
-        log "stopped (pid ${pid})"
-    fi
-    rm -f "${PID_FILE}" "${PORT_FILE}" "${LAMBDA_ENV}"
+    local file name
+    for file in "${STATE}"/fn-*.pid; do
+        [[ -f "${file}" ]] || continue
+        name="$(basename "${file}" .pid)"
+        stop_one "${file}" "${BIN_DIR}/${name#fn-}"
+    done
+    stop_one "${PID_FILE}" "${EMULATOR_MARKER}"
+    rm -f "${PORT_FILE}" "${LAMBDA_ENV}"
 }
 
 cmd_status() {
     local pid
-    if pid="$(live_pid)"; then
+    if pid="$(live_pid "${PID_FILE}" "${EMULATOR_MARKER}")"; then
         printf 'lambda-watch running  pid %s  http://%s:%s\n' "${pid}" "${HOST}" "$(cat "${PORT_FILE}" 2>/dev/null || printf '?')"
         return 0
     fi
@@ -189,11 +206,7 @@ cmd_status() {
 }
 
 case "${1:-}" in
-    start)
-        shift
-        [[ "${1:-}" != "--" ]] || shift
-        cmd_start "$@"
-        ;;
+    start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
     *)

@@ -1,5 +1,9 @@
 //! Counters, rates and the alarm against DynamoDB Local, moto's SNS -> SQS and CloudWatch metrics.
 
+// Needs the local stack that scripts/test.sh starts; `cargo test --workspace` alone compiles
+// this file to nothing (see tests/Cargo.toml).
+#![cfg(feature = "local-stack")]
+
 use aws_config::SdkConfig;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use ses_ledger::alarm::{run, AlarmConfig, Level, RateKind, SesFigure};

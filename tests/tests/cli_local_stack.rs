@@ -1,5 +1,9 @@
 //! The `ses-ledger` binary, as an operator runs it, against DynamoDB Local and moto.
 
+// Needs the local stack that scripts/test.sh starts; `cargo test --workspace` alone compiles
+// this file to nothing (see tests/Cargo.toml).
+#![cfg(feature = "local-stack")]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,5 +1,9 @@
 //! The ingest handler against DynamoDB Local and moto's CloudWatch Logs: what lands, exactly once.
 
+// Needs the local stack that scripts/test.sh starts; `cargo test --workspace` alone compiles
+// this file to nothing (see tests/Cargo.toml).
+#![cfg(feature = "local-stack")]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_config::SdkConfig;

@@ -3,6 +3,10 @@
 //! CloudWatch Logs (moto accepts StartQuery but evaluates only `fields`, `sort`, `limit`: filter
 //! and stats semantics can only be checked against AWS, see docs/queries.md).
 
+// Needs the local stack that scripts/test.sh starts; `cargo test --workspace` alone compiles
+// this file to nothing (see tests/Cargo.toml).
+#![cfg(feature = "local-stack")]
+
 use std::collections::BTreeSet;
 
 use ses_ledger::counters::Scope;
