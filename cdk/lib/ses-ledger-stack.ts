@@ -1,0 +1,387 @@
+// The same stack as template.yaml, as a CDK v2 app: the same resources, permissions, alarms,
+// queries and dashboard, from the same function binaries (`cargo lambda build --release`).
+// tests/tests/template_invariants.rs holds both to the same rules and compares them.
+import * as path from "path";
+import {
+  Aws,
+  CfnOutput,
+  Duration,
+  Fn,
+  RemovalPolicy,
+  Stack,
+  StackProps,
+  aws_cloudwatch as cloudwatch,
+  aws_cloudwatch_actions as actions,
+  aws_dynamodb as dynamodb,
+  aws_iam as iam,
+  aws_kms as kms,
+  aws_lambda as lambda,
+  aws_logs as logs,
+  aws_scheduler as scheduler,
+  aws_ses as ses,
+  aws_sns as sns,
+  aws_sns_subscriptions as subs,
+  aws_sqs as sqs,
+} from "aws-cdk-lib";
+import { NagSuppressions } from "cdk-nag";
+import { Construct } from "constructs";
+import { SesLedgerSettings } from "./config";
+import { SamTemplate, resourcesOfType } from "./sam-template";
+
+export interface SesLedgerStackProps extends StackProps {
+  settings: SesLedgerSettings;
+  /** Folder with ingest/bootstrap and alarm/bootstrap (cargo lambda build's target/lambda). */
+  codeDir: string;
+  /** template.yaml, for the queries, the dashboard and the outputs' descriptions. */
+  sam: SamTemplate;
+}
+
+const ALL_SES_EVENT_TYPES = ["send", "reject", "bounce", "complaint", "delivery", "open", "click", "renderingFailure", "deliveryDelay", "subscription"];
+
+export class SesLedgerStack extends Stack {
+  constructor(scope: Construct, id: string, props: SesLedgerStackProps) {
+    super(scope, id, props);
+    const s = props.settings;
+    const sam = props.sam;
+    const account = { StringEquals: { "aws:SourceAccount": Aws.ACCOUNT_ID } };
+
+    // One customer-managed key for both topics: SES and CloudWatch alarms must be able to use it,
+    // which an AWS-managed key's fixed policy never allows.
+    const topicKey = new kms.Key(this, "TopicKey", {
+      description: `ses-ledger ${Aws.STACK_NAME}: encrypts the SES event topic and the alert topic`,
+      enableKeyRotation: true,
+      pendingWindow: Duration.days(7),
+      removalPolicy: RemovalPolicy.DESTROY,
+      policy: new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({
+            sid: "AccountAdministersTheKeyThroughIam",
+            principals: [new iam.AccountRootPrincipal()],
+            actions: ["kms:*"],
+            resources: ["*"],
+          }),
+          ...["ses", "cloudwatch"].map(
+            (service) =>
+              new iam.PolicyStatement({
+                sid: service === "ses" ? "SesPublishesToTheEventTopic" : "CloudWatchAlarmsPublishToTheAlertTopic",
+                principals: [new iam.ServicePrincipal(`${service}.amazonaws.com`)],
+                actions: ["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources: ["*"],
+                conditions: account,
+              }),
+          ),
+        ],
+      }),
+    });
+    new kms.Alias(this, "TopicKeyAlias", { aliasName: `alias/ses-ledger/${Aws.STACK_NAME}/topics`, targetKey: topicKey });
+
+    let eventTopic: sns.ITopic;
+    if (s.SesEventTopicArn === "") {
+      const topic = new sns.Topic(this, "SesEventTopic", { displayName: "SES events for ses-ledger", masterKey: topicKey, enforceSSL: true });
+      topic.applyRemovalPolicy(RemovalPolicy.DESTROY);
+      topic.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: "SesPublishesFromThisAccount",
+          principals: [new iam.ServicePrincipal("ses.amazonaws.com")],
+          actions: ["sns:Publish"],
+          resources: [topic.topicArn],
+          conditions: { ...account, ArnLike: { "aws:SourceArn": `arn:${Aws.PARTITION}:ses:${Aws.REGION}:${Aws.ACCOUNT_ID}:*` } },
+        }),
+      );
+      eventTopic = topic;
+    } else {
+      eventTopic = sns.Topic.fromTopicArn(this, "SesEventTopic", s.SesEventTopicArn);
+    }
+
+    const table = new dynamodb.Table(this, "LedgerTable", {
+      partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
+      sortKey: { name: "sk", type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: "expires_at",
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      deletionProtection: s.TableDeletionProtection,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const eventLogGroup = new logs.LogGroup(this, "EventLogGroup", {
+      retention: s.EventLogRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const deadLetters = new sqs.Queue(this, "IngestDeadLetterQueue", {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const functionLogGroup = (id: string, name: string) =>
+      new logs.LogGroup(this, id, {
+        logGroupName: `/aws/lambda/${Aws.STACK_NAME}-${name}`,
+        retention: logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+
+    const sharedEnvironment = {
+      RUST_LOG: "info",
+      SES_LEDGER_TABLE: table.tableName,
+      SES_LEDGER_EVENT_LOG_GROUP: eventLogGroup.logGroupName,
+      SES_LEDGER_HISTORY_TTL_DAYS: String(s.HistoryTtlDays),
+      SES_LEDGER_TENANT_TAGS: s.TenantTags,
+      SES_LEDGER_FEEDBACK_LOOP_PROVIDERS: s.FeedbackLoopProviders,
+      SES_LEDGER_SOFT_BOUNCE_LIMIT: String(s.SoftBounceLimit),
+      SES_LEDGER_SOFT_BOUNCE_WINDOW_DAYS: String(s.SoftBounceWindowDays),
+      SES_LEDGER_COUNTER_SHARDS: String(s.CounterShards),
+    };
+    const architecture = s.Architecture === "arm64" ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
+
+    // Roles with inline policies only, written out as in template.yaml: no grant helper adds an
+    // action the function does not call.
+    const functionRole = (id: string, statements: iam.PolicyStatement[]) =>
+      new iam.Role(this, id, {
+        assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName("service-role/AWSLambdaBasicExecutionRole")],
+        inlinePolicies: { [`${id}Policy`]: new iam.PolicyDocument({ statements }) },
+      });
+
+    const ingestQueue =
+      s.IngestTransport === "sqs"
+        ? new sqs.Queue(this, "IngestQueue", {
+            visibilityTimeout: Duration.seconds(360),
+            retentionPeriod: Duration.days(14),
+            encryption: sqs.QueueEncryption.SQS_MANAGED,
+            enforceSSL: true,
+            deadLetterQueue: { queue: deadLetters, maxReceiveCount: 5 },
+            removalPolicy: RemovalPolicy.DESTROY,
+          })
+        : undefined;
+
+    const ingestRole = functionRole("IngestFunctionRole", [
+      new iam.PolicyStatement({ sid: "LedgerWrites", actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources: [table.tableArn] }),
+      new iam.PolicyStatement({ sid: "EventStream", actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resources: [eventLogGroup.logGroupArn] }),
+      new iam.PolicyStatement({ sid: "OnFailureDestination", actions: ["sqs:SendMessage"], resources: [deadLetters.queueArn] }),
+      ...(ingestQueue
+        ? [
+            new iam.PolicyStatement({
+              sid: "ReadTheIngestQueue",
+              actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+              resources: [ingestQueue.queueArn],
+            }),
+          ]
+        : []),
+    ]);
+    const ingest = new lambda.Function(this, "IngestFunction", {
+      description: "Normalises every SES event into DynamoDB and the event log stream, exactly once.",
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      architecture,
+      handler: "bootstrap",
+      code: lambda.Code.fromAsset(path.join(props.codeDir, "ingest")),
+      memorySize: 256,
+      timeout: Duration.seconds(60),
+      role: ingestRole,
+      logGroup: functionLogGroup("IngestFunctionLogGroup", "ingest"),
+      environment: sharedEnvironment,
+    });
+    // Direct transport: SNS invokes asynchronously; two retries, then the dead-letter queue.
+    new lambda.CfnEventInvokeConfig(this, "IngestFunctionEventInvokeConfig", {
+      functionName: ingest.functionName,
+      qualifier: "$LATEST",
+      maximumRetryAttempts: 2,
+      maximumEventAgeInSeconds: 21600,
+      destinationConfig: { onFailure: { destination: deadLetters.queueArn } },
+    });
+
+    if (ingestQueue) {
+      eventTopic.addSubscription(new subs.SqsSubscription(ingestQueue, { deadLetterQueue: deadLetters }));
+      new lambda.EventSourceMapping(this, "IngestQueueEventSource", {
+        target: ingest,
+        eventSourceArn: ingestQueue.queueArn,
+        batchSize: s.IngestBatchSize,
+        maxBatchingWindow: Duration.seconds(s.IngestBatchWindowSeconds),
+        reportBatchItemFailures: true,
+      });
+    } else {
+      eventTopic.addSubscription(new subs.LambdaSubscription(ingest, { deadLetterQueue: deadLetters }));
+    }
+
+    const alertTopic = new sns.Topic(this, "AlertTopic", { displayName: "ses-ledger alerts", masterKey: topicKey, enforceSSL: true });
+    alertTopic.applyRemovalPolicy(RemovalPolicy.DESTROY);
+    alertTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "CloudWatchAlarmsOfThisAccountPublish",
+        principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions: ["sns:Publish"],
+        resources: [alertTopic.topicArn],
+        conditions: account,
+      }),
+    );
+    if (s.AlertEmail !== "") alertTopic.addSubscription(new subs.EmailSubscription(s.AlertEmail));
+
+    const alarmRole = functionRole("AlarmFunctionRole", [
+      new iam.PolicyStatement({ sid: "ReadCountersAndKeepAlertState", actions: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"], resources: [table.tableArn] }),
+      new iam.PolicyStatement({ sid: "PublishAlerts", actions: ["sns:Publish"], resources: [alertTopic.topicArn] }),
+      new iam.PolicyStatement({ sid: "EncryptAlertsForTheTopic", actions: ["kms:GenerateDataKey*", "kms:Decrypt"], resources: [topicKey.keyArn] }),
+      // GetMetricData has no resource-level permissions.
+      new iam.PolicyStatement({ sid: "ReadSesReputation", actions: ["cloudwatch:GetMetricData"], resources: ["*"] }),
+    ]);
+    const alarm = new lambda.Function(this, "AlarmFunction", {
+      description: "Judges bounce and complaint rates per scope and alerts through SNS before SES opens a review.",
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      architecture,
+      handler: "bootstrap",
+      code: lambda.Code.fromAsset(path.join(props.codeDir, "alarm")),
+      memorySize: 256,
+      timeout: Duration.seconds(120),
+      role: alarmRole,
+      logGroup: functionLogGroup("AlarmFunctionLogGroup", "alarm"),
+      environment: {
+        ...sharedEnvironment,
+        SES_LEDGER_ALERT_TOPIC_ARN: alertTopic.topicArn,
+        SES_LEDGER_MIN_COMPLAINT_VOLUME: String(s.MinComplaintVolume),
+        SES_LEDGER_MIN_BOUNCE_VOLUME: String(s.MinBounceVolume),
+        SES_LEDGER_RECENT_SENDS: String(s.RecentSends),
+      },
+    });
+    // A failed or stale run is not retried: the next tick recomputes everything from the counters.
+    new lambda.CfnEventInvokeConfig(this, "AlarmFunctionEventInvokeConfig", {
+      functionName: alarm.functionName,
+      qualifier: "$LATEST",
+      maximumRetryAttempts: 0,
+      maximumEventAgeInSeconds: 900,
+    });
+    const schedulerRole = new iam.Role(this, "AlarmFunctionScheduleRole", {
+      assumedBy: new iam.ServicePrincipal("scheduler.amazonaws.com"),
+      inlinePolicies: {
+        AlarmFunctionScheduleLambdaPolicy: new iam.PolicyDocument({
+          statements: [new iam.PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [alarm.functionArn] })],
+        }),
+      },
+    });
+    // No name: CloudFormation generates one, so a second stack does not collide.
+    new scheduler.CfnSchedule(this, "AlarmFunctionSchedule", {
+      scheduleExpression: s.AlarmSchedule,
+      flexibleTimeWindow: { mode: "OFF" },
+      target: { arn: alarm.functionArn, roleArn: schedulerRole.roleArn, retryPolicy: { maximumRetryAttempts: 0 } },
+    });
+
+    if (s.CreateConfigurationSet) {
+      const configurationSet = new ses.CfnConfigurationSet(this, "ConfigurationSet", {
+        reputationOptions: { reputationMetricsEnabled: true },
+        sendingOptions: { sendingEnabled: true },
+      });
+      new ses.CfnConfigurationSetEventDestination(this, "ConfigurationSetEventDestination", {
+        configurationSetName: configurationSet.ref,
+        eventDestination: { enabled: true, matchingEventTypes: ALL_SES_EVENT_TYPES, snsDestination: { topicArn: eventTopic.topicArn } },
+      });
+      this.output(sam, "ConfigurationSetName", configurationSet.ref);
+    }
+
+    // Watching the watcher: the same alarms as template.yaml, into the alert topic.
+    const toAlertTopic = new actions.SnsAction(alertTopic);
+    const watch = (id: string, description: string, metric: cloudwatch.IMetric, threshold: number, comparison: cloudwatch.ComparisonOperator, missing: cloudwatch.TreatMissingData) => {
+      const a = new cloudwatch.Alarm(this, id, {
+        alarmDescription: description,
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: comparison,
+        treatMissingData: missing,
+      });
+      a.addAlarmAction(toAlertTopic);
+      a.addOkAction(toAlertTopic);
+    };
+    const above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
+    const quiet = cloudwatch.TreatMissingData.NOT_BREACHING;
+    const fiveMinutes = Duration.minutes(5);
+    const describe = (id: string) => alarmDescription(sam, id);
+    watch("IngestDeadLetterQueueAlarm", describe("IngestDeadLetterQueueAlarm"), deadLetters.metricApproximateNumberOfMessagesVisible({ statistic: "Maximum", period: fiveMinutes }), 0, above, quiet);
+    watch("IngestErrorsAlarm", describe("IngestErrorsAlarm"), ingest.metricErrors({ statistic: "Sum", period: fiveMinutes }), 0, above, quiet);
+    watch("IngestThrottlesAlarm", describe("IngestThrottlesAlarm"), ingest.metricThrottles({ statistic: "Sum", period: fiveMinutes }), 0, above, quiet);
+    watch("IngestDestinationDeliveryFailuresAlarm", describe("IngestDestinationDeliveryFailuresAlarm"), ingest.metric("DestinationDeliveryFailures", { statistic: "Sum", period: fiveMinutes }), 0, above, quiet);
+    if (ingestQueue) {
+      watch("IngestQueueAgeAlarm", describe("IngestQueueAgeAlarm"), ingestQueue.metricApproximateAgeOfOldestMessage({ statistic: "Maximum", period: fiveMinutes }), 900, above, quiet);
+    }
+    watch("AlarmFunctionErrorsAlarm", describe("AlarmFunctionErrorsAlarm"), alarm.metricErrors({ statistic: "Sum", period: fiveMinutes }), 0, above, quiet);
+    const hour = Duration.hours(1);
+    watch(
+      "AlarmFunctionMissedRunsAlarm",
+      describe("AlarmFunctionMissedRunsAlarm"),
+      new cloudwatch.MathExpression({
+        expression: "FILL(invocations, 0) - FILL(errors, 0)",
+        label: "successful runs in the last hour",
+        period: hour,
+        usingMetrics: { invocations: alarm.metricInvocations({ statistic: "Sum", period: hour }), errors: alarm.metricErrors({ statistic: "Sum", period: hour }) },
+      }),
+      1,
+      cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      cloudwatch.TreatMissingData.BREACHING,
+    );
+
+    // The saved queries and the dashboard, exactly as template.yaml writes them.
+    for (const [id, query] of resourcesOfType(sam, "AWS::Logs::QueryDefinition")) {
+      new logs.CfnQueryDefinition(this, id, {
+        name: Fn.sub(String((query.Name as { "Fn::Sub": string })["Fn::Sub"])),
+        logGroupNames: [eventLogGroup.logGroupName],
+        queryString: String(query.QueryString),
+      });
+    }
+    const [[dashboardId, dashboard]] = resourcesOfType(sam, "AWS::CloudWatch::Dashboard");
+    const dashboardResource = new cloudwatch.CfnDashboard(this, dashboardId, {
+      dashboardName: Fn.sub(String((dashboard.DashboardName as { "Fn::Sub": string })["Fn::Sub"])),
+      dashboardBody: Fn.sub(String((dashboard.DashboardBody as { "Fn::Sub": string })["Fn::Sub"]), { EventLogGroup: eventLogGroup.logGroupName }),
+    });
+
+    this.output(sam, "SesEventTopicArn", eventTopic.topicArn);
+    this.output(sam, "AlertTopicArn", alertTopic.topicArn);
+    this.output(sam, "TopicKeyArn", topicKey.keyArn);
+    this.output(sam, "LedgerTableName", table.tableName);
+    this.output(sam, "EventLogGroupName", eventLogGroup.logGroupName);
+    if (ingestQueue) this.output(sam, "IngestQueueUrl", ingestQueue.queueUrl);
+    this.output(sam, "IngestDeadLetterQueueUrl", deadLetters.queueUrl);
+    this.output(sam, "IngestDeadLetterQueueArn", deadLetters.queueArn);
+    this.output(sam, "IngestFunctionName", ingest.functionName);
+    this.output(sam, "AlarmFunctionName", alarm.functionName);
+    this.output(sam, "DashboardName", dashboardResource.ref);
+
+    this.suppressFindings(deadLetters, ingestRole, alarmRole);
+  }
+
+  private output(sam: SamTemplate, id: string, value: string) {
+    const spec = sam.Outputs[id];
+    if (!spec) throw new Error(`template.yaml has no output ${id}`);
+    new CfnOutput(this, id, { value, description: spec.Description });
+  }
+
+  // cdk-nag AwsSolutions findings that are deliberate, each with its reason.
+  private suppressFindings(deadLetters: sqs.Queue, ...roles: iam.Role[]) {
+    NagSuppressions.addResourceSuppressions(deadLetters, [
+      { id: "AwsSolutions-SQS3", reason: "This queue is the dead-letter queue of the ingest path; it needs none of its own." },
+    ]);
+    for (const role of roles) {
+      NagSuppressions.addResourceSuppressions(role, [
+        {
+          id: "AwsSolutions-IAM4",
+          reason: "AWSLambdaBasicExecutionRole only lets the function write its own logs, as SAM's default role does.",
+          appliesTo: ["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+        },
+        {
+          id: "AwsSolutions-IAM5",
+          reason: "Log streams are created at run time (log-group:NAME:*); kms:GenerateDataKey* is the SNS encryption pattern; cloudwatch:GetMetricData has no resource-level permissions.",
+          appliesTo: [
+            "Resource::<EventLogGroup3B17BD8A.Arn>",
+            "Action::kms:GenerateDataKey*",
+            "Resource::*",
+          ],
+        },
+      ]);
+    }
+  }
+}
+
+function alarmDescription(sam: SamTemplate, id: string): string {
+  const alarm = sam.Resources[id];
+  const description = alarm?.Properties?.AlarmDescription;
+  if (typeof description !== "string") throw new Error(`template.yaml has no alarm ${id} with a description`);
+  return description;
+}
