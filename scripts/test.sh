@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this), on a fresh machine:
-# installs the local AWS stand-ins into .cache/, starts them on free loopback ports, checks
-# formatting, lints and the SAM template, builds, runs every test (unit, integration against
-# DynamoDB Local and moto, end-to-end through cargo lambda watch), and stops what it started.
+# installs the local AWS stand-ins and the template tools into .cache/, checks formatting, checks
+# the SAM template (cfn-lint, sam validate --lint, checkov) and synthesises the CDK app (cdk-nag,
+# cfn-lint), builds, lints, starts DynamoDB Local and moto on free loopback ports, starts the built
+# function binaries under the Runtime API emulator, runs every test, and stops what it started.
+#
+# Unit tests alone, with no server: cargo test --workspace
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${ROOT}"
+TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}"
+# The integration tests that need what this script starts (tests/Cargo.toml).
+FEATURES=(--features ses-ledger-integration-tests/local-stack)
 
 step() { printf '\n== %s (%ss)\n' "$*" "${SECONDS}"; }
 
@@ -16,27 +22,41 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "install local stack tools"
+step "install local stack and template tools"
 scripts/local-stack.sh install
 
 step "format"
 cargo fmt --all -- --check
 
-step "lint the SAM template (cfn-lint on the template and on its SAM expansion)"
+step "SAM template: cfn-lint (as written and expanded), sam validate --lint, checkov"
 scripts/lint-template.sh
 
 step "build"
-cargo build --workspace --all-targets --locked
+cargo build --workspace --all-targets --locked "${FEATURES[@]}"
+
+step "CDK app: synth with cdk-nag AwsSolutions, cfn-lint (defaults and the alternative branches)"
+# The assets are the binaries just built: synth checks the stack, not the code's target.
+code="${ROOT}/.cache/cdk-code"
+for fn in ingest alarm; do
+    mkdir -p "${code}/${fn}"
+    ln -f "${TARGET_DIR}/debug/${fn}" "${code}/${fn}/bootstrap"
+done
+export CDK_CODE_DIR="${code}"
+scripts/cdk.sh synth .cache/cdk-synth/default
+scripts/cdk.sh synth .cache/cdk-synth/alternative -- \
+    -c SesEventTopicArn=arn:aws:sns:us-east-1:123456789012:existing-ses-events \
+    -c IngestTransport=direct -c CreateConfigurationSet=true -c AlertEmail=ops@example.com \
+    -c TableDeletionProtection=false
 
 step "clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked "${FEATURES[@]}" -- -D warnings
 
 step "start DynamoDB Local and moto on loopback"
 scripts/local-stack.sh start
 # shellcheck disable=SC1091
 source .local-stack/env
 
-step "start cargo lambda watch for the end-to-end tests"
+step "start the built functions under the Runtime API emulator"
 export SES_LEDGER_TABLE=ses-ledger-e2e
 export SES_LEDGER_EVENT_LOG_GROUP=/ses-ledger/e2e/events
 export SES_LEDGER_ALERT_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:ses-ledger-e2e-alerts
@@ -48,6 +68,6 @@ source .local-stack/lambda.env
 export LAMBDA_INVOKE_URL
 
 step "test"
-cargo test --workspace --locked --no-fail-fast
+cargo test --workspace --locked --no-fail-fast "${FEATURES[@]}"
 
 step "done"

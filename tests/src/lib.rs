@@ -2,6 +2,8 @@
 //! (DynamoDB Local and moto on loopback). Each test gets its own table and log group, so tests run
 //! in parallel without seeing each other's writes.
 
+pub mod template;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

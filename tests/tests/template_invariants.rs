@@ -1,0 +1,709 @@
+//! What the local stack cannot check, held as tests over the SAM expansion of template.yaml and the
+//! CDK app's output, for the two shapes a user deploys: the defaults (a topic of ours, SNS -> SQS
+//! -> Lambda) and the other branch of every choice (an existing topic, direct SNS -> Lambda, a
+//! configuration set, an alert email). docs/deployment.md says which AWS rule each test stands for
+//! and what only a real account can confirm.
+
+// Needs the templates that scripts/test.sh synthesises before `cargo test`.
+#![cfg(feature = "local-stack")]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+use ses_ledger_integration_tests::template::*;
+
+const EXISTING_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:existing-ses-events";
+
+/// The other branch of every choice (scripts/test.sh synthesises the CDK app with the same values).
+const ALTERNATIVE: &[(&str, &str)] = &[
+    ("SesEventTopicArn", EXISTING_TOPIC),
+    ("IngestTransport", "direct"),
+    ("CreateConfigurationSet", "true"),
+    ("AlertEmail", "ops@example.com"),
+    ("TableDeletionProtection", "false"),
+];
+
+fn sam(parameters: &[(&str, &str)]) -> Deployment {
+    Deployment::load(&sam_expansion(), parameters)
+}
+
+/// Every deployment under test: SAM and CDK, default and alternative.
+fn all() -> Vec<(String, Deployment)> {
+    vec![
+        ("SAM defaults".into(), sam(&[])),
+        ("SAM alternative".into(), sam(ALTERNATIVE)),
+        (
+            "CDK defaults".into(),
+            Deployment::load(&cdk_output("default"), &[]),
+        ),
+        (
+            "CDK alternative".into(),
+            Deployment::load(&cdk_output("alternative"), &[]),
+        ),
+    ]
+}
+
+/// (service principal, topic) for every topic a service publishes to: CloudWatch for the alarm
+/// actions, SES for the configuration set's destination and for the topic the stack tells
+/// operators to point identity notifications at.
+fn service_publishers(d: &Deployment) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for alarm in d.of_kind("AWS::CloudWatch::Alarm") {
+        for key in ["AlarmActions", "OKActions"] {
+            for topic in alarm
+                .prop(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                out.push(("cloudwatch.amazonaws.com".to_string(), topic.clone()));
+            }
+        }
+    }
+    for destination in d.of_kind("AWS::SES::ConfigurationSetEventDestination") {
+        let topic = &destination.properties["EventDestination"]["SnsDestination"]["TopicARN"];
+        out.push(("ses.amazonaws.com".to_string(), topic.clone()));
+    }
+    let output = &d.outputs["SesEventTopicArn"]["Value"];
+    out.push(("ses.amazonaws.com".to_string(), output.clone()));
+    out
+}
+
+#[test]
+fn every_topic_a_service_publishes_to_can_be_used_by_that_service() {
+    for (name, d) in all() {
+        let mut checked = BTreeSet::new();
+        for (service, topic_ref) in service_publishers(&d) {
+            let Some(topic) = d.target(&topic_ref) else {
+                // A topic the operator brought: its policies are theirs (docs/deployment.md).
+                assert_eq!(topic_ref, Value::String(EXISTING_TOPIC.into()), "{name}: {service} publishes to {topic_ref}, which is neither ours nor the given topic");
+                continue;
+            };
+            assert_eq!(topic.kind, "AWS::SNS::Topic", "{name}");
+            let publish = d
+                .resource_policy_statements(topic)
+                .into_iter()
+                .any(|s| service_principals(&s).contains(&service) && allows(&s, "sns:Publish"));
+            assert!(
+                publish,
+                "{name}: the policy of topic {} does not let {service} publish",
+                topic.id
+            );
+            if let Some(key_ref) = topic.prop("KmsMasterKeyId") {
+                let key = d.target(key_ref).unwrap_or_else(|| {
+                    panic!("{name}: topic {} is encrypted with {key_ref}, a key whose policy this stack cannot extend (an AWS-managed key refuses {service})", topic.id)
+                });
+                assert_eq!(
+                    key.kind, "AWS::KMS::Key",
+                    "{name}: {} is not a KMS key",
+                    key.id
+                );
+                for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
+                    let allowed = d
+                        .resource_policy_statements(key)
+                        .into_iter()
+                        .any(|s| service_principals(&s).contains(&service) && allows(&s, action));
+                    assert!(allowed, "{name}: key {} does not allow {service} {action}, so its publishes to {} fail", key.id, topic.id);
+                }
+            }
+            checked.insert((service, topic.id.clone()));
+        }
+        let services: BTreeSet<&str> = checked.iter().map(|(s, _)| s.as_str()).collect();
+        assert!(
+            services.contains("cloudwatch.amazonaws.com"),
+            "{name}: no alarm publishes to a topic of ours"
+        );
+        if !name.ends_with("alternative") {
+            assert!(
+                services.contains("ses.amazonaws.com"),
+                "{name}: SES publishes to no topic of ours"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_role_that_publishes_to_an_encrypted_topic_may_use_its_key() {
+    for (name, d) in all() {
+        let mut seen = 0;
+        for role in d.of_kind("AWS::IAM::Role") {
+            let statements = d.role_statements(role);
+            for statement in statements.iter().filter(|s| allows(s, "sns:Publish")) {
+                for resource in statement
+                    .get("Resource")
+                    .map(|r| match r {
+                        Value::Array(list) => list.clone(),
+                        one => vec![one.clone()],
+                    })
+                    .into_iter()
+                    .flatten()
+                {
+                    let Some(topic) = d.target(&resource) else {
+                        continue;
+                    };
+                    let Some(key) = topic.prop("KmsMasterKeyId").and_then(|k| d.target(k)) else {
+                        continue;
+                    };
+                    seen += 1;
+                    for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
+                        let ok = statements.iter().any(|s| {
+                            allows(s, action) && strings_or_refs(&s["Resource"]).contains(&key.id)
+                        });
+                        assert!(
+                            ok,
+                            "{name}: role {} publishes to {} but may not {action} with its key {}",
+                            role.id, topic.id, key.id
+                        );
+                    }
+                }
+            }
+        }
+        assert!(
+            seen >= 1,
+            "{name}: no role publishes to an encrypted topic (the alarm function should)"
+        );
+    }
+}
+
+fn strings_or_refs(value: &Value) -> BTreeSet<String> {
+    let items = match value {
+        Value::Array(list) => list.clone(),
+        one => vec![one.clone()],
+    };
+    items.iter().filter_map(reference).collect()
+}
+
+#[test]
+fn every_grant_to_a_service_is_limited_to_this_account_or_one_resource() {
+    for (name, d) in all() {
+        let mut grants = 0;
+        for resource in d.resources.values() {
+            for statement in d.resource_policy_statements(resource) {
+                for service in service_principals(&statement) {
+                    grants += 1;
+                    assert!(
+                        limited_to_this_account(&statement),
+                        "{name}: {} lets {service} act for any account (confused deputy): {statement}",
+                        resource.id
+                    );
+                }
+            }
+        }
+        for permission in d.of_kind("AWS::Lambda::Permission") {
+            grants += 1;
+            assert!(
+                permission.prop("SourceArn").is_some(),
+                "{name}: {} lets any source invoke",
+                permission.id
+            );
+        }
+        assert!(grants >= 3, "{name}: only {grants} service grants found");
+    }
+}
+
+/// The alarms on `metric` of the resource `id`, with an action into a topic.
+fn alarms_on<'a>(d: &'a Deployment, namespace: &str, metric: &str, id: &str) -> Vec<&'a Resource> {
+    d.of_kind("AWS::CloudWatch::Alarm")
+        .filter(|a| {
+            let direct = a.prop("Namespace").and_then(Value::as_str) == Some(namespace)
+                && a.prop("MetricName").and_then(Value::as_str) == Some(metric)
+                && a.prop("Dimensions")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .any(|dim| reference(&dim["Value"]).as_deref() == Some(id));
+            let in_math = a
+                .prop("Metrics")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|m| {
+                    let inner = &m["MetricStat"]["Metric"];
+                    inner["Namespace"] == namespace
+                        && inner["MetricName"] == metric
+                        && inner["Dimensions"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|dim| reference(&dim["Value"]).as_deref() == Some(id))
+                });
+            (direct || in_math)
+                && a.prop("AlarmActions")
+                    .and_then(Value::as_array)
+                    .is_some_and(|l| !l.is_empty())
+        })
+        .collect()
+}
+
+#[test]
+fn every_function_and_every_dead_letter_queue_is_watched() {
+    for (name, d) in all() {
+        let functions: Vec<&Resource> = d.functions().collect();
+        assert_eq!(functions.len(), 2, "{name}");
+        for f in &functions {
+            assert!(
+                !alarms_on(&d, "AWS/Lambda", "Errors", &f.id).is_empty(),
+                "{name}: function {} has no error alarm",
+                f.id
+            );
+        }
+        let ingest = d.function_by_description("Normalises");
+        for metric in ["Throttles", "DestinationDeliveryFailures"] {
+            assert!(
+                !alarms_on(&d, "AWS/Lambda", metric, &ingest.id).is_empty(),
+                "{name}: no {metric} alarm on the ingest function"
+            );
+        }
+        let alarm = d.function_by_description("Judges");
+        let missed = alarms_on(&d, "AWS/Lambda", "Invocations", &alarm.id);
+        assert!(
+            missed
+                .iter()
+                .any(|a| a.prop("TreatMissingData").and_then(Value::as_str) == Some("breaching")),
+            "{name}: nothing alarms when the alarm function stops running"
+        );
+        // Every queue something dead-letters into: SQS redrive, SNS subscription redrive, Lambda
+        // on-failure destinations.
+        let mut dead_letter_queues = BTreeSet::new();
+        for r in d.resources.values() {
+            let candidates = [
+                r.prop("RedrivePolicy")
+                    .map(|p| p["deadLetterTargetArn"].clone()),
+                r.prop("DestinationConfig")
+                    .map(|c| c["OnFailure"]["Destination"].clone()),
+            ];
+            for c in candidates.into_iter().flatten() {
+                if let Some(q) = d.target(&c) {
+                    dead_letter_queues.insert(q.id.clone());
+                }
+            }
+        }
+        assert!(
+            !dead_letter_queues.is_empty(),
+            "{name}: no dead-letter queue"
+        );
+        for q in dead_letter_queues {
+            assert!(
+                !alarms_on(&d, "AWS/SQS", "ApproximateNumberOfMessagesVisible", &q).is_empty(),
+                "{name}: dead-letter queue {q} fills up unnoticed"
+            );
+        }
+    }
+}
+
+/// The properties that set a physical name, per resource type.
+const NAME_PROPERTIES: &[(&str, &str)] = &[
+    ("AWS::Logs::LogGroup", "LogGroupName"),
+    ("AWS::DynamoDB::Table", "TableName"),
+    ("AWS::SQS::Queue", "QueueName"),
+    ("AWS::SNS::Topic", "TopicName"),
+    ("AWS::Lambda::Function", "FunctionName"),
+    ("AWS::IAM::Role", "RoleName"),
+    ("AWS::Scheduler::Schedule", "Name"),
+    ("AWS::CloudWatch::Alarm", "AlarmName"),
+    ("AWS::CloudWatch::Dashboard", "DashboardName"),
+    ("AWS::KMS::Alias", "AliasName"),
+    ("AWS::SES::ConfigurationSet", "Name"),
+];
+
+#[test]
+fn no_name_collides_between_two_stacks_or_with_a_retained_resource() {
+    for (name, d) in all() {
+        let mut named = 0;
+        for (kind, property) in NAME_PROPERTIES {
+            for r in d.of_kind(kind) {
+                let Some(value) = r.prop(property) else {
+                    continue;
+                };
+                named += 1;
+                assert!(carries_stack_name(value), "{name}: {} has the fixed {property} {value}, which a second stack in the region collides with", r.id);
+                assert_ne!(
+                    r.deletion_policy.as_deref(),
+                    Some("Retain"),
+                    "{name}: {} is retained under a name of its own ({value}): redeploying after a delete collides with it",
+                    r.id
+                );
+            }
+        }
+        assert!(
+            named >= 2,
+            "{name}: expected the function log groups and the dashboard to be named"
+        );
+    }
+}
+
+#[test]
+fn stateful_resources_have_deliberate_deletion_policies() {
+    for (name, d) in all() {
+        for kind in [
+            "AWS::DynamoDB::Table",
+            "AWS::SQS::Queue",
+            "AWS::SNS::Topic",
+            "AWS::Logs::LogGroup",
+            "AWS::KMS::Key",
+        ] {
+            for r in d.of_kind(kind) {
+                assert!(
+                    r.deletion_policy.is_some() && r.update_replace_policy.is_some(),
+                    "{name}: {} ({kind}) has no explicit deletion and replacement policy",
+                    r.id
+                );
+            }
+        }
+        let retained = |r: &Resource| {
+            r.deletion_policy.as_deref() == Some("Retain")
+                && r.update_replace_policy.as_deref() == Some("Retain")
+        };
+        let table = d.of_kind("AWS::DynamoDB::Table").next().expect("table");
+        assert!(retained(table), "{name}: the ledger table is not retained");
+        let protected = table
+            .prop("DeletionProtectionEnabled")
+            .map(|v| v.to_string().trim_matches('"').to_string());
+        let expected = if name.ends_with("alternative") {
+            "false"
+        } else {
+            "true"
+        };
+        assert_eq!(
+            protected.as_deref(),
+            Some(expected),
+            "{name}: table deletion protection does not follow the parameter"
+        );
+        let ingest = d.function_by_description("Normalises");
+        let event_log =
+            ingest.properties["Environment"]["Variables"]["SES_LEDGER_EVENT_LOG_GROUP"].clone();
+        let event_log = d.target(&event_log).expect("the event log group is ours");
+        assert!(
+            retained(event_log),
+            "{name}: the event log group is not retained"
+        );
+        let dead_letters = ingest_dead_letter_queue(&d);
+        assert!(
+            retained(dead_letters),
+            "{name}: the dead-letter queue is not retained"
+        );
+    }
+}
+
+fn ingest_dead_letter_queue(d: &Deployment) -> &Resource {
+    let ingest = d.function_by_description("Normalises");
+    d.of_kind("AWS::Lambda::EventInvokeConfig")
+        .find(|c| reference(&c.properties["FunctionName"]).as_deref() == Some(ingest.id.as_str()))
+        .and_then(|c| d.target(&c.properties["DestinationConfig"]["OnFailure"]["Destination"]))
+        .expect("the ingest function's on-failure destination is a queue of ours")
+}
+
+#[test]
+fn asynchronously_invoked_functions_have_deliberate_retries() {
+    for (name, d) in all() {
+        let mut async_targets = BTreeSet::new();
+        for s in d.of_kind("AWS::SNS::Subscription") {
+            if s.prop("Protocol").and_then(Value::as_str) == Some("lambda") {
+                async_targets
+                    .insert(reference(&s.properties["Endpoint"]).expect("lambda endpoint"));
+            }
+        }
+        for s in d.of_kind("AWS::Scheduler::Schedule") {
+            async_targets
+                .insert(reference(&s.properties["Target"]["Arn"]).expect("schedule target"));
+        }
+        assert!(!async_targets.is_empty(), "{name}");
+        for target in async_targets {
+            let config = d
+                .of_kind("AWS::Lambda::EventInvokeConfig")
+                .find(|c| {
+                    reference(&c.properties["FunctionName"]).as_deref() == Some(target.as_str())
+                })
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{name}: {target} is invoked asynchronously with Lambda's default retries"
+                    )
+                });
+            assert!(
+                config.prop("MaximumRetryAttempts").is_some(),
+                "{name}: {target} retries by default"
+            );
+            assert!(
+                config.prop("MaximumEventAgeInSeconds").is_some(),
+                "{name}: {target} keeps events for the default six hours"
+            );
+        }
+    }
+}
+
+#[test]
+fn queue_sources_report_partial_failures_and_outlast_the_function() {
+    for (name, d) in all() {
+        let mappings: Vec<&Resource> = d.of_kind("AWS::Lambda::EventSourceMapping").collect();
+        assert_eq!(
+            mappings.len(),
+            usize::from(!name.ends_with("alternative")),
+            "{name}: one queue source on the sqs transport, none on direct"
+        );
+        for m in mappings {
+            assert!(
+                strings(&m.properties["FunctionResponseTypes"])
+                    .contains(&"ReportBatchItemFailures".to_string()),
+                "{name}: a failed record would fail its whole batch"
+            );
+            let queue = d
+                .target(&m.properties["EventSourceArn"])
+                .expect("source queue");
+            let function = d
+                .target(&m.properties["FunctionName"])
+                .expect("target function");
+            let visibility = queue
+                .prop("VisibilityTimeout")
+                .and_then(Value::as_i64)
+                .expect("visibility timeout");
+            let timeout = function
+                .prop("Timeout")
+                .and_then(Value::as_i64)
+                .expect("function timeout");
+            assert!(visibility >= 6 * timeout, "{name}: visibility {visibility} s < 6 x the function's {timeout} s, so batches are redelivered while running");
+            assert!(
+                queue.prop("RedrivePolicy").is_some(),
+                "{name}: poison messages would circulate forever"
+            );
+        }
+        for s in d
+            .of_kind("AWS::SNS::Subscription")
+            .filter(|s| s.prop("Protocol").and_then(Value::as_str) == Some("sqs"))
+        {
+            let mut queues = vec![d.target(&s.properties["Endpoint"]).expect("queue of ours")];
+            if let Some(dlq) = s
+                .prop("RedrivePolicy")
+                .and_then(|p| d.target(&p["deadLetterTargetArn"]))
+            {
+                queues.push(dlq);
+            }
+            for q in queues {
+                let ok = d.resource_policy_statements(q).iter().any(|st| {
+                    service_principals(st).contains(&"sns.amazonaws.com".to_string())
+                        && allows(st, "sqs:SendMessage")
+                });
+                assert!(ok, "{name}: SNS may not deliver into {}", q.id);
+            }
+        }
+    }
+}
+
+#[test]
+fn parameters_refuse_typos_before_the_deploy_starts() {
+    let template: Value =
+        serde_json::from_str(&std::fs::read_to_string(sam_expansion()).expect("expansion"))
+            .expect("json");
+    let params = template["Parameters"].as_object().expect("parameters");
+    for (name, spec) in params {
+        if spec["Type"] == "String" {
+            assert!(
+                spec.get("AllowedPattern").is_some() || spec.get("AllowedValues").is_some(),
+                "parameter {name} takes any string"
+            );
+        }
+    }
+    let matches = |name: &str, value: &str| {
+        let pattern = params[name]["AllowedPattern"].as_str().expect("pattern");
+        regex::Regex::new(pattern)
+            .expect("pattern compiles")
+            .is_match(value)
+    };
+    assert!(matches("SesEventTopicArn", ""));
+    assert!(matches("SesEventTopicArn", EXISTING_TOPIC));
+    assert!(
+        !matches("SesEventTopicArn", "arn:aws:sns:us-east-1:1234:x"),
+        "a short account id"
+    );
+    assert!(
+        !matches("SesEventTopicArn", "existing-ses-events"),
+        "a topic name, not an ARN"
+    );
+    assert!(matches("AlertEmail", "ops@example.com"));
+    assert!(!matches("AlertEmail", "ops@example"));
+    assert!(!matches("AlertEmail", "ops example.com"));
+    assert!(matches("AlarmSchedule", "rate(15 minutes)"));
+    assert!(matches("AlarmSchedule", "rate(1 hour)"));
+    assert!(matches("AlarmSchedule", "cron(0/15 * * * ? *)"));
+    assert!(!matches("AlarmSchedule", "rate(15 minute)"));
+    assert!(!matches("AlarmSchedule", "every 15 minutes"));
+}
+
+#[test]
+fn outputs_are_described_and_name_what_an_operator_needs() {
+    for (name, d) in all() {
+        for (id, output) in &d.outputs {
+            assert!(
+                output
+                    .get("Description")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.len() > 10),
+                "{name}: output {id} has no description"
+            );
+        }
+        for id in [
+            "SesEventTopicArn",
+            "AlertTopicArn",
+            "LedgerTableName",
+            "EventLogGroupName",
+            "IngestDeadLetterQueueUrl",
+            "IngestDeadLetterQueueArn",
+            "IngestFunctionName",
+            "AlarmFunctionName",
+            "DashboardName",
+        ] {
+            assert!(d.outputs.contains_key(id), "{name}: no output {id}");
+        }
+        assert_eq!(
+            d.outputs.contains_key("ConfigurationSetName"),
+            name.ends_with("alternative"),
+            "{name}"
+        );
+        assert_eq!(
+            d.outputs.contains_key("IngestQueueUrl"),
+            !name.ends_with("alternative"),
+            "{name}"
+        );
+    }
+}
+
+/// What the parity test compares: resource types, each function's permissions, the alarms, the
+/// queries, the dashboard and the outputs.
+#[derive(Debug, PartialEq)]
+struct Shape {
+    resource_types: BTreeMap<String, usize>,
+    permissions: BTreeMap<String, BTreeSet<String>>,
+    alarms: BTreeMap<String, String>,
+    queries: BTreeSet<String>,
+    dashboard_widgets: usize,
+    outputs: BTreeSet<String>,
+    environment: BTreeMap<String, BTreeSet<String>>,
+}
+
+fn shape(d: &Deployment) -> Shape {
+    let mut resource_types = BTreeMap::new();
+    for r in d.resources.values() {
+        *resource_types.entry(r.kind.clone()).or_insert(0) += 1;
+    }
+    let mut permissions = BTreeMap::new();
+    let mut environment = BTreeMap::new();
+    for (label, prefix) in [("ingest", "Normalises"), ("alarm", "Judges")] {
+        let f = d.function_by_description(prefix);
+        permissions.insert(label.to_string(), d.function_permissions(f));
+        let vars = f.properties["Environment"]["Variables"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        environment.insert(label.to_string(), vars);
+    }
+    let alarms = d
+        .of_kind("AWS::CloudWatch::Alarm")
+        .map(|a| {
+            let p = &a.properties;
+            let metric = if p.get("Metrics").is_some() {
+                let mut parts: Vec<String> = p["Metrics"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|m| {
+                        format!(
+                            "{} {} {} {}",
+                            m["MetricStat"]["Metric"]["MetricName"],
+                            m["MetricStat"]["Stat"],
+                            m["MetricStat"]["Period"],
+                            m["Expression"]
+                        )
+                    })
+                    .collect();
+                parts.sort();
+                parts.join(" + ")
+            } else {
+                format!("{}/{} {}", p["Namespace"], p["MetricName"], p["Statistic"])
+            };
+            let on = p
+                .get("Dimensions")
+                .and_then(Value::as_array)
+                .and_then(|l| l.first())
+                .and_then(|dim| d.target(&dim["Value"]))
+                .map(|r| r.kind.clone())
+                .unwrap_or_default();
+            let rule = format!(
+                "{metric} on {on} period {} {} {} x{} missing={} actions={}",
+                p["Period"],
+                p["ComparisonOperator"],
+                p["Threshold"],
+                p["EvaluationPeriods"],
+                p["TreatMissingData"],
+                p["AlarmActions"].as_array().map_or(0, Vec::len)
+            );
+            (
+                p["AlarmDescription"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                rule,
+            )
+        })
+        .collect();
+    let queries = d
+        .of_kind("AWS::Logs::QueryDefinition")
+        .map(|q| {
+            q.properties["QueryString"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    let dashboard_widgets = d
+        .of_kind("AWS::CloudWatch::Dashboard")
+        .map(|b| {
+            b.properties["DashboardBody"]
+                .to_string()
+                .matches("\\\"type\\\"")
+                .count()
+        })
+        .sum();
+    Shape {
+        resource_types,
+        permissions,
+        alarms,
+        queries,
+        dashboard_widgets,
+        outputs: d.outputs.keys().cloned().collect(),
+        environment,
+    }
+}
+
+#[test]
+fn the_cdk_app_deploys_the_same_stack_as_the_sam_template() {
+    for (variant, parameters) in [("default", &[][..]), ("alternative", ALTERNATIVE)] {
+        let from_sam = shape(&sam(parameters));
+        let from_cdk = shape(&Deployment::load(&cdk_output(variant), &[]));
+        assert_eq!(
+            from_sam.resource_types, from_cdk.resource_types,
+            "{variant}: resource types"
+        );
+        assert_eq!(
+            from_sam.permissions, from_cdk.permissions,
+            "{variant}: IAM actions per function"
+        );
+        assert_eq!(from_sam.alarms, from_cdk.alarms, "{variant}: alarms");
+        assert_eq!(from_sam.queries.len(), 6, "{variant}: the saved queries");
+        assert_eq!(
+            from_sam.queries, from_cdk.queries,
+            "{variant}: saved queries"
+        );
+        assert!(
+            from_sam.dashboard_widgets >= 4,
+            "{variant}: dashboard widgets"
+        );
+        assert_eq!(
+            from_sam.dashboard_widgets, from_cdk.dashboard_widgets,
+            "{variant}: dashboard"
+        );
+        assert_eq!(from_sam.outputs, from_cdk.outputs, "{variant}: outputs");
+        assert_eq!(
+            from_sam.environment, from_cdk.environment,
+            "{variant}: function environment"
+        );
+    }
+}
