@@ -30,7 +30,7 @@ source .local-stack/env
 
 say "Building the functions and the CLI"
 cargo build --workspace --bins --locked
-CLI="${ROOT}/target/debug/ses-ledger"
+CLI="${CARGO_TARGET_DIR:-${ROOT}/target}/debug/ses-ledger"
 
 export SES_LEDGER_TABLE=ses-ledger-demo
 export SES_LEDGER_EVENT_LOG_GROUP=/ses-ledger/demo/events
