@@ -3,7 +3,7 @@
 use aws_config::SdkConfig;
 use clap::{Args, ValueEnum};
 use ses_ledger::config::LedgerConfig;
-use ses_ledger::dynamo::DynamoLedger;
+use ses_ledger_aws::dynamo::DynamoLedger;
 
 #[derive(Debug, Clone, Args)]
 pub struct Target {
@@ -34,7 +34,7 @@ pub struct Target {
 
 impl Target {
     pub async fn sdk_config(&self) -> SdkConfig {
-        let mut loader = ses_ledger::telemetry::aws_config_loader();
+        let mut loader = ses_ledger_aws::telemetry::aws_config_loader();
         if let Some(url) = &self.endpoint_url {
             loader = loader.endpoint_url(url);
         }

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use ses_ledger::alarm::AlarmConfig;
-use ses_ledger::cloudwatch_metrics::CloudWatchReputation;
+use ses_ledger_aws::cloudwatch_metrics::CloudWatchReputation;
 
 use common::{Output, Target};
 

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
-use ses_ledger::cloudwatch_logs::CloudWatchEventLog;
 use ses_ledger::config::LedgerConfig;
 use ses_ledger::envelope::{parse_documents, split_document, Inbound};
 use ses_ledger::ingest::{describe_origin, ingest_inbound, Counts};
 use ses_ledger::ports::{EventLog, EventStore};
+use ses_ledger_aws::cloudwatch_logs::CloudWatchEventLog;
 
 /// SES messages recorded together: one log batch and one progress step each.
 const CHUNK: usize = 200;

@@ -69,7 +69,7 @@ pub async fn local_aws() -> SdkConfig {
             "{var}={value} is not a loopback endpoint"
         );
     }
-    ses_ledger::telemetry::aws_config().await
+    ses_ledger_aws::telemetry::aws_config().await
 }
 
 /// A fresh table and log group with a unique name, and the config that points at them.
@@ -81,7 +81,7 @@ pub async fn fresh_ledger(aws: &SdkConfig, name: &str) -> LedgerConfig {
         counter_shards: 4,
         ..LedgerConfig::default()
     };
-    ses_ledger::dynamo::create_table(&aws_sdk_dynamodb::Client::new(aws), &config.table_name)
+    ses_ledger_aws::dynamo::create_table(&aws_sdk_dynamodb::Client::new(aws), &config.table_name)
         .await
         .expect("create table");
     aws_sdk_cloudwatchlogs::Client::new(aws)

@@ -7,17 +7,17 @@
 use aws_config::SdkConfig;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use ses_ledger::alarm::{run, AlarmConfig, Level, RateKind, SesFigure};
-use ses_ledger::cloudwatch_logs::CloudWatchEventLog;
-use ses_ledger::cloudwatch_metrics::CloudWatchReputation;
 use ses_ledger::config::LedgerConfig;
 use ses_ledger::counters::{Metric, Scope};
-use ses_ledger::dynamo::DynamoLedger;
 use ses_ledger::envelope::split_document;
 use ses_ledger::ingest::ingest_inbound;
 use ses_ledger::ports::CounterReader;
 use ses_ledger::rates::{compute, Rate, Window};
 use ses_ledger::simulate::{generate, Scenario, TenantProfile};
-use ses_ledger::sns::SnsAlertPublisher;
+use ses_ledger_aws::cloudwatch_logs::CloudWatchEventLog;
+use ses_ledger_aws::cloudwatch_metrics::CloudWatchReputation;
+use ses_ledger_aws::dynamo::DynamoLedger;
+use ses_ledger_aws::sns::SnsAlertPublisher;
 use ses_ledger_integration_tests::*;
 
 struct Stack {

@@ -8,11 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_config::SdkConfig;
 use lambda_runtime::{Context, LambdaEvent};
-use ses_ledger::cloudwatch_logs::CloudWatchEventLog;
 use ses_ledger::config::LedgerConfig;
-use ses_ledger::dynamo::DynamoLedger;
 use ses_ledger::ports::LedgerReader;
 use ses_ledger::summary::SuppressionReason;
+use ses_ledger_aws::cloudwatch_logs::CloudWatchEventLog;
+use ses_ledger_aws::dynamo::DynamoLedger;
 use ses_ledger_ingest::{handle, Ingest};
 use ses_ledger_integration_tests::*;
 

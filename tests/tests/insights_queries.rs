@@ -199,7 +199,7 @@ async fn queries_start_and_return_the_fields_they_select_on_local_cloudwatch_log
     let aws = local_aws().await;
     let config = fresh_ledger(&aws, "insights").await;
     let logs = aws_sdk_cloudwatchlogs::Client::new(&aws);
-    let log = ses_ledger::cloudwatch_logs::CloudWatchEventLog::new(
+    let log = ses_ledger_aws::cloudwatch_logs::CloudWatchEventLog::new(
         logs.clone(),
         &config.event_log_group,
         "q",

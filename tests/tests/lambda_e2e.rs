@@ -101,7 +101,7 @@ async fn ensure_resources(aws: &aws_config::SdkConfig) {
     let ddb = aws_sdk_dynamodb::Client::new(aws);
     if ddb.describe_table().table_name(TABLE).send().await.is_err() {
         // Two tests may race to create it; losing the race is fine.
-        let _ = ses_ledger::dynamo::create_table(&ddb, TABLE).await;
+        let _ = ses_ledger_aws::dynamo::create_table(&ddb, TABLE).await;
     }
     let _ = aws_sdk_cloudwatchlogs::Client::new(aws)
         .create_log_group()
@@ -149,7 +149,8 @@ async fn the_ingest_binary_records_once_and_rejects_bad_input() {
         table_name: TABLE.into(),
         ..Default::default()
     };
-    let reader = ses_ledger::dynamo::DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config);
+    let reader =
+        ses_ledger_aws::dynamo::DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config);
     let mut stored = 0;
     for m in &messages {
         stored += reader

@@ -1,18 +1,18 @@
 use lambda_runtime::{run, service_fn, Error};
 use ses_ledger::alarm::AlarmConfig;
-use ses_ledger::cloudwatch_metrics::CloudWatchReputation;
 use ses_ledger::config::LedgerConfig;
-use ses_ledger::dynamo::DynamoLedger;
-use ses_ledger::sns::SnsAlertPublisher;
 use ses_ledger_alarm::{handle, Alarm};
+use ses_ledger_aws::cloudwatch_metrics::CloudWatchReputation;
+use ses_ledger_aws::dynamo::DynamoLedger;
+use ses_ledger_aws::sns::SnsAlertPublisher;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    ses_ledger::telemetry::init_json_logs();
+    ses_ledger_aws::telemetry::init_json_logs();
     let ledger_config = LedgerConfig::from_env()?;
     let topic = std::env::var("SES_LEDGER_ALERT_TOPIC_ARN")
         .map_err(|_| "SES_LEDGER_ALERT_TOPIC_ARN is not set")?;
-    let aws = ses_ledger::telemetry::aws_config().await;
+    let aws = ses_ledger_aws::telemetry::aws_config().await;
     let app = Alarm {
         event_log_group: ledger_config.event_log_group.clone(),
         ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), ledger_config),

@@ -1,14 +1,14 @@
 use lambda_runtime::{run, service_fn, Error};
-use ses_ledger::cloudwatch_logs::CloudWatchEventLog;
 use ses_ledger::config::LedgerConfig;
-use ses_ledger::dynamo::DynamoLedger;
+use ses_ledger_aws::cloudwatch_logs::CloudWatchEventLog;
+use ses_ledger_aws::dynamo::DynamoLedger;
 use ses_ledger_ingest::{handle, Ingest};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    ses_ledger::telemetry::init_json_logs();
+    ses_ledger_aws::telemetry::init_json_logs();
     let config = LedgerConfig::from_env()?;
-    let aws = ses_ledger::telemetry::aws_config().await;
+    let aws = ses_ledger_aws::telemetry::aws_config().await;
     let stream = CloudWatchEventLog::instance_stream_name(chrono::Utc::now());
     let app = Ingest {
         store: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config.clone()),

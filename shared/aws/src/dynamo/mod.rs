@@ -17,16 +17,16 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration as TimeDelta, SecondsFormat, Utc};
 
-use crate::alarm::{Level, RateKind};
-use crate::config::LedgerConfig;
-use crate::counters::{CounterIncrement, Detail, Metric, Scope};
-use crate::event::{EventType, RecipientEvent};
-use crate::keys;
-use crate::ports::{
+use ses_ledger::alarm::{Level, RateKind};
+use ses_ledger::config::LedgerConfig;
+use ses_ledger::counters::{CounterIncrement, Detail, Metric, Scope};
+use ses_ledger::event::{EventType, RecipientEvent};
+pub mod keys;
+use ses_ledger::ports::{
     AlertStateStore, CounterReader, EventStore, LedgerReader, RecordOutcome, StoreError,
 };
-use crate::rates::{HourlyCounts, Totals};
-use crate::summary::{RecipientSummary, SoftBouncePolicy, Suppression, SuppressionReason};
+use ses_ledger::rates::{HourlyCounts, Totals};
+use ses_ledger::summary::{RecipientSummary, SoftBouncePolicy, Suppression, SuppressionReason};
 
 /// How often a transaction is retried when another writer touched the same summary or counter.
 const MAX_CONFLICT_ATTEMPTS: u32 = 20;

@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::counters::Scope;
+use ses_ledger::counters::Scope;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";

@@ -4,8 +4,8 @@
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
 
-use crate::alarm::Alert;
-use crate::ports::{AlertPublisher, StoreError};
+use ses_ledger::alarm::Alert;
+use ses_ledger::ports::{AlertPublisher, StoreError};
 
 pub struct SnsAlertPublisher {
     client: Client,

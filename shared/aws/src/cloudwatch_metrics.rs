@@ -6,9 +6,9 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_cloudwatch::Client;
 use chrono::{DateTime, Duration, Utc};
 
-use crate::alarm::{RateKind, SesFigure};
-use crate::counters::Scope;
-use crate::ports::{ReputationSource, StoreError};
+use ses_ledger::alarm::{RateKind, SesFigure};
+use ses_ledger::counters::Scope;
+use ses_ledger::ports::{ReputationSource, StoreError};
 
 pub const SES_NAMESPACE: &str = "AWS/SES";
 /// SES's dimension for per-configuration-set reputation metrics.

@@ -1,5 +1,5 @@
 //! What one alarm run costs in computation: rates for every standard window over 30 days of
-//! hourly counters, for 100 scopes. Run: `cargo bench -p ses-ledger-shared --bench rates`.
+//! hourly counters, for 100 scopes. Run: `cargo bench -p ses-ledger-core --bench rates`.
 
 use std::collections::BTreeMap;
 

@@ -6,8 +6,8 @@ use aws_sdk_cloudwatchlogs::Client;
 use chrono::{DateTime, Duration, Utc};
 use tokio::sync::OnceCell;
 
-use crate::event::RecipientEvent;
-use crate::ports::{EventLog, StoreError};
+use ses_ledger::event::RecipientEvent;
+use ses_ledger::ports::{EventLog, StoreError};
 
 /// PutLogEvents limits (CloudWatch Logs quotas).
 pub const MAX_EVENTS_PER_BATCH: usize = 10_000;

@@ -1,0 +1,13 @@
+//! ses-ledger's AWS adapters: one module per service, each implementing ports of
+//! `ses-ledger-core` (`ses_ledger`). Nothing here decides anything about SES events; it maps the
+//! core's types to and from each service's API.
+
+#[cfg(feature = "logs")]
+pub mod cloudwatch_logs;
+#[cfg(feature = "cloudwatch")]
+pub mod cloudwatch_metrics;
+#[cfg(feature = "dynamodb")]
+pub mod dynamo;
+#[cfg(feature = "sns")]
+pub mod sns;
+pub mod telemetry;

@@ -1,0 +1,33 @@
+//! ses-ledger's core: capture every Amazon SES event exactly once and compute the rates SES judges
+//! you by, with no AWS SDK in sight. Dependencies run one way: this crate <- `ses-ledger-aws`
+//! (the adapters) <- the functions and the CLI; Cargo enforces it, since this crate names no
+//! other of ours.
+//!
+//! - the event model: `event`, `address`, `provider`, `timestamp`;
+//! - input: `envelope` (SNS, SQS, EventBridge, Firehose, DLQ records), `ses` (both payload
+//!   formats), `normalise` (one record per recipient);
+//! - the ledger's arithmetic: `counters`, `summary`, `rates`;
+//! - the alarm's rules: `alarm` (levels, evaluation, alert text, EMF), `insights` (the queries an
+//!   alert names);
+//! - `config`, the `ports` (one small trait per AWS capability) and the use cases `ingest` and
+//!   `alarm::run` over them.
+
+pub mod address;
+pub mod alarm;
+pub mod config;
+pub mod counters;
+pub mod envelope;
+pub mod event;
+pub mod ingest;
+pub mod insights;
+#[cfg(any(test, feature = "testkit"))]
+pub mod memory;
+pub mod normalise;
+pub mod ports;
+pub mod provider;
+pub mod rates;
+pub mod ses;
+#[cfg(feature = "simulate")]
+pub mod simulate;
+pub mod summary;
+pub mod timestamp;
