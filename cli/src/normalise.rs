@@ -176,11 +176,7 @@ fn location(label: &str, line: usize, n: usize, count: usize, origin: &Origin) -
 mod tests {
     use super::*;
     use ses_ledger::event::{EventType, RecipientEvent};
-    use std::path::Path;
-
-    fn events_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
-    }
+    use ses_ledger::testkit::fixtures::events_dir;
 
     struct Run {
         outcome: Outcome,

@@ -19,40 +19,7 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".."))
 }
 
-pub fn fixture(relative: &str) -> serde_json::Value {
-    let path = repo_root().join("events").join(relative);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Every `*.json` fixture under `events/<folder>`, sorted by name.
-pub fn fixtures_in(folder: &str) -> Vec<(String, serde_json::Value)> {
-    let dir = repo_root().join("events").join(folder);
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            (
-                name,
-                fixture(&format!(
-                    "{folder}/{}",
-                    p.file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                )),
-            )
-        })
-        .collect()
-}
+pub use ses_ledger::testkit::fixtures::{fixture, fixtures_in};
 
 /// The SDK configuration pointed at the local stack. Panics with instructions when the stack's
 /// endpoints are not in the environment.

@@ -10,8 +10,10 @@ use ses_ledger::config::LedgerConfig;
 use ses_ledger::counters::Scope;
 use ses_ledger::envelope::split_document;
 use ses_ledger::ingest::ingest_inbound;
-use ses_ledger::memory::{FixedReputation, InMemoryEventLog, InMemoryLedger, InMemoryPublisher};
 use ses_ledger::simulate::{generate, Scenario, TenantProfile};
+use ses_ledger::testkit::memory::{
+    FixedReputation, InMemoryEventLog, InMemoryLedger, InMemoryPublisher,
+};
 
 #[tokio::test]
 async fn hundreds_of_thousands_of_gmail_deliveries_hide_a_review_level_complaint_rate() {

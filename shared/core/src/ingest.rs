@@ -279,7 +279,7 @@ fn fail(message: &mut MessageOutcome, failure: IngestFailure) {
 mod tests {
     use super::*;
     use crate::counters::Metric;
-    use crate::memory::{InMemoryEventLog, InMemoryLedger};
+    use crate::testkit::memory::{InMemoryEventLog, InMemoryLedger};
 
     fn delivery(message_id: &str, recipients: &[&str]) -> serde_json::Value {
         serde_json::json!({

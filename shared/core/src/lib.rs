@@ -20,8 +20,6 @@ pub mod envelope;
 pub mod event;
 pub mod ingest;
 pub mod insights;
-#[cfg(any(test, feature = "testkit"))]
-pub mod memory;
 pub mod normalise;
 pub mod ports;
 pub mod provider;
@@ -30,4 +28,6 @@ pub mod ses;
 #[cfg(feature = "simulate")]
 pub mod simulate;
 pub mod summary;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod timestamp;

@@ -278,39 +278,9 @@ mod tests {
     use super::*;
     use crate::envelope::{parse_documents, split_document, Inbound};
     use crate::event::{PayloadFormat, Transport};
+    use crate::testkit::fixtures::{fixture, fixtures_in};
     use chrono::TimeZone;
     use serde_json::json;
-    use std::path::{Path, PathBuf};
-
-    fn events_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
-    }
-
-    fn fixture(relative: &str) -> Value {
-        let path = events_dir().join(relative);
-        let text =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    }
-
-    /// `(file stem, document)` of every fixture in a folder, by name.
-    fn fixtures_in(folder: &str) -> Vec<(String, Value)> {
-        let dir = events_dir().join(folder);
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter_map(|n| n.strip_suffix(".json").map(str::to_string))
-            .collect();
-        names.sort();
-        names
-            .into_iter()
-            .map(|n| {
-                let doc = fixture(&format!("{folder}/{n}.json"));
-                (n, doc)
-            })
-            .collect()
-    }
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5)

@@ -1,0 +1,6 @@
+//! Test doubles, written once for core's tests, the tests crate and the CLI's tests: in-memory
+//! implementations of every port, and the loader of the fixtures in `events/`. Compiled only with
+//! the `testkit` feature (and in core's own tests), never into a function.
+
+pub mod fixtures;
+pub mod memory;
