@@ -28,6 +28,9 @@ scripts/local-stack.sh install
 step "format"
 cargo fmt --all -- --check
 
+step "no module of shared/ imports one that imports it back"
+scripts/check-module-cycles.py
+
 step "SAM template: cfn-lint (as written and expanded), sam validate --lint, checkov"
 scripts/lint-template.sh
 

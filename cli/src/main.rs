@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use ses_ledger::alarm::AlarmConfig;
+use ses_ledger::usecase::Ingest;
 use ses_ledger_aws::cloudwatch_metrics::CloudWatchReputation;
 
 use common::{Output, Target};
@@ -195,10 +196,13 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => {
             let sdk = target.sdk_config().await;
             let ledger = target.ledger(&sdk).await?;
-            let log = replay::replay_log(&sdk, &target.log_group);
             let files = replay::expand_paths(&paths)?;
-            let config = ledger.config().clone();
-            let summary = replay::replay(&files, &ledger, &log, &config, !quiet).await?;
+            let app = Ingest {
+                config: ledger.config().clone(),
+                log: replay::replay_log(&sdk, &target.log_group),
+                store: ledger,
+            };
+            let summary = replay::replay(&files, &app, !quiet).await?;
             println!(
                 "{} SES messages: {} recipient events new, {} duplicate, {} messages rejected",
                 summary.messages, summary.new, summary.duplicate, summary.rejected
@@ -212,10 +216,13 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Simulate(args) if args.ingest => {
             let sdk = args.target.sdk_config().await;
             let ledger = args.target.ledger(&sdk).await?;
-            let log = replay::replay_log(&sdk, &args.target.log_group);
-            let config = ledger.config().clone();
+            let app = Ingest {
+                config: ledger.config().clone(),
+                log: replay::replay_log(&sdk, &args.target.log_group),
+                store: ledger,
+            };
             let inbound = simulate::inbound(&args, Utc::now())?;
-            let summary = replay::record(inbound, &ledger, &log, &config, !args.quiet).await;
+            let summary = replay::record(inbound, &app, !args.quiet).await;
             println!(
                 "{} simulated SES messages: {} recipient events new, {} duplicate, {} messages rejected",
                 summary.messages, summary.new, summary.duplicate, summary.rejected

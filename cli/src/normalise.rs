@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use ses_ledger::envelope::{parse_documents_with_lines, split_document};
 use ses_ledger::event::Origin;
-use ses_ledger::ingest::describe_origin;
 use ses_ledger::normalise::normalise;
+use ses_ledger::usecase::ingest::describe_origin;
 
 /// Arguments of `ses-ledger normalise`.
 #[derive(Debug, Clone, Args)]

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
-use ses_ledger::config::LedgerConfig;
 use ses_ledger::envelope::{parse_documents, split_document, Inbound};
-use ses_ledger::ingest::{describe_origin, ingest_inbound, Counts};
 use ses_ledger::ports::{EventLog, EventStore};
+use ses_ledger::usecase::ingest::{describe_origin, Counts};
+use ses_ledger::usecase::Ingest;
 use ses_ledger_aws::cloudwatch_logs::CloudWatchEventLog;
 
 /// SES messages recorded together: one log batch and one progress step each.
@@ -47,9 +47,7 @@ fn walk(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 /// counted as rejected.
 pub async fn replay<S: EventStore, L: EventLog>(
     files: &[PathBuf],
-    store: &S,
-    log: &L,
-    config: &LedgerConfig,
+    app: &Ingest<S, L>,
     progress: bool,
 ) -> anyhow::Result<ReplaySummary> {
     let mut summary = ReplaySummary::default();
@@ -68,7 +66,7 @@ pub async fn replay<S: EventStore, L: EventLog>(
         }
     }
     let rejected = summary.rejected;
-    let mut summary = record(inbound, store, log, config, progress).await;
+    let mut summary = record(inbound, app, progress).await;
     summary.rejected += rejected;
     summary.messages += rejected;
     Ok(summary)
@@ -78,9 +76,7 @@ pub async fn replay<S: EventStore, L: EventLog>(
 /// with a progress bar.
 pub async fn record<S: EventStore, L: EventLog>(
     inbound: Vec<(PathBuf, Inbound)>,
-    store: &S,
-    log: &L,
-    config: &LedgerConfig,
+    app: &Ingest<S, L>,
     progress: bool,
 ) -> ReplaySummary {
     let mut summary = ReplaySummary {
@@ -101,7 +97,7 @@ pub async fn record<S: EventStore, L: EventLog>(
         let chunk: Vec<_> = chunks.by_ref().take(CHUNK).collect();
         let len = chunk.len() as u64;
         let (files, messages): (Vec<PathBuf>, Vec<_>) = chunk.into_iter().unzip();
-        let report = ingest_inbound(messages, store, log, config, Utc::now()).await;
+        let report = app.inbound(messages, Utc::now()).await;
         let mut counts = Counts::default();
         for (file, m) in files.iter().zip(&report.messages) {
             match &m.result {

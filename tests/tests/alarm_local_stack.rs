@@ -6,14 +6,14 @@
 
 use aws_config::SdkConfig;
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use ses_ledger::alarm::{run, AlarmConfig, Level, RateKind, SesFigure};
+use ses_ledger::alarm::{AlarmConfig, Level, RateKind, SesFigure};
 use ses_ledger::config::LedgerConfig;
 use ses_ledger::counters::{Metric, Scope};
 use ses_ledger::envelope::split_document;
-use ses_ledger::ingest::ingest_inbound;
 use ses_ledger::ports::CounterReader;
 use ses_ledger::rates::{compute, Rate, Window};
 use ses_ledger::simulate::{generate, Scenario, TenantProfile};
+use ses_ledger::usecase::{Alarm, AlarmReport, Ingest};
 use ses_ledger_aws::cloudwatch_logs::CloudWatchEventLog;
 use ses_ledger_aws::cloudwatch_metrics::CloudWatchReputation;
 use ses_ledger_aws::dynamo::DynamoLedger;
@@ -67,8 +67,12 @@ impl Stack {
                 .iter()
                 .flat_map(|m| split_document(m).expect("SES document"))
                 .collect();
-            let report =
-                ingest_inbound(inbound, &self.ledger, &self.log, &self.config, Utc::now()).await;
+            let app = Ingest {
+                store: &self.ledger,
+                log: &self.log,
+                config: self.config.clone(),
+            };
+            let report = app.inbound(inbound, Utc::now()).await;
             let failures: Vec<String> = report
                 .failures()
                 .map(|f| format!("{:?}", f.result))
@@ -77,20 +81,16 @@ impl Stack {
         }
     }
 
-    async fn alarm(
-        &self,
-        config: &AlarmConfig,
-        now: DateTime<Utc>,
-    ) -> ses_ledger::alarm::AlarmReport {
-        run(
-            &self.ledger,
-            &self.ledger,
-            &self.publisher,
-            &self.reputation,
-            config,
-            &self.config.event_log_group,
-            now,
-        )
+    async fn alarm(&self, config: &AlarmConfig, now: DateTime<Utc>) -> AlarmReport {
+        Alarm {
+            counters: &self.ledger,
+            state: &self.ledger,
+            publisher: &self.publisher,
+            reputation: &self.reputation,
+            config: config.clone(),
+            log_group: self.config.event_log_group.clone(),
+        }
+        .run(now)
         .await
         .expect("alarm run")
     }

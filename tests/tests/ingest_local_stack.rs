@@ -11,9 +11,10 @@ use lambda_runtime::{Context, LambdaEvent};
 use ses_ledger::config::LedgerConfig;
 use ses_ledger::ports::LedgerReader;
 use ses_ledger::summary::SuppressionReason;
+use ses_ledger::usecase::Ingest;
 use ses_ledger_aws::cloudwatch_logs::CloudWatchEventLog;
 use ses_ledger_aws::dynamo::DynamoLedger;
-use ses_ledger_ingest::{handle, Ingest};
+use ses_ledger_ingest::handle;
 use ses_ledger_integration_tests::*;
 
 type App = Ingest<DynamoLedger, CloudWatchEventLog>;

@@ -186,6 +186,10 @@ async fn the_ingest_binary_records_once_and_rejects_bad_input() {
             .is_some_and(|m| m.contains("SNS message")),
         "{body}"
     );
+    assert_eq!(
+        body["errorType"], "InputRejected",
+        "Lambda's record says what kind of failure it was: {body}"
+    );
 }
 
 #[tokio::test]

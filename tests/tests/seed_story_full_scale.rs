@@ -5,15 +5,15 @@
 //! against DynamoDB Local and moto, scaled down, in alarm_local_stack.rs).
 
 use chrono::{Duration, DurationRound, Utc};
-use ses_ledger::alarm::{run, AlarmConfig, Level, RateKind};
+use ses_ledger::alarm::{AlarmConfig, Level, RateKind};
 use ses_ledger::config::LedgerConfig;
 use ses_ledger::counters::Scope;
 use ses_ledger::envelope::split_document;
-use ses_ledger::ingest::ingest_inbound;
 use ses_ledger::simulate::{generate, Scenario, TenantProfile};
 use ses_ledger::testkit::memory::{
     FixedReputation, InMemoryEventLog, InMemoryLedger, InMemoryPublisher,
 };
+use ses_ledger::usecase::{Alarm, Ingest};
 
 #[tokio::test]
 async fn hundreds_of_thousands_of_gmail_deliveries_hide_a_review_level_complaint_rate() {
@@ -43,23 +43,26 @@ async fn hundreds_of_thousands_of_gmail_deliveries_hide_a_review_level_complaint
             .iter()
             .flat_map(|m| split_document(m).expect("SES document"))
             .collect();
-        let report = ingest_inbound(inbound, &ledger, &log, &config, now).await;
+        let report = Ingest {
+            store: &ledger,
+            log: &log,
+            config: config.clone(),
+        }
+        .inbound(inbound, now)
+        .await;
         assert_eq!(report.failures().count(), 0);
     }
 
     let publisher = InMemoryPublisher::default();
-    let alarm = AlarmConfig::default();
-    let report = run(
-        &ledger,
-        &ledger,
-        &publisher,
-        &FixedReputation(Some(0.0028)),
-        &alarm,
-        "/ses-ledger/events",
-        now,
-    )
-    .await
-    .expect("alarm");
+    let alarm = Alarm {
+        counters: &ledger,
+        state: &ledger,
+        publisher: &publisher,
+        reputation: FixedReputation(Some(0.0028)),
+        config: AlarmConfig::default(),
+        log_group: "/ses-ledger/events".to_string(),
+    };
+    let report = alarm.run(now).await.expect("alarm");
     let account = report
         .evaluations
         .iter()
@@ -108,16 +111,6 @@ async fn hundreds_of_thousands_of_gmail_deliveries_hide_a_review_level_complaint
     );
 
     // The next run changes nothing.
-    run(
-        &ledger,
-        &ledger,
-        &publisher,
-        &FixedReputation(Some(0.0028)),
-        &alarm,
-        "/ses-ledger/events",
-        now,
-    )
-    .await
-    .expect("alarm");
+    alarm.run(now).await.expect("alarm");
     assert!(publisher.take().is_empty());
 }

@@ -2,42 +2,40 @@
 //! level changes.
 
 use chrono::Utc;
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
-use ses_ledger::alarm::{run, AlarmConfig};
-use ses_ledger::ports::{AlertPublisher, AlertStateStore, CounterReader, ReputationSource};
+use ses_ledger::ports::{
+    AlertPublisher, AlertStateStore, CounterReader, ReputationSource, StoreError,
+};
+use ses_ledger::usecase::Alarm;
 
-/// Everything built once per cold start.
-pub struct Alarm<C, P, R> {
-    /// Counters and alert state live in the same table.
-    pub ledger: C,
-    pub publisher: P,
-    pub reputation: R,
-    pub config: AlarmConfig,
-    /// The event stream's log group, named in alerts' Logs Insights queries.
-    pub event_log_group: String,
+/// A run that could not finish: DynamoDB, SNS or CloudWatch failed. Not retried (the schedule
+/// runs again); the function's Errors alarm reports it.
+#[derive(Debug, thiserror::Error)]
+#[error("alarm run stopped: {0}")]
+pub struct AlarmError(#[from] StoreError);
+
+impl From<AlarmError> for Diagnostic {
+    fn from(error: AlarmError) -> Diagnostic {
+        Diagnostic {
+            error_type: "StoreUnavailable".into(),
+            error_message: error.to_string(),
+        }
+    }
 }
 
-pub async fn handle<C, P, R>(
-    app: &Alarm<C, P, R>,
+/// One scheduled run: the use case, then its report as logs and EMF metrics.
+pub async fn handle<C, S, P, R>(
+    app: &Alarm<C, S, P, R>,
     _event: LambdaEvent<Value>,
-) -> Result<Value, Error>
+) -> Result<Value, AlarmError>
 where
-    C: CounterReader + AlertStateStore,
+    C: CounterReader,
+    S: AlertStateStore,
     P: AlertPublisher,
     R: ReputationSource,
 {
-    let now = Utc::now();
-    let report = run(
-        &app.ledger,
-        &app.ledger,
-        &app.publisher,
-        &app.reputation,
-        &app.config,
-        &app.event_log_group,
-        now,
-    )
-    .await?;
+    let report = app.run(Utc::now()).await?;
     // Embedded Metric Format: CloudWatch turns these stdout lines into SesLedger metrics.
     for line in &report.metrics {
         println!("{line}");

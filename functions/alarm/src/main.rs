@@ -1,7 +1,8 @@
 use lambda_runtime::{run, service_fn, Error};
 use ses_ledger::alarm::AlarmConfig;
 use ses_ledger::config::LedgerConfig;
-use ses_ledger_alarm::{handle, Alarm};
+use ses_ledger::usecase::Alarm;
+use ses_ledger_alarm::handle;
 use ses_ledger_aws::cloudwatch_metrics::CloudWatchReputation;
 use ses_ledger_aws::dynamo::DynamoLedger;
 use ses_ledger_aws::sns::SnsAlertPublisher;
@@ -13,12 +14,16 @@ async fn main() -> Result<(), Error> {
     let topic = std::env::var("SES_LEDGER_ALERT_TOPIC_ARN")
         .map_err(|_| "SES_LEDGER_ALERT_TOPIC_ARN is not set")?;
     let aws = ses_ledger_aws::telemetry::aws_config().await;
+    let log_group = ledger_config.event_log_group.clone();
+    // Counters and alert state live in the same table: one adapter serves both ports.
+    let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), ledger_config);
     let app = Alarm {
-        event_log_group: ledger_config.event_log_group.clone(),
-        ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), ledger_config),
+        counters: &ledger,
+        state: &ledger,
         publisher: SnsAlertPublisher::new(aws_sdk_sns::Client::new(&aws), topic),
         reputation: CloudWatchReputation::new(aws_sdk_cloudwatch::Client::new(&aws)),
         config: AlarmConfig::from_env()?,
+        log_group,
     };
     run(service_fn(|event| handle(&app, event))).await
 }

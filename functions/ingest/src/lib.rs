@@ -1,18 +1,47 @@
 //! The ingest Lambda: SES events from SNS, SQS or EventBridge into DynamoDB and CloudWatch Logs.
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
+use aws_lambda_events::sqs::SqsBatchResponse;
 use chrono::Utc;
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
-use ses_ledger::config::LedgerConfig;
-use ses_ledger::ingest::{describe_origin, ingest_document, IngestReport};
+use ses_ledger::envelope::InputError;
 use ses_ledger::ports::{EventLog, EventStore};
+use ses_ledger::usecase::ingest::{describe_origin, IngestFailure, IngestReport};
+use ses_ledger::usecase::Ingest;
 
-/// Everything built once per cold start.
-pub struct Ingest<S, L> {
-    pub store: S,
-    pub log: L,
-    pub config: LedgerConfig,
+/// Why an invocation failed, as Lambda reports it (`errorType` in the on-failure record and the
+/// function's log): the input was no SES event, or some SES messages could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// Retrying cannot help; the on-failure destination keeps the event for `ses-ledger replay`
+    /// once the cause is understood.
+    #[error("input rejected: {0}")]
+    InputRejected(#[from] InputError),
+    /// Some SES messages could not be recorded (bad message, or DynamoDB / CloudWatch Logs
+    /// failed); a retry records them, and what was recorded stays recorded once.
+    #[error("{} of {total} SES messages not recorded: {}", failures.len(), failures.join("; "))]
+    NotRecorded {
+        total: usize,
+        failures: Vec<String>,
+        /// Whether every failure was the message itself (no retry will help).
+        input_only: bool,
+    },
+}
+
+impl From<IngestError> for Diagnostic {
+    fn from(error: IngestError) -> Diagnostic {
+        let error_type = match &error {
+            IngestError::InputRejected(_) => "InputRejected",
+            IngestError::NotRecorded {
+                input_only: true, ..
+            } => "InputRejected",
+            IngestError::NotRecorded { .. } => "StoreUnavailable",
+        };
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: error.to_string(),
+        }
+    }
 }
 
 /// Handles one invocation. On the SQS path, failed records are returned in `batchItemFailures` so
@@ -21,21 +50,13 @@ pub struct Ingest<S, L> {
 pub async fn handle<S: EventStore, L: EventLog>(
     app: &Ingest<S, L>,
     event: LambdaEvent<Value>,
-) -> Result<Value, Error> {
+) -> Result<Value, IngestError> {
     let request_id = event.context.request_id.clone();
-    let report = match ingest_document(
-        &event.payload,
-        &app.store,
-        &app.log,
-        &app.config,
-        Utc::now(),
-    )
-    .await
-    {
+    let report = match app.document(&event.payload, Utc::now()).await {
         Ok(report) => report,
         Err(e) => {
             tracing::error!(request_id, error = %e, "input rejected");
-            return Err(e.to_string().into());
+            return Err(e.into());
         }
     };
     for failed in report.failures() {
@@ -61,32 +82,68 @@ pub async fn handle<S: EventStore, L: EventLog>(
     respond(&report)
 }
 
-fn respond(report: &IngestReport) -> Result<Value, Error> {
+fn respond(report: &IngestReport) -> Result<Value, IngestError> {
     if report.is_sqs_batch() {
         let mut response = SqsBatchResponse::default();
-        response.batch_item_failures = report
-            .failed_sqs_message_ids()
-            .into_iter()
-            .map(|id| {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id;
-                failure
-            })
-            .collect();
-        return Ok(serde_json::to_value(response)?);
+        for id in report.failed_sqs_message_ids() {
+            response.add_failure(id);
+        }
+        return Ok(serde_json::to_value(response).unwrap_or_else(|_| serde_json::json!({})));
     }
-    let failures: Vec<String> = report
-        .failures()
-        .filter_map(|m| {
-            m.result
-                .as_ref()
-                .err()
-                .map(|e| format!("{}: {e}", describe_origin(&m.origin)))
-        })
-        .collect();
+    let mut failures = Vec::new();
+    let mut input_only = true;
+    for m in report.failures() {
+        if let Err(e) = &m.result {
+            input_only &= matches!(e, IngestFailure::Input(_));
+            failures.push(format!("{}: {e}", describe_origin(&m.origin)));
+        }
+    }
     if !failures.is_empty() {
-        return Err(failures.join("; ").into());
+        return Err(IngestError::NotRecorded {
+            total: report.messages.len(),
+            failures,
+            input_only,
+        });
     }
     let counts = report.counts();
     Ok(serde_json::json!({ "new": counts.new, "duplicates": counts.duplicate }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_learns_what_kind_of_failure_it_was() {
+        let input = ses_ledger::envelope::split_document(&serde_json::json!({"hello": 1}))
+            .expect_err("not an SES event");
+        let rejected = Diagnostic::from(IngestError::from(input));
+        assert_eq!(rejected.error_type, "InputRejected");
+        assert!(
+            rejected.error_message.contains("not an SES event"),
+            "{}",
+            rejected.error_message
+        );
+
+        let store = Diagnostic::from(IngestError::NotRecorded {
+            total: 3,
+            failures: vec!["SNS message m1: storage: TransactWriteItems failed".into()],
+            input_only: false,
+        });
+        assert_eq!(store.error_type, "StoreUnavailable");
+        assert!(
+            store
+                .error_message
+                .starts_with("1 of 3 SES messages not recorded"),
+            "{}",
+            store.error_message
+        );
+
+        let bad_message = Diagnostic::from(IngestError::NotRecorded {
+            total: 1,
+            failures: vec!["SNS message m2: bad input: no mail object".into()],
+            input_only: true,
+        });
+        assert_eq!(bad_message.error_type, "InputRejected");
+    }
 }

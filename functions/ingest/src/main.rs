@@ -1,8 +1,9 @@
 use lambda_runtime::{run, service_fn, Error};
 use ses_ledger::config::LedgerConfig;
+use ses_ledger::usecase::Ingest;
 use ses_ledger_aws::cloudwatch_logs::CloudWatchEventLog;
 use ses_ledger_aws::dynamo::DynamoLedger;
-use ses_ledger_ingest::{handle, Ingest};
+use ses_ledger_ingest::handle;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

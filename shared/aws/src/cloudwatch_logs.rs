@@ -176,7 +176,7 @@ impl EventLog for CloudWatchEventLog {
                 .await
                 .map_err(|e| StoreError::service("PutLogEvents", e))?;
             if let Some(rejected) = out.rejected_log_events_info() {
-                return Err(StoreError::Service {
+                return Err(StoreError::Refused {
                     operation: "PutLogEvents",
                     message: format!("log events rejected: {rejected:?}"),
                 });

@@ -9,8 +9,9 @@
 //! - the ledger's arithmetic: `counters`, `summary`, `rates`;
 //! - the alarm's rules: `alarm` (levels, evaluation, alert text, EMF), `insights` (the queries an
 //!   alert names);
-//! - `config`, the `ports` (one small trait per AWS capability) and the use cases `ingest` and
-//!   `alarm::run` over them.
+//! - `config`, the `ports` (one small trait per AWS capability) and the use cases over them,
+//!   `usecase::Ingest` and `usecase::Alarm`;
+//! - `testkit` (feature `testkit`): in-memory ports and the fixture loader.
 
 pub mod address;
 pub mod alarm;
@@ -18,7 +19,6 @@ pub mod config;
 pub mod counters;
 pub mod envelope;
 pub mod event;
-pub mod ingest;
 pub mod insights;
 pub mod normalise;
 pub mod ports;
@@ -31,3 +31,4 @@ pub mod summary;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod timestamp;
+pub mod usecase;

@@ -3,6 +3,7 @@
 //! versions for unit tests of the pure orchestration.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -10,11 +11,21 @@ use crate::counters::{CounterIncrement, Scope};
 use crate::event::RecipientEvent;
 use crate::summary::RecipientSummary;
 
-/// A failed call to an AWS service, or an item we cannot read back.
-#[derive(Debug, Error)]
+/// A failed call to an AWS service, or an item we cannot read back. Cloneable, so one failure of a
+/// batch call can be reported on every record it concerned without losing its source.
+#[derive(Debug, Clone, Error)]
 pub enum StoreError {
-    #[error("{operation} failed: {message}")]
+    /// The call failed; the SDK's error (with its chain) is the source.
+    #[error("{operation} failed: {}", chain(source.as_ref()))]
     Service {
+        operation: &'static str,
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
+    /// The service answered, but refused what we sent (a rejected log event, a cancelled
+    /// transaction for a reason other than our own condition).
+    #[error("{operation} refused: {message}")]
+    Refused {
         operation: &'static str,
         message: String,
     },
@@ -29,18 +40,29 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Builds a `Service` error from any SDK error, keeping the service's own message (the SDK's
-    /// `Display` says only "service error").
-    pub fn service(operation: &'static str, error: impl std::error::Error) -> Self {
-        let mut message = error.to_string();
-        let mut source = error.source();
-        while let Some(s) = source {
-            message.push_str(": ");
-            message.push_str(&s.to_string());
-            source = s.source();
+    /// A `Service` error keeping the SDK's error as its source.
+    pub fn service(
+        operation: &'static str,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Service {
+            operation,
+            source: Arc::new(error),
         }
-        StoreError::Service { operation, message }
     }
+}
+
+/// An error and its sources, joined: the SDK's own `Display` says only "service error", and the
+/// message an operator needs is further down the chain.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
 }
 
 /// Whether an event was new to the ledger.
@@ -152,4 +174,90 @@ pub trait ReputationSource: Send + Sync {
         kind: crate::alarm::RateKind,
         now: chrono::DateTime<chrono::Utc>,
     ) -> impl Future<Output = Result<crate::alarm::SesFigure, StoreError>> + Send;
+}
+
+// A use case may borrow an adapter that another use case also holds (one DynamoDB adapter serves
+// as counter reader and alert-state store; the CLI replays and reports through one client).
+impl<T: EventStore> EventStore for &T {
+    fn record(
+        &self,
+        event: &RecipientEvent,
+        increments: &[CounterIncrement],
+    ) -> impl Future<Output = Result<RecordOutcome, StoreError>> + Send {
+        (**self).record(event, increments)
+    }
+    fn mark_logged(
+        &self,
+        event: &RecipientEvent,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).mark_logged(event)
+    }
+    fn register_scopes(
+        &self,
+        scopes: &[Scope],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).register_scopes(scopes)
+    }
+}
+
+impl<T: EventLog> EventLog for &T {
+    fn append(
+        &self,
+        events: &[RecipientEvent],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).append(events)
+    }
+}
+
+impl<T: CounterReader> CounterReader for &T {
+    fn scopes(&self) -> impl Future<Output = Result<Vec<Scope>, StoreError>> + Send {
+        (**self).scopes()
+    }
+    fn hourly(
+        &self,
+        scope: &Scope,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = Result<Vec<crate::rates::HourlyCounts>, StoreError>> + Send {
+        (**self).hourly(scope, from, to)
+    }
+}
+
+impl<T: AlertStateStore> AlertStateStore for &T {
+    fn alert_level(
+        &self,
+        scope: &Scope,
+        kind: crate::alarm::RateKind,
+    ) -> impl Future<Output = Result<crate::alarm::Level, StoreError>> + Send {
+        (**self).alert_level(scope, kind)
+    }
+    fn set_alert_level(
+        &self,
+        scope: &Scope,
+        kind: crate::alarm::RateKind,
+        level: crate::alarm::Level,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).set_alert_level(scope, kind, level, at)
+    }
+}
+
+impl<T: AlertPublisher> AlertPublisher for &T {
+    fn publish(
+        &self,
+        alert: &crate::alarm::Alert,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).publish(alert)
+    }
+}
+
+impl<T: ReputationSource> ReputationSource for &T {
+    fn ses_figure(
+        &self,
+        scope: &Scope,
+        kind: crate::alarm::RateKind,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = Result<crate::alarm::SesFigure, StoreError>> + Send {
+        (**self).ses_figure(scope, kind, now)
+    }
 }

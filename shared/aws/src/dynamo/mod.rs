@@ -391,7 +391,7 @@ impl EventStore for DynamoLedger {
                         tokio::time::sleep(backoff(attempt, &event.event_id)).await;
                     }
                     Some(Cancelled::Other(message)) => {
-                        return Err(StoreError::Service {
+                        return Err(StoreError::Refused {
                             operation: "TransactWriteItems",
                             message,
                         })

@@ -43,7 +43,7 @@ impl InMemoryLedger {
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {
-        self.state.lock().map_err(|_| StoreError::Service {
+        self.state.lock().map_err(|_| StoreError::Refused {
             operation: "in-memory ledger",
             message: "lock poisoned".into(),
         })
@@ -201,14 +201,14 @@ impl EventLog for InMemoryEventLog {
         let left = self.failures_left.load(Ordering::SeqCst);
         if left > 0 {
             self.failures_left.store(left - 1, Ordering::SeqCst);
-            return Err(StoreError::Service {
+            return Err(StoreError::Refused {
                 operation: "PutLogEvents",
                 message: "injected failure".into(),
             });
         }
         self.lines
             .lock()
-            .map_err(|_| StoreError::Service {
+            .map_err(|_| StoreError::Refused {
                 operation: "in-memory log",
                 message: "lock poisoned".into(),
             })?
@@ -295,7 +295,7 @@ impl crate::ports::AlertPublisher for InMemoryPublisher {
     async fn publish(&self, alert: &crate::alarm::Alert) -> Result<(), StoreError> {
         self.alerts
             .lock()
-            .map_err(|_| StoreError::Service {
+            .map_err(|_| StoreError::Refused {
                 operation: "in-memory publisher",
                 message: "lock poisoned".into(),
             })?

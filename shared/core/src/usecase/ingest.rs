@@ -103,161 +103,148 @@ pub fn describe_origin(origin: &Origin) -> String {
     }
 }
 
-/// Records every recipient event in `doc`. The whole-document error is for input that is no known
-/// envelope at all; everything else is reported per SES message.
-pub async fn ingest_document<S: EventStore, L: EventLog>(
-    doc: &serde_json::Value,
-    store: &S,
-    log: &L,
-    config: &LedgerConfig,
-    now: DateTime<Utc>,
-) -> Result<IngestReport, InputError> {
-    let inbound = split_document(doc)?;
-    Ok(ingest_inbound(inbound, store, log, config, now).await)
+/// The ingest use case over its two ports: the ledger store and the event log, with the ledger's
+/// configuration. Built once per cold start (or once per CLI replay).
+pub struct Ingest<S, L> {
+    pub store: S,
+    pub log: L,
+    pub config: LedgerConfig,
 }
 
-/// Records SES messages already split from their envelopes (several documents at once, so a
-/// backfill writes one log batch per chunk rather than per line).
-pub async fn ingest_inbound<S: EventStore, L: EventLog>(
-    inbound: Vec<Inbound>,
-    store: &S,
-    log: &L,
-    config: &LedgerConfig,
-    now: DateTime<Utc>,
-) -> IngestReport {
-    let mut messages = Vec::with_capacity(inbound.len());
-    let mut events: Vec<(usize, RecipientEvent)> = Vec::new();
-    for (i, msg) in inbound.into_iter().enumerate() {
-        let result = msg
-            .ses
-            .and_then(|ses| normalise(&ses, &msg.origin, now))
-            .map_err(IngestFailure::from);
-        match result {
-            Ok(normalised) => {
-                events.extend(normalised.into_iter().map(|e| (i, e)));
-                messages.push(MessageOutcome {
+impl<S: EventStore, L: EventLog> Ingest<S, L> {
+    /// Records every recipient event in `doc`. The whole-document error is for input that is no
+    /// known envelope at all; everything else is reported per SES message.
+    pub async fn document(
+        &self,
+        doc: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<IngestReport, InputError> {
+        let inbound = split_document(doc)?;
+        Ok(self.inbound(inbound, now).await)
+    }
+
+    /// Records SES messages already split from their envelopes (several documents at once, so a
+    /// backfill writes one log batch per chunk rather than per line).
+    pub async fn inbound(&self, inbound: Vec<Inbound>, now: DateTime<Utc>) -> IngestReport {
+        let mut messages = Vec::with_capacity(inbound.len());
+        let mut events: Vec<(usize, RecipientEvent)> = Vec::new();
+        for (i, msg) in inbound.into_iter().enumerate() {
+            let result = msg
+                .ses
+                .and_then(|ses| normalise(&ses, &msg.origin, now))
+                .map_err(IngestFailure::from);
+            match result {
+                Ok(normalised) => {
+                    events.extend(normalised.into_iter().map(|e| (i, e)));
+                    messages.push(MessageOutcome {
+                        origin: msg.origin,
+                        result: Ok(Counts::default()),
+                    });
+                }
+                Err(e) => messages.push(MessageOutcome {
                     origin: msg.origin,
-                    result: Ok(Counts::default()),
-                });
-            }
-            Err(e) => messages.push(MessageOutcome {
-                origin: msg.origin,
-                result: Err(e),
-            }),
-        }
-    }
-    record_events(events, &mut messages, store, log, config).await;
-    IngestReport { messages }
-}
-
-/// Records already-normalised events that belong to `messages` (by index).
-pub async fn record_events<S: EventStore, L: EventLog>(
-    events: Vec<(usize, RecipientEvent)>,
-    messages: &mut [MessageOutcome],
-    store: &S,
-    log: &L,
-    config: &LedgerConfig,
-) {
-    let events: Vec<(usize, RecipientEvent, Vec<CounterIncrement>)> = events
-        .into_iter()
-        .map(|(i, e)| {
-            let increments = increments_for(&e, config);
-            (i, e, increments)
-        })
-        .collect();
-    let mut scopes: Vec<Scope> = events
-        .iter()
-        .flat_map(|(_, _, increments)| increments.iter().map(|inc| inc.scope.clone()))
-        .collect();
-    scopes.sort();
-    scopes.dedup();
-    if let Err(e) = store.register_scopes(&scopes).await {
-        let message = e.to_string();
-        for m in messages.iter_mut() {
-            fail(
-                m,
-                IngestFailure::Store(StoreError::Service {
-                    operation: "register scopes",
-                    message: message.clone(),
+                    result: Err(e),
                 }),
-            );
+            }
         }
-        return;
+        self.record(events, &mut messages).await;
+        IngestReport { messages }
     }
 
-    let outcomes: Vec<(usize, RecipientEvent, Result<RecordOutcome, StoreError>)> =
-        stream::iter(events)
-            .map(|(i, event, increments)| async move {
-                let result = store.record(&event, &increments).await;
-                (i, event, result)
+    /// Records already-normalised events that belong to `messages` (by index).
+    pub async fn record(
+        &self,
+        events: Vec<(usize, RecipientEvent)>,
+        messages: &mut [MessageOutcome],
+    ) {
+        let (store, log, config) = (&self.store, &self.log, &self.config);
+        let events: Vec<(usize, RecipientEvent, Vec<CounterIncrement>)> = events
+            .into_iter()
+            .map(|(i, e)| {
+                let increments = increments_for(&e, config);
+                (i, e, increments)
             })
+            .collect();
+        let mut scopes: Vec<Scope> = events
+            .iter()
+            .flat_map(|(_, _, increments)| increments.iter().map(|inc| inc.scope.clone()))
+            .collect();
+        scopes.sort();
+        scopes.dedup();
+        if let Err(e) = store.register_scopes(&scopes).await {
+            for m in messages.iter_mut() {
+                fail(m, IngestFailure::Store(e.clone()));
+            }
+            return;
+        }
+
+        let outcomes: Vec<(usize, RecipientEvent, Result<RecordOutcome, StoreError>)> =
+            stream::iter(events)
+                .map(|(i, event, increments)| async move {
+                    let result = store.record(&event, &increments).await;
+                    (i, event, result)
+                })
+                .buffer_unordered(WRITE_CONCURRENCY)
+                .collect()
+                .await;
+
+        let mut to_log = Vec::new();
+        // The same event twice in one input (a complaint in both formats) is logged once.
+        let mut queued: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for (i, event, result) in outcomes {
+            let Some(message) = messages.get_mut(i) else {
+                continue;
+            };
+            match result {
+                Ok(RecordOutcome::New) => {
+                    add(
+                        message,
+                        Counts {
+                            new: 1,
+                            duplicate: 0,
+                        },
+                    );
+                    if queued.insert(event.event_id.clone()) {
+                        to_log.push((i, event));
+                    }
+                }
+                Ok(RecordOutcome::Duplicate { logged }) => {
+                    add(
+                        message,
+                        Counts {
+                            new: 0,
+                            duplicate: 1,
+                        },
+                    );
+                    if !logged && queued.insert(event.event_id.clone()) {
+                        to_log.push((i, event));
+                    }
+                }
+                Err(e) => fail(message, IngestFailure::Store(e)),
+            }
+        }
+        if to_log.is_empty() {
+            return;
+        }
+
+        let lines: Vec<RecipientEvent> = to_log.iter().map(|(_, e)| e.clone()).collect();
+        if let Err(e) = log.append(&lines).await {
+            for (i, _) in &to_log {
+                if let Some(m) = messages.get_mut(*i) {
+                    fail(m, IngestFailure::Log(e.clone()));
+                }
+            }
+            return;
+        }
+        let marks: Vec<(usize, Result<(), StoreError>)> = stream::iter(to_log)
+            .map(|(i, event)| async move { (i, store.mark_logged(&event).await) })
             .buffer_unordered(WRITE_CONCURRENCY)
             .collect()
             .await;
-
-    let mut to_log = Vec::new();
-    // The same event twice in one input (a complaint in both formats) is logged once.
-    let mut queued: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for (i, event, result) in outcomes {
-        let Some(message) = messages.get_mut(i) else {
-            continue;
-        };
-        match result {
-            Ok(RecordOutcome::New) => {
-                add(
-                    message,
-                    Counts {
-                        new: 1,
-                        duplicate: 0,
-                    },
-                );
-                if queued.insert(event.event_id.clone()) {
-                    to_log.push((i, event));
-                }
+        for (i, result) in marks {
+            if let (Err(e), Some(m)) = (result, messages.get_mut(i)) {
+                fail(m, IngestFailure::Store(e));
             }
-            Ok(RecordOutcome::Duplicate { logged }) => {
-                add(
-                    message,
-                    Counts {
-                        new: 0,
-                        duplicate: 1,
-                    },
-                );
-                if !logged && queued.insert(event.event_id.clone()) {
-                    to_log.push((i, event));
-                }
-            }
-            Err(e) => fail(message, IngestFailure::Store(e)),
-        }
-    }
-    if to_log.is_empty() {
-        return;
-    }
-
-    let lines: Vec<RecipientEvent> = to_log.iter().map(|(_, e)| e.clone()).collect();
-    if let Err(e) = log.append(&lines).await {
-        let message = e.to_string();
-        for (i, _) in &to_log {
-            if let Some(m) = messages.get_mut(*i) {
-                fail(
-                    m,
-                    IngestFailure::Log(StoreError::Service {
-                        operation: "PutLogEvents",
-                        message: message.clone(),
-                    }),
-                );
-            }
-        }
-        return;
-    }
-    let marks: Vec<(usize, Result<(), StoreError>)> = stream::iter(to_log)
-        .map(|(i, event)| async move { (i, store.mark_logged(&event).await) })
-        .buffer_unordered(WRITE_CONCURRENCY)
-        .collect()
-        .await;
-    for (i, result) in marks {
-        if let (Err(e), Some(m)) = (result, messages.get_mut(i)) {
-            fail(m, IngestFailure::Store(e));
         }
     }
 }
@@ -305,9 +292,14 @@ mod tests {
         let store = InMemoryLedger::new(&config);
         let log = InMemoryEventLog::default();
         let doc = delivery("m1", &["a@example.com", "b@yahoo.com", "c@gmail.com"]);
-        let first = ingest_document(&doc, &store, &log, &config, Utc::now())
-            .await
-            .expect("known shape");
+        let first = Ingest {
+            store: &store,
+            log: &log,
+            config: config.clone(),
+        }
+        .document(&doc, Utc::now())
+        .await
+        .expect("known shape");
         assert_eq!(
             first.counts(),
             Counts {
@@ -315,9 +307,14 @@ mod tests {
                 duplicate: 0
             }
         );
-        let again = ingest_document(&doc, &store, &log, &config, Utc::now())
-            .await
-            .expect("known shape");
+        let again = Ingest {
+            store: &store,
+            log: &log,
+            config: config.clone(),
+        }
+        .document(&doc, Utc::now())
+        .await
+        .expect("known shape");
         assert_eq!(
             again.counts(),
             Counts {
@@ -350,17 +347,27 @@ mod tests {
         let log = InMemoryEventLog::default();
         log.fail_next(1);
         let doc = delivery("m2", &["a@example.com"]);
-        let failed = ingest_document(&doc, &store, &log, &config, Utc::now())
-            .await
-            .expect("shape");
+        let failed = Ingest {
+            store: &store,
+            log: &log,
+            config: config.clone(),
+        }
+        .document(&doc, Utc::now())
+        .await
+        .expect("shape");
         assert!(matches!(
             failed.messages[0].result,
             Err(IngestFailure::Log(_))
         ));
         assert!(log.lines().is_empty());
-        let retried = ingest_document(&doc, &store, &log, &config, Utc::now())
-            .await
-            .expect("shape");
+        let retried = Ingest {
+            store: &store,
+            log: &log,
+            config: config.clone(),
+        }
+        .document(&doc, Utc::now())
+        .await
+        .expect("shape");
         assert_eq!(
             retried.counts(),
             Counts {
@@ -369,9 +376,14 @@ mod tests {
             }
         );
         assert_eq!(log.lines().len(), 1, "logged on the retry");
-        ingest_document(&doc, &store, &log, &config, Utc::now())
-            .await
-            .expect("shape");
+        Ingest {
+            store: &store,
+            log: &log,
+            config: config.clone(),
+        }
+        .document(&doc, Utc::now())
+        .await
+        .expect("shape");
         assert_eq!(log.lines().len(), 1, "and never again");
         assert_eq!(store.counter_total(&Scope::Account, Metric::Deliveries), 1);
     }
@@ -386,9 +398,14 @@ mod tests {
             {"messageId": "ok", "eventSource": "aws:sqs", "body": good},
             {"messageId": "bad", "eventSource": "aws:sqs", "body": "{\"eventType\": \"Delivery\""}
         ]});
-        let report = ingest_document(&doc, &store, &log, &config, Utc::now())
-            .await
-            .expect("shape");
+        let report = Ingest {
+            store: &store,
+            log: &log,
+            config: config.clone(),
+        }
+        .document(&doc, Utc::now())
+        .await
+        .expect("shape");
         assert!(report.is_sqs_batch());
         assert_eq!(report.failed_sqs_message_ids(), vec!["bad".to_string()]);
         assert_eq!(report.counts().new, 1);
@@ -399,17 +416,27 @@ mod tests {
             "requestPayload": {"Records": [{"Sns": {"Type": "Notification", "MessageId": "sns-1", "Message": delivery("m4", &["d@example.com"]).to_string()}}]},
             "responseContext": {"statusCode": 200, "functionError": "Unhandled"}
         });
-        let replayed = ingest_document(&dlq_record, &store, &log, &config, Utc::now())
-            .await
-            .expect("shape");
+        let replayed = Ingest {
+            store: &store,
+            log: &log,
+            config: config.clone(),
+        }
+        .document(&dlq_record, Utc::now())
+        .await
+        .expect("shape");
         assert_eq!(replayed.counts().new, 1);
         assert_eq!(
             replayed.messages[0].origin.sns_message_id.as_deref(),
             Some("sns-1")
         );
         let unknown = serde_json::json!({"hello": "world"});
-        assert!(ingest_document(&unknown, &store, &log, &config, Utc::now())
-            .await
-            .is_err());
+        assert!(Ingest {
+            store: &store,
+            log: &log,
+            config: config.clone()
+        }
+        .document(&unknown, Utc::now())
+        .await
+        .is_err());
     }
 }

@@ -1,0 +1,50 @@
+//! The alarm's rules: judge every scope's rates against thresholds, with hysteresis, and say so
+//! only when a level changes. All pure; the use case that wires them to the ports is
+//! `usecase::Alarm`.
+
+mod alert;
+mod config;
+mod emf;
+mod evaluate;
+mod level;
+
+pub use alert::{compose_alert, explain, Alert};
+pub use config::AlarmConfig;
+pub use emf::emf_lines;
+pub use evaluate::{evaluate, Evaluation, SesFigure};
+pub use level::{Level, RateKind, Thresholds};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_rise_at_thresholds_and_fall_only_below_the_hysteresis_band() {
+        let t = Thresholds::SES_COMPLAINT;
+        assert_eq!(t.next_level(0.0004, Level::Normal, 0.8), Level::Normal);
+        assert_eq!(t.next_level(0.001, Level::Normal, 0.8), Level::Review);
+        assert_eq!(
+            t.next_level(0.0009, Level::Review, 0.8),
+            Level::Review,
+            "holds inside the band"
+        );
+        assert_eq!(t.next_level(0.00079, Level::Review, 0.8), Level::Warning);
+        assert_eq!(t.next_level(0.0, Level::Pause, 0.8), Level::Normal);
+        assert_eq!(t.next_level(0.006, Level::Warning, 0.8), Level::Pause);
+    }
+
+    #[test]
+    fn configuration_rejects_percentages_and_falling_thresholds() {
+        let bad =
+            AlarmConfig::from_lookup(|n| (n == "SES_LEDGER_COMPLAINT_REVIEW").then(|| "5".into()));
+        assert!(bad.unwrap_err().problem.contains("fraction"));
+        let bad = AlarmConfig::from_lookup(|n| {
+            (n == "SES_LEDGER_COMPLAINT_WARNING").then(|| "0.01".into())
+        });
+        assert!(bad.unwrap_err().problem.contains("must rise"));
+        assert_eq!(
+            AlarmConfig::from_lookup(|_| None).unwrap(),
+            AlarmConfig::default()
+        );
+    }
+}

@@ -1,0 +1,75 @@
+//! One alarm run as a type over its four ports: every scope, both rates.
+
+use chrono::{DateTime, Utc};
+
+use crate::alarm::{
+    compose_alert, emf_lines, evaluate, AlarmConfig, Alert, Evaluation, RateKind, SesFigure,
+};
+use crate::ports::{AlertPublisher, AlertStateStore, CounterReader, ReputationSource, StoreError};
+
+/// What one alarm run saw and did.
+#[derive(Debug, Default)]
+pub struct AlarmReport {
+    pub evaluations: Vec<Evaluation>,
+    pub alerts: Vec<Alert>,
+    /// Embedded Metric Format lines for stdout.
+    pub metrics: Vec<serde_json::Value>,
+}
+
+/// The alarm over its ports: counters to read, alert state to keep, a publisher for alerts and
+/// SES's own figures.
+pub struct Alarm<C, S, P, R> {
+    pub counters: C,
+    pub state: S,
+    pub publisher: P,
+    pub reputation: R,
+    pub config: AlarmConfig,
+    /// The event log group the alert's queries name.
+    pub log_group: String,
+}
+
+impl<C, S, P, R> Alarm<C, S, P, R>
+where
+    C: CounterReader,
+    S: AlertStateStore,
+    P: AlertPublisher,
+    R: ReputationSource,
+{
+    /// One run. Reads per scope are bounded (one counter query over the longest window, two state
+    /// reads, at most two metric reads), whatever the event volume.
+    pub async fn run(&self, now: DateTime<Utc>) -> Result<AlarmReport, StoreError> {
+        let config = &self.config;
+        let mut report = AlarmReport::default();
+        let to = crate::counters::bucket_of(now);
+        let from = to - crate::rates::lookback(&config.windows);
+        for scope in self.counters.scopes().await? {
+            let hours = self.counters.hourly(&scope, from, to).await?;
+            let windows = crate::rates::compute(&hours, now, &config.windows);
+            report.metrics.extend(emf_lines(&scope, &windows, now));
+            for kind in [RateKind::Complaint, RateKind::Bounce] {
+                let previous = self.state.alert_level(&scope, kind).await?;
+                let ses = match self.reputation.ses_figure(&scope, kind, now).await {
+                    Ok(figure) => figure,
+                    Err(e) => {
+                        tracing::warn!(scope = %scope, metric = kind.ses_metric(), error = %e, "SES's figure unavailable");
+                        SesFigure::Missing
+                    }
+                };
+                let evaluation =
+                    evaluate(scope.clone(), kind, windows.clone(), previous, ses, config);
+                if evaluation.changed() {
+                    let alert = compose_alert(&evaluation, config, &self.log_group);
+                    // Publish first: if the state write then fails, the next run repeats the
+                    // alert rather than never sending it.
+                    self.publisher.publish(&alert).await?;
+                    self.state
+                        .set_alert_level(&scope, kind, evaluation.level, now)
+                        .await?;
+                    report.alerts.push(alert);
+                }
+                report.evaluations.push(evaluation);
+            }
+        }
+        Ok(report)
+    }
+}
