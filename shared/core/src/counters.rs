@@ -191,52 +191,52 @@ pub struct CounterIncrement {
     pub scope: Scope,
     pub bucket: DateTime<Utc>,
     pub metrics: Vec<Metric>,
-    /// Breakdown counters named by [`Detail::attribute`], kept only for complaints (rare, and what
+    /// Breakdown counters named by [`ComplaintBreakdown::attribute`], kept only for complaints (rare, and what
     /// an alert must explain).
-    pub details: Vec<Detail>,
+    pub details: Vec<ComplaintBreakdown>,
 }
 
 /// A complaint breakdown counter: by recipient domain, or by feedback type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Detail {
+pub enum ComplaintBreakdown {
     ComplaintDomain(String),
     ComplaintFeedbackType(String),
 }
 
-impl Detail {
+impl ComplaintBreakdown {
     const DOMAIN_PREFIX: &'static str = "complaint_domain:";
     const FEEDBACK_PREFIX: &'static str = "complaint_feedback:";
 
     pub fn attribute(&self) -> String {
         match self {
-            Detail::ComplaintDomain(d) => format!("{}{d}", Self::DOMAIN_PREFIX),
-            Detail::ComplaintFeedbackType(t) => format!("{}{t}", Self::FEEDBACK_PREFIX),
+            ComplaintBreakdown::ComplaintDomain(d) => format!("{}{d}", Self::DOMAIN_PREFIX),
+            ComplaintBreakdown::ComplaintFeedbackType(t) => format!("{}{t}", Self::FEEDBACK_PREFIX),
         }
     }
 
-    pub fn parse(attribute: &str) -> Option<Detail> {
+    pub fn parse(attribute: &str) -> Option<ComplaintBreakdown> {
         if let Some(d) = attribute.strip_prefix(Self::DOMAIN_PREFIX) {
-            return Some(Detail::ComplaintDomain(d.to_string()));
+            return Some(ComplaintBreakdown::ComplaintDomain(d.to_string()));
         }
         attribute
             .strip_prefix(Self::FEEDBACK_PREFIX)
-            .map(|t| Detail::ComplaintFeedbackType(t.to_string()))
+            .map(|t| ComplaintBreakdown::ComplaintFeedbackType(t.to_string()))
     }
 }
 
 /// Complaint breakdowns of one event.
-pub fn details_for(event: &RecipientEvent) -> Vec<Detail> {
+pub fn details_for(event: &RecipientEvent) -> Vec<ComplaintBreakdown> {
     if event.event_type != EventType::Complaint {
         return Vec::new();
     }
     vec![
-        Detail::ComplaintDomain(
+        ComplaintBreakdown::ComplaintDomain(
             event
                 .recipient_domain
                 .clone()
                 .unwrap_or_else(|| "unknown".into()),
         ),
-        Detail::ComplaintFeedbackType(
+        ComplaintBreakdown::ComplaintFeedbackType(
             event
                 .detail
                 .complaint_feedback_type

@@ -188,7 +188,7 @@ pub struct RecipientEvent {
     pub subject: Option<String>,
 
     #[serde(flatten)]
-    pub detail: EventDetail,
+    pub detail: TypeSpecificFields,
 
     #[serde(flatten)]
     pub origin: Origin,
@@ -201,7 +201,7 @@ pub struct RecipientEvent {
 /// Type-specific fields, flattened into the record. Names are prefixed by their event type so one
 /// flat JSON object stays unambiguous in Logs Insights.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct EventDetail {
+pub struct TypeSpecificFields {
     // Bounce
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bounce_type: Option<String>,

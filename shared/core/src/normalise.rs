@@ -6,9 +6,11 @@ use sha2::{Digest, Sha256};
 
 use crate::address::parse_address;
 use crate::envelope::InputError;
-use crate::event::{EventDetail, EventIdentity, EventType, Origin, RecipientEvent, SCHEMA_VERSION};
+use crate::event::{
+    EventIdentity, EventType, Origin, RecipientEvent, TypeSpecificFields, SCHEMA_VERSION,
+};
 use crate::provider::provider_for_domain;
-use crate::ses::{self, Detail, SesMessage};
+use crate::ses::{self, EventObject, SesMessage};
 use crate::timestamp::parse_timestamp;
 
 /// Normalises one SES message (either payload format, every event type) into one
@@ -102,9 +104,9 @@ struct Facts {
     time: Option<DateTime<Utc>>,
     subtype: Option<String>,
     /// The fields every recipient shares.
-    detail: EventDetail,
+    detail: TypeSpecificFields,
     /// The recipients the event names, each with its detail; empty means `mail.destination`.
-    recipients: Vec<(Option<String>, EventDetail)>,
+    recipients: Vec<(Option<String>, TypeSpecificFields)>,
 }
 
 impl Facts {
@@ -112,12 +114,12 @@ impl Facts {
         let mut facts = Facts {
             time: None,
             subtype: None,
-            detail: EventDetail::default(),
+            detail: TypeSpecificFields::default(),
             recipients: Vec::new(),
         };
         let d = &mut facts.detail;
         match &message.detail {
-            Detail::Bounce(b) => {
+            EventObject::Bounce(b) => {
                 facts.time = b.timestamp;
                 facts.subtype = match (&b.bounce_type, &b.bounce_sub_type) {
                     (Some(t), Some(s)) => Some(format!("{t}/{s}")),
@@ -140,7 +142,7 @@ impl Facts {
                     })
                     .collect();
             }
-            Detail::Complaint(c) => {
+            EventObject::Complaint(c) => {
                 facts.time = c.timestamp;
                 facts.subtype = c.complaint_feedback_type.clone();
                 d.complaint_feedback_type = c.complaint_feedback_type.clone();
@@ -154,7 +156,7 @@ impl Facts {
                     .map(|r| (Some(r.email_address.clone()), facts.detail.clone()))
                     .collect();
             }
-            Detail::Delivery(del) => {
+            EventObject::Delivery(del) => {
                 facts.time = del.timestamp;
                 d.delivery_smtp_response = del.smtp_response.clone();
                 d.delivery_processing_time_ms = del.processing_time_millis;
@@ -166,7 +168,7 @@ impl Facts {
                     .map(|r| (Some(r.clone()), facts.detail.clone()))
                     .collect();
             }
-            Detail::DeliveryDelay(delay) => {
+            EventObject::DeliveryDelay(delay) => {
                 facts.time = delay.timestamp;
                 facts.subtype = delay.delay_type.clone();
                 d.delay_type = delay.delay_type.clone();
@@ -183,36 +185,36 @@ impl Facts {
                     })
                     .collect();
             }
-            Detail::Send => {}
-            Detail::Reject(r) => {
+            EventObject::Send => {}
+            EventObject::Reject(r) => {
                 facts.subtype = r.reason.clone();
                 d.reject_reason = r.reason.clone();
             }
-            Detail::Open(o) => {
+            EventObject::Open(o) => {
                 facts.time = o.timestamp;
                 d.engagement_ip_address = o.ip_address.clone();
                 d.engagement_user_agent = o.user_agent.clone();
             }
-            Detail::Click(c) => {
+            EventObject::Click(c) => {
                 facts.time = c.timestamp;
                 d.engagement_ip_address = c.ip_address.clone();
                 d.engagement_user_agent = c.user_agent.clone();
                 d.click_link = c.link.clone();
                 d.click_link_tags = c.link_tags.clone();
             }
-            Detail::RenderingFailure(f) => {
+            EventObject::RenderingFailure(f) => {
                 facts.subtype = f.template_name.clone();
                 d.rendering_template_name = f.template_name.clone();
                 d.rendering_error_message = f.error_message.clone();
             }
-            Detail::Subscription(s) => {
+            EventObject::Subscription(s) => {
                 facts.time = s.timestamp;
                 d.subscription_contact_list = s.contact_list.clone();
                 d.subscription_source = s.source.clone();
                 d.subscription_new_preferences = s.new_topic_preferences.clone();
                 d.subscription_old_preferences = s.old_topic_preferences.clone();
             }
-            Detail::Unknown => facts.subtype = Some(message.type_name.clone()),
+            EventObject::Unknown => facts.subtype = Some(message.type_name.clone()),
         }
         facts
     }
@@ -229,15 +231,16 @@ fn discriminator(message: &SesMessage, event_time: DateTime<Utc>, raw: &Value) -
         )
     };
     match &message.detail {
-        Detail::Bounce(b) => feedback(&b.feedback_id),
-        Detail::Complaint(c) => feedback(&c.feedback_id),
-        Detail::Delivery(_) | Detail::Send | Detail::Reject(_) | Detail::RenderingFailure(_) => {
-            None
-        }
-        Detail::DeliveryDelay(_) | Detail::Subscription(_) => Some(time),
-        Detail::Open(o) => Some(format!("{time}|{}", o.ip_address.as_deref().unwrap_or(""))),
-        Detail::Click(c) => Some(format!("{time}|{}", c.link.as_deref().unwrap_or(""))),
-        Detail::Unknown => {
+        EventObject::Bounce(b) => feedback(&b.feedback_id),
+        EventObject::Complaint(c) => feedback(&c.feedback_id),
+        EventObject::Delivery(_)
+        | EventObject::Send
+        | EventObject::Reject(_)
+        | EventObject::RenderingFailure(_) => None,
+        EventObject::DeliveryDelay(_) | EventObject::Subscription(_) => Some(time),
+        EventObject::Open(o) => Some(format!("{time}|{}", o.ip_address.as_deref().unwrap_or(""))),
+        EventObject::Click(c) => Some(format!("{time}|{}", c.link.as_deref().unwrap_or(""))),
+        EventObject::Unknown => {
             // serde_json's map is ordered by key, so the text (and hash) does not depend on the
             // order SES wrote the fields in.
             let text = serde_json::to_string(raw).unwrap_or_default();
@@ -764,7 +767,7 @@ mod tests {
         );
 
         let e = raw(&fixture("ses/event-publishing/send-record.json")).remove(0);
-        assert_eq!(e.detail, EventDetail::default());
+        assert_eq!(e.detail, TypeSpecificFields::default());
         assert_eq!(e.event_time, e.sent_at.expect("sent_at"));
     }
 

@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::counters::{bucket_of, Detail, Metric};
+use crate::counters::{bucket_of, ComplaintBreakdown, Metric};
 
 /// Counter totals over some hours.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Totals {
     pub metrics: BTreeMap<Metric, u64>,
-    /// Complaint breakdowns by [`Detail::attribute`] name.
+    /// Complaint breakdowns by [`ComplaintBreakdown::attribute`] name.
     pub details: BTreeMap<String, u64>,
 }
 
@@ -39,12 +39,16 @@ impl Totals {
     }
 
     /// Complaint breakdown of one kind, largest first.
-    pub fn top_details(&self, kind: fn(&Detail) -> Option<&str>, n: usize) -> Vec<(String, u64)> {
+    pub fn top_details(
+        &self,
+        kind: fn(&ComplaintBreakdown) -> Option<&str>,
+        n: usize,
+    ) -> Vec<(String, u64)> {
         let mut rows: Vec<(String, u64)> = self
             .details
             .iter()
             .filter_map(|(name, count)| {
-                let detail = Detail::parse(name)?;
+                let detail = ComplaintBreakdown::parse(name)?;
                 kind(&detail).map(|v| (v.to_string(), *count))
             })
             .collect();
@@ -54,16 +58,16 @@ impl Totals {
     }
 }
 
-pub fn complaint_domain(d: &Detail) -> Option<&str> {
+pub fn complaint_domain(d: &ComplaintBreakdown) -> Option<&str> {
     match d {
-        Detail::ComplaintDomain(v) => Some(v),
+        ComplaintBreakdown::ComplaintDomain(v) => Some(v),
         _ => None,
     }
 }
 
-pub fn complaint_feedback_type(d: &Detail) -> Option<&str> {
+pub fn complaint_feedback_type(d: &ComplaintBreakdown) -> Option<&str> {
     match d {
-        Detail::ComplaintFeedbackType(v) => Some(v),
+        ComplaintBreakdown::ComplaintFeedbackType(v) => Some(v),
         _ => None,
     }
 }

@@ -25,12 +25,12 @@ pub struct SesMessage {
     /// The type as SES spelled it (`Rendering Failure`, or a type this version does not know).
     pub type_name: String,
     pub mail: Mail,
-    pub detail: Detail,
+    pub detail: EventObject,
 }
 
-/// The type-specific object.
+/// The object SES adds for the event type (`bounce`, `complaint`, `delivery`, ...), parsed.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Detail {
+pub enum EventObject {
     Bounce(Bounce),
     Complaint(Complaint),
     Delivery(Delivery),
@@ -46,21 +46,21 @@ pub enum Detail {
     Unknown,
 }
 
-impl Detail {
+impl EventObject {
     /// The event type this detail belongs to.
     pub fn event_type(&self) -> EventType {
         match self {
-            Detail::Bounce(_) => EventType::Bounce,
-            Detail::Complaint(_) => EventType::Complaint,
-            Detail::Delivery(_) => EventType::Delivery,
-            Detail::Send => EventType::Send,
-            Detail::Reject(_) => EventType::Reject,
-            Detail::Open(_) => EventType::Open,
-            Detail::Click(_) => EventType::Click,
-            Detail::RenderingFailure(_) => EventType::RenderingFailure,
-            Detail::DeliveryDelay(_) => EventType::DeliveryDelay,
-            Detail::Subscription(_) => EventType::Subscription,
-            Detail::Unknown => EventType::Unknown,
+            EventObject::Bounce(_) => EventType::Bounce,
+            EventObject::Complaint(_) => EventType::Complaint,
+            EventObject::Delivery(_) => EventType::Delivery,
+            EventObject::Send => EventType::Send,
+            EventObject::Reject(_) => EventType::Reject,
+            EventObject::Open(_) => EventType::Open,
+            EventObject::Click(_) => EventType::Click,
+            EventObject::RenderingFailure(_) => EventType::RenderingFailure,
+            EventObject::DeliveryDelay(_) => EventType::DeliveryDelay,
+            EventObject::Subscription(_) => EventType::Subscription,
+            EventObject::Unknown => EventType::Unknown,
         }
     }
 }
@@ -242,7 +242,7 @@ impl SesMessage {
     /// Parses an SES message of either format. Required: the type key (`eventType` or
     /// `notificationType`), `mail` with `messageId` and `timestamp`, and for known types their
     /// own object (`bounce`, ..., `failure` for `Rendering Failure`). Unknown types parse with
-    /// [`Detail::Unknown`].
+    /// [`EventObject::Unknown`].
     pub fn parse(value: &Value) -> Result<SesMessage, InputError> {
         let Some(obj) = value.as_object() else {
             return Err(InputError::NotSes {
@@ -281,24 +281,26 @@ impl SesMessage {
             });
         }
         let detail = match EventType::from_ses(&type_name) {
-            EventType::Bounce => Detail::Bounce(own(obj, "bounce", &type_name)?),
-            EventType::Complaint => Detail::Complaint(own(obj, "complaint", &type_name)?),
-            EventType::Delivery => Detail::Delivery(own(obj, "delivery", &type_name)?),
+            EventType::Bounce => EventObject::Bounce(own(obj, "bounce", &type_name)?),
+            EventType::Complaint => EventObject::Complaint(own(obj, "complaint", &type_name)?),
+            EventType::Delivery => EventObject::Delivery(own(obj, "delivery", &type_name)?),
             EventType::Send => {
                 own::<SendObject>(obj, "send", &type_name)?;
-                Detail::Send
+                EventObject::Send
             }
-            EventType::Reject => Detail::Reject(own(obj, "reject", &type_name)?),
-            EventType::Open => Detail::Open(own(obj, "open", &type_name)?),
-            EventType::Click => Detail::Click(own(obj, "click", &type_name)?),
+            EventType::Reject => EventObject::Reject(own(obj, "reject", &type_name)?),
+            EventType::Open => EventObject::Open(own(obj, "open", &type_name)?),
+            EventType::Click => EventObject::Click(own(obj, "click", &type_name)?),
             EventType::RenderingFailure => {
-                Detail::RenderingFailure(own(obj, "failure", &type_name)?)
+                EventObject::RenderingFailure(own(obj, "failure", &type_name)?)
             }
             EventType::DeliveryDelay => {
-                Detail::DeliveryDelay(own(obj, "deliveryDelay", &type_name)?)
+                EventObject::DeliveryDelay(own(obj, "deliveryDelay", &type_name)?)
             }
-            EventType::Subscription => Detail::Subscription(own(obj, "subscription", &type_name)?),
-            EventType::Unknown => Detail::Unknown,
+            EventType::Subscription => {
+                EventObject::Subscription(own(obj, "subscription", &type_name)?)
+            }
+            EventType::Unknown => EventObject::Unknown,
         };
         Ok(SesMessage {
             format,
@@ -399,7 +401,7 @@ mod tests {
         let m = SesMessage::parse(&v).expect("parses");
         assert_eq!(m.format, PayloadFormat::EventPublishing);
         assert_eq!(m.mail.message_id, "m-1");
-        let Detail::Bounce(b) = m.detail else {
+        let EventObject::Bounce(b) = m.detail else {
             panic!("a bounce")
         };
         assert_eq!(b.reporting_mta.as_deref(), Some("dsn; mta.example.com"));
@@ -416,7 +418,7 @@ mod tests {
         let m = SesMessage::parse(&v).expect("parses");
         assert_eq!(m.format, PayloadFormat::Notification);
         assert!(m.mail.destination.is_empty());
-        let Detail::Complaint(c) = m.detail else {
+        let EventObject::Complaint(c) = m.detail else {
             panic!("a complaint")
         };
         assert_eq!(c.complaint_sub_type, None);
@@ -512,7 +514,7 @@ mod tests {
     fn unknown_types_need_only_mail() {
         let v = json!({"eventType": "Mystery", "mail": bounce()["mail"].clone()});
         let m = SesMessage::parse(&v).expect("parses");
-        assert_eq!(m.detail, Detail::Unknown);
+        assert_eq!(m.detail, EventObject::Unknown);
         assert_eq!(m.type_name, "Mystery");
     }
 

@@ -107,7 +107,7 @@ impl RecipientSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{EventDetail, Origin, PayloadFormat};
+    use crate::event::{Origin, PayloadFormat, TypeSpecificFields};
     use chrono::TimeZone;
 
     fn event(event_type: EventType, bounce_type: Option<&str>, day: u32) -> RecipientEvent {
@@ -135,7 +135,7 @@ mod tests {
             configuration_set: None,
             tags: Default::default(),
             subject: None,
-            detail: EventDetail {
+            detail: TypeSpecificFields {
                 bounce_type: bounce_type.map(str::to_string),
                 ..Default::default()
             },

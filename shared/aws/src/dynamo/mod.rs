@@ -19,7 +19,7 @@ use chrono::{DateTime, Duration as TimeDelta, SecondsFormat, Utc};
 
 use ses_ledger::alarm::{Level, RateKind};
 use ses_ledger::config::LedgerConfig;
-use ses_ledger::counters::{CounterIncrement, Detail, Metric, Scope};
+use ses_ledger::counters::{ComplaintBreakdown, CounterIncrement, Metric, Scope};
 use ses_ledger::event::{EventType, RecipientEvent};
 pub mod keys;
 use ses_ledger::ports::{
@@ -580,7 +580,7 @@ impl CounterReader for DynamoLedger {
                 })?;
                 if let Some(metric) = Metric::ALL.iter().find(|m| m.attribute() == name) {
                     *totals.metrics.entry(*metric).or_default() += count;
-                } else if Detail::parse(name).is_some() {
+                } else if ComplaintBreakdown::parse(name).is_some() {
                     *totals.details.entry(name.clone()).or_default() += count;
                 }
             }
