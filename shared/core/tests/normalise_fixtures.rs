@@ -1,0 +1,810 @@
+//! Every fixture in `events/`, end to end through envelope detection and normalisation: the
+//! official SES examples, every envelope, the oddities seen in the wild, and the malformed inputs.
+//! (Unit tests of single functions stay beside their code.)
+
+use chrono::TimeZone;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use serde_json::Value;
+use ses_ledger::envelope::InputError;
+use ses_ledger::envelope::{parse_documents, split_document, Inbound};
+use ses_ledger::event::*;
+use ses_ledger::event::{PayloadFormat, Transport};
+use ses_ledger::normalise::normalise;
+use ses_ledger::testkit::fixtures::{fixture, fixtures_in};
+use sha2::{Digest, Sha256};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5)
+        .single()
+        .expect("valid")
+}
+
+fn raw(ses: &Value) -> Vec<RecipientEvent> {
+    normalise(ses, &Origin::default(), now()).unwrap_or_else(|e| panic!("{e}: {ses}"))
+}
+
+/// Every event of a document, failing on any bad message.
+fn through_envelope(doc: &Value) -> Vec<(Origin, Vec<RecipientEvent>)> {
+    split_document(doc)
+        .expect("known envelope")
+        .into_iter()
+        .map(|Inbound { origin, ses }| {
+            let ses = ses.expect("an SES message");
+            let events = normalise(&ses, &origin, now()).expect("normalises");
+            (origin, events)
+        })
+        .collect()
+}
+
+/// The events without what the envelope adds.
+fn without_origin(events: &[RecipientEvent]) -> Vec<RecipientEvent> {
+    events
+        .iter()
+        .map(|e| RecipientEvent {
+            origin: Origin::default(),
+            ..e.clone()
+        })
+        .collect()
+}
+
+fn recipients(events: &[RecipientEvent]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|e| e.recipient.as_deref().unwrap_or("-"))
+        .collect()
+}
+
+#[test]
+fn official_examples_yield_the_expected_events() {
+    type Row<'a> = (&'a str, EventType, &'a [&'a str], Option<&'a str>);
+    let notification: &[Row] = &[
+        (
+            "bounce-notification-with-a-dsn",
+            EventType::Bounce,
+            &["jane@example.com"],
+            Some("Permanent/General"),
+        ),
+        (
+            "bounce-notification-without-a-dsn",
+            EventType::Bounce,
+            &["jane@example.com", "richard@example.com"],
+            Some("Permanent/General"),
+        ),
+        (
+            "complaint-notification-with-a-feedback-report",
+            EventType::Complaint,
+            &["richard@example.com"],
+            Some("abuse"),
+        ),
+        (
+            "complaint-notification-without-a-feedback-report",
+            EventType::Complaint,
+            &["richard@example.com"],
+            None,
+        ),
+        (
+            "delivery-notification-example",
+            EventType::Delivery,
+            &["jane@example.com"],
+            None,
+        ),
+    ];
+    let publishing: &[Row] = &[
+        (
+            "bounce-record",
+            EventType::Bounce,
+            &["recipient@example.com"],
+            Some("Permanent/General"),
+        ),
+        (
+            "click-record",
+            EventType::Click,
+            &["recipient@example.com"],
+            None,
+        ),
+        (
+            "complaint-record",
+            EventType::Complaint,
+            &["recipient@example.com"],
+            Some("abuse"),
+        ),
+        (
+            "delivery-record",
+            EventType::Delivery,
+            &["recipient@example.com"],
+            None,
+        ),
+        (
+            "deliverydelay-record",
+            EventType::DeliveryDelay,
+            &["recipient@example.com"],
+            Some("TransientCommunicationFailure"),
+        ),
+        (
+            "open-record",
+            EventType::Open,
+            &["recipient@example.com"],
+            None,
+        ),
+        (
+            "reject-record",
+            EventType::Reject,
+            &["sender@example.com"],
+            Some("Bad content"),
+        ),
+        (
+            "rendering-failure-record",
+            EventType::RenderingFailure,
+            &["recipient@example.com"],
+            Some("MyTemplate"),
+        ),
+        (
+            "send-record",
+            EventType::Send,
+            &["recipient@example.com"],
+            None,
+        ),
+        (
+            "subscription-record",
+            EventType::Subscription,
+            &["recipient@example.com"],
+            None,
+        ),
+    ];
+    let mut seen = 0;
+    for (folder, format, rows) in [
+        ("notification", PayloadFormat::Notification, notification),
+        (
+            "event-publishing",
+            PayloadFormat::EventPublishing,
+            publishing,
+        ),
+    ] {
+        assert_eq!(fixtures_in(&format!("ses/{folder}")).len(), rows.len());
+        for (name, event_type, expected, subtype) in rows {
+            let ses = fixture(&format!("ses/{folder}/{name}.json"));
+            let events = raw(&ses);
+            assert_eq!(recipients(&events), *expected, "{name}");
+            let message_id = ses["mail"]["messageId"].as_str().expect("message id");
+            for e in &events {
+                assert_eq!(e.event_type, *event_type, "{name}");
+                assert_eq!(e.event_subtype.as_deref(), *subtype, "{name}");
+                assert_eq!(e.payload_format, format, "{name}");
+                assert_eq!(e.ses_message_id, message_id, "{name}");
+                assert_eq!(e.schema_version, SCHEMA_VERSION);
+                assert_eq!(e.ingested_at, now());
+                assert_eq!(e.recipient_domain.as_deref(), Some("example.com"));
+                assert_eq!(e.mailbox_provider.as_deref(), Some("example.com"));
+                assert_eq!(e.event_id.len(), 32);
+                assert!(e.sent_at.is_some() && e.source.is_some() && e.raw.is_none());
+                assert_eq!(e.source_domain.as_deref(), Some("example.com"));
+                if format == PayloadFormat::EventPublishing {
+                    assert_eq!(e.configuration_set.as_deref(), Some("ConfigSet"), "{name}");
+                } else {
+                    assert!(e.tags.is_empty() && e.configuration_set.is_none());
+                    assert_eq!(e.caller_identity.as_deref(), Some("IAM_user_or_role_name"));
+                    assert_eq!(e.source_ip.as_deref(), Some("127.0.3.0"));
+                }
+                seen += 1;
+            }
+        }
+    }
+    assert_eq!(seen, 16);
+}
+
+#[test]
+fn every_envelope_yields_the_events_of_the_bare_example() {
+    let mut checked = 0;
+    for folder in ["notification", "event-publishing"] {
+        for (name, ses) in fixtures_in(&format!("ses/{folder}")) {
+            let expected = raw(&ses);
+            let mut envelopes = vec![
+                (format!("sns/{name}"), Transport::Sns),
+                (format!("sqs/{name}"), Transport::SqsSns),
+                (format!("sqs/{name}-raw"), Transport::SqsRaw),
+            ];
+            if folder == "event-publishing" {
+                envelopes.push((format!("eventbridge/{name}"), Transport::EventBridge));
+            }
+            for (file, transport) in envelopes {
+                let doc = fixture(&format!("{file}.json"));
+                let messages = through_envelope(&doc);
+                assert_eq!(messages.len(), 1, "{file}");
+                let (origin, events) = &messages[0];
+                assert_eq!(origin.transport, Some(transport), "{file}");
+                let ids = [
+                    (transport == Transport::Sns || transport == Transport::SqsSns)
+                        == origin.sns_message_id.is_some(),
+                    (transport == Transport::SqsSns || transport == Transport::SqsRaw)
+                        == origin.sqs_message_id.is_some(),
+                    (transport == Transport::EventBridge) == origin.eventbridge_id.is_some(),
+                    (transport == Transport::Sns || transport == Transport::SqsSns)
+                        == origin.sns_topic_arn.is_some(),
+                ];
+                assert!(ids.iter().all(|ok| *ok), "{file}: {origin:?}");
+                assert!(events.iter().all(|e| e.origin == *origin), "{file}");
+                assert_eq!(without_origin(events), expected, "{file}");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 5 * 3 + 10 * 4);
+}
+
+#[test]
+fn the_batch_holds_every_example() {
+    let doc = fixture("sns/batch-all-types.json");
+    let messages = through_envelope(&doc);
+    assert_eq!(messages.len(), 15);
+    let events: Vec<RecipientEvent> = messages.into_iter().flat_map(|(_, e)| e).collect();
+    assert_eq!(events.len(), 16);
+    let types: std::collections::BTreeSet<EventType> =
+        events.iter().map(|e| e.event_type).collect();
+    assert_eq!(types.len(), 10, "every known type");
+    let ids: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids.len(), 16, "no two events of the batch share an id");
+}
+
+#[test]
+fn the_same_complaint_in_both_formats_has_one_id() {
+    let events: Vec<RecipientEvent> =
+        through_envelope(&fixture("oddities/complaint-both-formats.json"))
+            .into_iter()
+            .flat_map(|(_, e)| e)
+            .collect();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].payload_format, PayloadFormat::Notification);
+    assert_eq!(events[1].payload_format, PayloadFormat::EventPublishing);
+    assert_eq!(events[0].event_id, events[1].event_id);
+    assert_ne!(
+        events[0].origin.sns_message_id,
+        events[1].origin.sns_message_id
+    );
+}
+
+#[test]
+fn a_bounce_with_three_recipients_is_three_events() {
+    let mut ses = fixture("ses/notification/bounce-notification-with-a-dsn.json");
+    ses["bounce"]["bouncedRecipients"] = json!([
+        {"emailAddress": "jane@example.com", "status": "5.1.1", "action": "failed", "diagnosticCode": "smtp; 550 5.1.1 unknown"},
+        {"emailAddress": "Mary@Hotmail.CO.UK", "status": "5.2.2", "action": "failed"},
+        {"emailAddress": "richard@gmail.com"},
+    ]);
+    let events = raw(&ses);
+    assert_eq!(
+        recipients(&events),
+        [
+            "jane@example.com",
+            "Mary@hotmail.co.uk",
+            "richard@gmail.com"
+        ]
+    );
+    let ids: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids.len(), 3);
+    let providers: Vec<_> = events
+        .iter()
+        .map(|e| e.mailbox_provider.as_deref())
+        .collect();
+    assert_eq!(
+        providers,
+        [Some("example.com"), Some("microsoft"), Some("google")]
+    );
+    let d = &events[0].detail;
+    assert_eq!(d.bounce_status.as_deref(), Some("5.1.1"));
+    assert_eq!(d.bounce_action.as_deref(), Some("failed"));
+    assert_eq!(
+        d.bounce_diagnostic_code.as_deref(),
+        Some("smtp; 550 5.1.1 unknown")
+    );
+    assert_eq!(
+        d.bounce_reporting_mta.as_deref(),
+        Some("dns; email.example.com")
+    );
+    assert_eq!(d.bounce_remote_mta_ip.as_deref(), Some("127.0.2.0"));
+    assert_eq!(
+        d.feedback_id.as_deref(),
+        Some("00000138111222aa-33322211-cccc-cccc-cccc-ddddaaaa068a-000000")
+    );
+    assert_eq!(events[1].detail.bounce_status.as_deref(), Some("5.2.2"));
+    assert_eq!(
+        events[1].recipient_original.as_deref(),
+        Some("Mary@Hotmail.CO.UK")
+    );
+    assert_eq!(events[2].detail.bounce_status, None);
+    assert!(events.iter().all(|e| e.is_counted_hard_bounce()));
+}
+
+#[test]
+fn the_event_id_does_not_depend_on_transport_time_or_spelling() {
+    let ses = fixture("ses/event-publishing/bounce-record.json");
+    let a = raw(&ses);
+    let later =
+        normalise(&ses, &Origin::default(), now() + chrono::Duration::days(1)).expect("normalises");
+    assert_eq!(a[0].event_id, later[0].event_id);
+    let mut shouted = ses.clone();
+    shouted["bounce"]["bouncedRecipients"][0]["emailAddress"] =
+        json!("\"Recipient\" <recipient@EXAMPLE.com>");
+    assert_eq!(raw(&shouted)[0].event_id, a[0].event_id);
+    let mut retimed = ses.clone();
+    retimed["bounce"]["timestamp"] = json!("2017-08-05T00:41:02.669 +0000");
+    assert_eq!(raw(&retimed)[0].event_id, a[0].event_id);
+}
+
+#[test]
+fn discriminators() {
+    let id = |ses: &Value| raw(ses)[0].event_id.clone();
+    // Feedback id, else the event time.
+    let bounce = fixture("ses/event-publishing/bounce-record.json");
+    let mut other_feedback = bounce.clone();
+    other_feedback["bounce"]["feedbackId"] = json!("another");
+    assert_ne!(id(&bounce), id(&other_feedback));
+    let mut no_feedback = bounce.clone();
+    no_feedback["bounce"]
+        .as_object_mut()
+        .expect("object")
+        .remove("feedbackId");
+    let mut no_feedback_later = no_feedback.clone();
+    no_feedback_later["bounce"]["timestamp"] = json!("2017-08-05T00:42:00Z");
+    assert_ne!(id(&no_feedback), id(&no_feedback_later));
+    assert_eq!(
+        raw(&no_feedback)[0].event_id,
+        EventIdentity {
+            event_type: EventType::Bounce,
+            ses_message_id: "EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000",
+            recipient: Some("recipient@example.com"),
+            discriminator: Some("2017-08-05T00:41:02.669Z".into()),
+        }
+        .event_id()
+    );
+
+    // Opens and clicks repeat: time and IP, time and link tell them apart.
+    let open = fixture("ses/event-publishing/open-record.json");
+    let mut other_ip = open.clone();
+    other_ip["open"]["ipAddress"] = json!("192.0.2.99");
+    let mut later_open = open.clone();
+    later_open["open"]["timestamp"] = json!("2017-08-09T22:10:19.652Z");
+    assert_ne!(id(&open), id(&other_ip));
+    assert_ne!(id(&open), id(&later_open));
+    let click = fixture("ses/event-publishing/click-record.json");
+    let mut other_link = click.clone();
+    other_link["click"]["link"] = json!("https://example.com/other");
+    assert_ne!(id(&click), id(&other_link));
+
+    // A delivery is once per recipient, whenever it is reported.
+    let delivery = fixture("ses/event-publishing/delivery-record.json");
+    let mut redelivered = delivery.clone();
+    redelivered["delivery"]["timestamp"] = json!("2016-10-19T23:25:00Z");
+    assert_eq!(id(&delivery), id(&redelivered));
+
+    // Delays and subscriptions repeat over time.
+    let delay = fixture("ses/event-publishing/deliverydelay-record.json");
+    let mut later_delay = delay.clone();
+    later_delay["deliveryDelay"]["timestamp"] = json!("2020-06-16T01:25:40.095Z");
+    assert_ne!(id(&delay), id(&later_delay));
+}
+
+#[test]
+fn type_specific_fields() {
+    let d = raw(&fixture("ses/event-publishing/delivery-record.json"))[0]
+        .detail
+        .clone();
+    assert_eq!(
+        d.delivery_smtp_response.as_deref(),
+        Some("250 2.6.0 Message received")
+    );
+    assert_eq!(d.delivery_processing_time_ms, Some(11893));
+    assert_eq!(d.delivery_reporting_mta.as_deref(), Some("mta.example.com"));
+    let d = raw(&fixture(
+        "ses/notification/delivery-notification-example.json",
+    ))[0]
+        .detail
+        .clone();
+    assert_eq!(d.delivery_remote_mta_ip.as_deref(), Some("127.0.2.0"));
+
+    let e = raw(&fixture("ses/event-publishing/deliverydelay-record.json")).remove(0);
+    assert_eq!(
+        e.detail.delay_type.as_deref(),
+        Some("TransientCommunicationFailure")
+    );
+    assert_eq!(e.detail.delay_status.as_deref(), Some("4.4.1"));
+    assert_eq!(
+        e.detail.delay_diagnostic_code.as_deref(),
+        Some("smtp; 421 4.4.1 Unable to connect to remote host")
+    );
+    assert_eq!(
+        e.detail.delay_expiration_time.map(|t| t.to_rfc3339()),
+        Some("2020-06-16T00:25:40.914+00:00".into())
+    );
+    assert_eq!(e.event_time.to_rfc3339(), "2020-06-16T00:25:40.095+00:00");
+
+    let e = raw(&fixture("ses/event-publishing/complaint-record.json")).remove(0);
+    assert_eq!(e.detail.complaint_feedback_type.as_deref(), Some("abuse"));
+    assert!(e.detail.complaint_user_agent.is_some());
+    assert!(e.detail.complaint_arrival_date.is_some());
+    assert_eq!(e.subject.as_deref(), Some("Message sent from Amazon SES"));
+    assert_eq!(e.source_address.as_deref(), Some("sender@example.com"));
+    assert_eq!(
+        e.source.as_deref(),
+        Some("Sender Name <sender@example.com>")
+    );
+    assert_eq!(e.caller_identity.as_deref(), Some("ses_user"));
+    assert_eq!(e.source_ip.as_deref(), Some("192.0.2.0"));
+    assert_eq!(
+        e.source_arn.as_deref(),
+        Some("arn:aws:ses:us-east-1:123456789012:identity/sender@example.com")
+    );
+    assert_eq!(e.sending_account_id.as_deref(), Some("123456789012"));
+
+    let e = raw(&fixture("ses/event-publishing/click-record.json")).remove(0);
+    assert_eq!(e.detail.engagement_ip_address.as_deref(), Some("192.0.2.1"));
+    assert!(e.detail.engagement_user_agent.is_some());
+    assert_eq!(
+        e.detail.click_link.as_deref(),
+        Some("http://docs.aws.amazon.com/ses/latest/DeveloperGuide/send-email-smtp.html")
+    );
+    assert_eq!(
+        e.detail.click_link_tags.get("samplekey0"),
+        Some(&vec!["samplevalue0".to_string()])
+    );
+    assert_eq!(e.tags.len(), 6);
+
+    let e = raw(&fixture("ses/event-publishing/open-record.json")).remove(0);
+    assert_eq!(e.detail.engagement_ip_address.as_deref(), Some("192.0.2.1"));
+    assert_eq!(e.event_time.to_rfc3339(), "2017-08-09T22:00:19.652+00:00");
+
+    let d = raw(&fixture(
+        "ses/event-publishing/rendering-failure-record.json",
+    ))
+    .remove(0)
+    .detail;
+    assert_eq!(d.rendering_template_name.as_deref(), Some("MyTemplate"));
+    assert_eq!(
+        d.rendering_error_message.as_deref(),
+        Some("Attribute 'attributeName' is not present in the rendering data.")
+    );
+
+    let d = raw(&fixture("ses/event-publishing/reject-record.json"))
+        .remove(0)
+        .detail;
+    assert_eq!(d.reject_reason.as_deref(), Some("Bad content"));
+
+    let e = raw(&fixture("ses/event-publishing/subscription-record.json")).remove(0);
+    assert_eq!(
+        e.detail.subscription_contact_list.as_deref(),
+        Some("ContactListName")
+    );
+    assert_eq!(
+        e.detail.subscription_source.as_deref(),
+        Some("UnsubscribeHeader")
+    );
+    assert_eq!(
+        e.detail
+            .subscription_new_preferences
+            .as_ref()
+            .map(|p| &p["unsubscribeAll"]),
+        Some(&json!(true))
+    );
+    assert_eq!(
+        e.detail
+            .subscription_old_preferences
+            .as_ref()
+            .map(|p| &p["unsubscribeAll"]),
+        Some(&json!(false))
+    );
+
+    let e = raw(&fixture("ses/event-publishing/send-record.json")).remove(0);
+    assert_eq!(e.detail, TypeSpecificFields::default());
+    assert_eq!(e.event_time, e.sent_at.expect("sent_at"));
+}
+
+#[test]
+fn recipients_fall_back_to_the_destination_and_then_to_none() {
+    let mut ses = fixture("ses/notification/complaint-notification-without-a-feedback-report.json");
+    ses["complaint"]["complainedRecipients"] = json!([]);
+    assert_eq!(
+        recipients(&raw(&ses)),
+        [
+            "jane@example.com",
+            "mary@example.com",
+            "richard@example.com"
+        ]
+    );
+    ses["mail"]["destination"] = json!([]);
+    let events = raw(&ses);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].recipient, None);
+    assert_eq!(events[0].recipient_domain, None);
+    assert_eq!(events[0].mailbox_provider, None);
+
+    let mut send = fixture("ses/event-publishing/send-record.json");
+    send["mail"]["destination"] = json!([
+        "a@example.com",
+        "b@example.org",
+        "a@example.com",
+        " A@EXAMPLE.com "
+    ]);
+    assert_eq!(
+        recipients(&raw(&send)),
+        ["a@example.com", "b@example.org", "A@example.com"],
+        "duplicates collapse, the local part keeps its case"
+    );
+}
+
+#[test]
+fn an_unparseable_recipient_is_kept_as_given() {
+    let mut ses = fixture("ses/event-publishing/delivery-record.json");
+    ses["delivery"]["recipients"] = json!(["  undisclosed-recipients  ", "", "ok@example.com"]);
+    let events = raw(&ses);
+    assert_eq!(events.len(), 3);
+    assert_eq!(
+        events[0].recipient.as_deref(),
+        Some("undisclosed-recipients")
+    );
+    assert_eq!(
+        events[0].recipient_original.as_deref(),
+        Some("  undisclosed-recipients  ")
+    );
+    assert_eq!(events[0].recipient_domain, None);
+    assert_eq!(events[0].mailbox_provider, None);
+    assert_eq!(events[1].recipient, None);
+    assert_eq!(events[1].recipient_original.as_deref(), Some(""));
+    assert_eq!(events[2].recipient.as_deref(), Some("ok@example.com"));
+}
+
+fn oddity(name: &str) -> Vec<RecipientEvent> {
+    through_envelope(&fixture(&format!("oddities/{name}.json")))
+        .into_iter()
+        .flat_map(|(_, e)| e)
+        .collect()
+}
+
+#[test]
+fn oddities() {
+    let e = oddity("offset-timestamp").remove(0);
+    assert_eq!(
+        e.sent_at.map(|t| t.to_rfc3339()),
+        Some("2018-10-08T14:05:45+00:00".into())
+    );
+    assert_eq!(e.event_time.to_rfc3339(), "2018-10-08T14:05:46+00:00");
+    assert_eq!(e.subject.as_deref(), Some("Message sent using Amazon SES"));
+
+    let e = oddity("display-name-source").remove(0);
+    assert_eq!(e.source.as_deref(), Some("\"John Doe\" <john@Example.COM>"));
+    assert_eq!(e.source_address.as_deref(), Some("john@example.com"));
+    assert_eq!(e.source_domain.as_deref(), Some("example.com"));
+
+    let e = oddity("complaint-subtype-null").remove(0);
+    assert_eq!(e.detail.complaint_subtype, None);
+    assert!(!e.is_suppression_list_complaint());
+
+    let expected = raw(&fixture("ses/event-publishing/delivery-record.json"));
+    assert_eq!(
+        without_origin(&oddity("trailing-newline-message")),
+        expected
+    );
+
+    let expected = raw(&fixture("ses/event-publishing/click-record.json"));
+    let click = oddity("escaped-slashes-message");
+    assert_eq!(without_origin(&click), expected);
+    assert!(click[0]
+        .detail
+        .click_link
+        .as_deref()
+        .is_some_and(|l| l.starts_with("http://docs")));
+
+    let expected = raw(&fixture("ses/event-publishing/send-record.json"));
+    assert_eq!(without_origin(&oddity("signing-cert-url-caps")), expected);
+
+    let events = oddity("unknown-event-type");
+    assert_eq!(events.len(), 1);
+    let e = &events[0];
+    assert_eq!(e.event_type, EventType::Unknown);
+    assert_eq!(e.event_subtype.as_deref(), Some("Mystery"));
+    assert_eq!(e.recipient.as_deref(), Some("recipient@example.com"));
+    assert_eq!(e.event_time, e.sent_at.expect("sent_at"));
+    let payload = e.raw.as_ref().expect("raw kept");
+    assert_eq!(payload["mystery"]["whatever"][0], "SES");
+    let hash = hex::encode(Sha256::digest(
+        serde_json::to_string(payload)
+            .expect("serialises")
+            .as_bytes(),
+    ));
+    assert_eq!(
+        e.event_id,
+        EventIdentity {
+            event_type: EventType::Unknown,
+            ses_message_id: &e.ses_message_id,
+            recipient: e.recipient.as_deref(),
+            discriminator: Some(hash),
+        }
+        .event_id()
+    );
+
+    let setup = split_document(&fixture("oddities/setup-notices.json")).expect("known");
+    assert_eq!(
+        setup.len(),
+        1,
+        "the plain-text validation notice yields nothing"
+    );
+    let ses = setup[0].ses.as_ref().expect("JSON");
+    assert_eq!(normalise(ses, &setup[0].origin, now()), Ok(vec![]));
+}
+
+#[test]
+fn unknown_types_with_different_payloads_differ() {
+    let a = json!({"eventType": "Mystery", "mail": {"messageId": "m", "timestamp": "2020-01-01T00:00:00Z", "destination": ["a@b.c"]}, "mystery": {"n": 1}});
+    let mut b = a.clone();
+    b["mystery"]["n"] = json!(2);
+    assert_ne!(raw(&a)[0].event_id, raw(&b)[0].event_id);
+    let reordered: Value = serde_json::from_str(
+        r#"{"mystery": {"n": 1}, "mail": {"destination": ["a@b.c"], "timestamp": "2020-01-01T00:00:00Z", "messageId": "m"}, "eventType": "Mystery"}"#,
+    )
+    .expect("JSON");
+    assert_eq!(raw(&a)[0].event_id, raw(&reordered)[0].event_id);
+}
+
+#[test]
+fn malformed_fixtures_give_specific_errors() {
+    type Check = fn(&InputError) -> bool;
+    let expectations: &[(&str, Check)] = &[
+        ("bad-timestamp", |e| {
+            e.to_string()
+                == "bounce.timestamp: expected a timestamp like 2017-08-05T00:41:02.669Z, got \"yesterday\""
+        }),
+        ("missing-message-id", |e| {
+            e.to_string() == "mail.messageId: required field is missing"
+        }),
+        ("not-json-message", |e| {
+            matches!(e, InputError::NotJson { what, reason }
+                if what == "the SNS Message" && reason.contains("\"Delivery notification"))
+        }),
+        (
+            "not-ses-message",
+            |e| matches!(e, InputError::NotSes { found, .. } if found.contains("\"hello\"")),
+        ),
+        (
+            "truncated-message",
+            |e| matches!(e, InputError::NotJson { reason, .. } if reason.starts_with("EOF while parsing")),
+        ),
+        ("wrong-types", |e| {
+            matches!(e, InputError::Invalid { path, message }
+                if path == "mail.destination" && message.contains("expected a sequence"))
+        }),
+    ];
+    let files = fixtures_in("malformed");
+    assert_eq!(files.len(), expectations.len());
+    for ((file, doc), (name, check)) in files.iter().zip(expectations) {
+        assert_eq!(file, name);
+        let inbound = split_document(doc).expect("an SNS event");
+        assert_eq!(inbound.len(), 1);
+        let origin = &inbound[0].origin;
+        assert!(origin.sns_message_id.is_some(), "{name}: origin kept");
+        let err = inbound[0]
+            .ses
+            .clone()
+            .and_then(|ses| normalise(&ses, origin, now()))
+            .expect_err(name);
+        assert!(check(&err), "{name}: {err}");
+    }
+}
+
+#[test]
+fn not_ses_at_the_top() {
+    assert!(matches!(
+        normalise(&json!({"hello": "world"}), &Origin::default(), now()),
+        Err(InputError::NotSes { .. })
+    ));
+    assert!(matches!(
+        normalise(&json!([]), &Origin::default(), now()),
+        Err(InputError::NotSes { .. })
+    ));
+}
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::from),
+            prop_oneof![
+                Just("2018-10-08T14:05:45 +0000"),
+                Just("Bounce"),
+                Just("Rendering Failure"),
+                Just("a@b.c"),
+                Just("Notification"),
+            ]
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let key = prop_oneof![
+                Just("eventType".to_string()),
+                Just("notificationType".to_string()),
+                Just("mail".to_string()),
+                Just("messageId".to_string()),
+                Just("timestamp".to_string()),
+                Just("destination".to_string()),
+                Just("bounce".to_string()),
+                Just("Records".to_string()),
+                Just("Sns".to_string()),
+                Just("Message".to_string()),
+                Just("body".to_string()),
+                Just("detail".to_string()),
+                "[a-z]{1,6}",
+            ];
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map(key, inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn run(doc: &Value) {
+        if let Ok(messages) = split_document(doc) {
+            for m in messages {
+                if let Ok(ses) = m.ses {
+                    let _ = normalise(&ses, &m.origin, now());
+                }
+            }
+        }
+        let _ = normalise(doc, &Origin::default(), now());
+    }
+
+    /// The node `n` of a document in depth-first order, replaced by `value`.
+    fn replace_nth(doc: &mut Value, n: &mut usize, value: &Value) -> bool {
+        if *n == 0 {
+            *doc = value.clone();
+            return true;
+        }
+        *n -= 1;
+        match doc {
+            Value::Array(items) => items.iter_mut().any(|v| replace_nth(v, n, value)),
+            Value::Object(map) => map.values_mut().any(|v| replace_nth(v, n, value)),
+            _ => false,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text(text in "\\PC{0,200}") {
+            for doc in parse_documents(&text).into_iter().flatten() {
+                run(&doc);
+            }
+        }
+
+        #[test]
+        fn arbitrary_json(doc in json_value()) {
+            run(&doc);
+            run(&json!({"Records": [{"Sns": {"Message": doc.to_string()}}]}));
+            run(&json!({"Records": [{"eventSource": "aws:sqs", "body": doc.to_string()}]}));
+        }
+
+        #[test]
+        fn official_examples_with_one_part_replaced(
+            example in 0usize..15,
+            node in 0usize..200,
+            value in json_value(),
+        ) {
+            let mut files = fixtures_in("ses/notification");
+            files.extend(fixtures_in("ses/event-publishing"));
+            let mut doc = files[example].1.clone();
+            let mut n = node;
+            replace_nth(&mut doc, &mut n, &value);
+            run(&doc);
+            let text = doc.to_string();
+            // And cut anywhere, as a truncated Message would be.
+            let cut = text.char_indices().map(|(i, _)| i).nth(node * 7).unwrap_or(text.len());
+            for parsed in parse_documents(&text[..cut]).into_iter().flatten() {
+                run(&parsed);
+            }
+        }
+    }
+}
