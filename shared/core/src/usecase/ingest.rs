@@ -291,15 +291,13 @@ mod tests {
         let config = LedgerConfig::default();
         let store = InMemoryLedger::new(&config);
         let log = InMemoryEventLog::default();
-        let doc = delivery("m1", &["a@example.com", "b@yahoo.com", "c@gmail.com"]);
-        let first = Ingest {
+        let app = Ingest {
             store: &store,
             log: &log,
             config: config.clone(),
-        }
-        .document(&doc, Utc::now())
-        .await
-        .expect("known shape");
+        };
+        let doc = delivery("m1", &["a@example.com", "b@yahoo.com", "c@gmail.com"]);
+        let first = app.document(&doc, Utc::now()).await.expect("known shape");
         assert_eq!(
             first.counts(),
             Counts {
@@ -307,14 +305,7 @@ mod tests {
                 duplicate: 0
             }
         );
-        let again = Ingest {
-            store: &store,
-            log: &log,
-            config: config.clone(),
-        }
-        .document(&doc, Utc::now())
-        .await
-        .expect("known shape");
+        let again = app.document(&doc, Utc::now()).await.expect("known shape");
         assert_eq!(
             again.counts(),
             Counts {
@@ -345,29 +336,20 @@ mod tests {
         let config = LedgerConfig::default();
         let store = InMemoryLedger::new(&config);
         let log = InMemoryEventLog::default();
-        log.fail_next(1);
-        let doc = delivery("m2", &["a@example.com"]);
-        let failed = Ingest {
+        let app = Ingest {
             store: &store,
             log: &log,
             config: config.clone(),
-        }
-        .document(&doc, Utc::now())
-        .await
-        .expect("shape");
+        };
+        log.fail_next(1);
+        let doc = delivery("m2", &["a@example.com"]);
+        let failed = app.document(&doc, Utc::now()).await.expect("shape");
         assert!(matches!(
             failed.messages[0].result,
             Err(IngestFailure::Log(_))
         ));
         assert!(log.lines().is_empty());
-        let retried = Ingest {
-            store: &store,
-            log: &log,
-            config: config.clone(),
-        }
-        .document(&doc, Utc::now())
-        .await
-        .expect("shape");
+        let retried = app.document(&doc, Utc::now()).await.expect("shape");
         assert_eq!(
             retried.counts(),
             Counts {
@@ -376,14 +358,7 @@ mod tests {
             }
         );
         assert_eq!(log.lines().len(), 1, "logged on the retry");
-        Ingest {
-            store: &store,
-            log: &log,
-            config: config.clone(),
-        }
-        .document(&doc, Utc::now())
-        .await
-        .expect("shape");
+        app.document(&doc, Utc::now()).await.expect("shape");
         assert_eq!(log.lines().len(), 1, "and never again");
         assert_eq!(store.counter_total(&Scope::Account, Metric::Deliveries), 1);
     }
@@ -393,19 +368,17 @@ mod tests {
         let config = LedgerConfig::default();
         let store = InMemoryLedger::new(&config);
         let log = InMemoryEventLog::default();
+        let app = Ingest {
+            store: &store,
+            log: &log,
+            config: config.clone(),
+        };
         let good = delivery("m3", &["a@example.com"]).to_string();
         let doc = serde_json::json!({"Records": [
             {"messageId": "ok", "eventSource": "aws:sqs", "body": good},
             {"messageId": "bad", "eventSource": "aws:sqs", "body": "{\"eventType\": \"Delivery\""}
         ]});
-        let report = Ingest {
-            store: &store,
-            log: &log,
-            config: config.clone(),
-        }
-        .document(&doc, Utc::now())
-        .await
-        .expect("shape");
+        let report = app.document(&doc, Utc::now()).await.expect("shape");
         assert!(report.is_sqs_batch());
         assert_eq!(report.failed_sqs_message_ids(), vec!["bad".to_string()]);
         assert_eq!(report.counts().new, 1);
@@ -416,27 +389,13 @@ mod tests {
             "requestPayload": {"Records": [{"Sns": {"Type": "Notification", "MessageId": "sns-1", "Message": delivery("m4", &["d@example.com"]).to_string()}}]},
             "responseContext": {"statusCode": 200, "functionError": "Unhandled"}
         });
-        let replayed = Ingest {
-            store: &store,
-            log: &log,
-            config: config.clone(),
-        }
-        .document(&dlq_record, Utc::now())
-        .await
-        .expect("shape");
+        let replayed = app.document(&dlq_record, Utc::now()).await.expect("shape");
         assert_eq!(replayed.counts().new, 1);
         assert_eq!(
             replayed.messages[0].origin.sns_message_id.as_deref(),
             Some("sns-1")
         );
         let unknown = serde_json::json!({"hello": "world"});
-        assert!(Ingest {
-            store: &store,
-            log: &log,
-            config: config.clone()
-        }
-        .document(&unknown, Utc::now())
-        .await
-        .is_err());
+        assert!(app.document(&unknown, Utc::now()).await.is_err());
     }
 }

@@ -1,0 +1,204 @@
+//! Reads: recipient history and summary, a message's events, counters, alert state.
+
+// The adapter's imports, types and helpers are shared by its parts.
+#[allow(unused_imports)]
+use super::items::*;
+use super::*;
+
+impl LedgerReader for DynamoLedger {
+    async fn recipient_history(
+        &self,
+        address: &str,
+        limit: usize,
+    ) -> Result<Vec<RecipientEvent>, StoreError> {
+        let pk = keys::recipient_pk(address);
+        self.query_events(&pk, false, limit).await
+    }
+
+    async fn recipient_summary(
+        &self,
+        address: &str,
+    ) -> Result<Option<RecipientSummary>, StoreError> {
+        let summary = self.read_summary(address).await?;
+        Ok((summary.version > 0).then_some(summary))
+    }
+
+    async fn message_events(
+        &self,
+        ses_message_id: &str,
+    ) -> Result<Vec<RecipientEvent>, StoreError> {
+        let pk = keys::message_pk(ses_message_id);
+        let mut events = self.query_events(&pk, true, usize::MAX).await?;
+        events.sort_by(|a, b| {
+            (a.event_time, &a.recipient, a.event_type).cmp(&(
+                b.event_time,
+                &b.recipient,
+                b.event_type,
+            ))
+        });
+        Ok(events)
+    }
+}
+
+impl DynamoLedger {
+    /// Events under one partition, skipping items whose TTL has passed but that DynamoDB has not
+    /// deleted yet.
+    async fn query_events(
+        &self,
+        pk: &str,
+        forward: bool,
+        limit: usize,
+    ) -> Result<Vec<RecipientEvent>, StoreError> {
+        let now = Utc::now().timestamp();
+        let mut events = Vec::new();
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.config.table_name)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :evt)")
+            .filter_expression("attribute_not_exists(#x) OR #x > :now")
+            .expression_attribute_names("#x", keys::EXPIRES_AT)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":evt", s(keys::EVENT_SK_PREFIX))
+            .expression_attribute_values(":now", n(now))
+            .scan_index_forward(forward)
+            .into_paginator()
+            .items()
+            .send();
+        while events.len() < limit {
+            let Some(item) = items.next().await else {
+                break;
+            };
+            let item = item.map_err(|e| StoreError::service("Query (events)", e))?;
+            events.push(RecipientEvent::try_from(EventItem(item))?);
+        }
+        Ok(events)
+    }
+}
+
+impl CounterReader for DynamoLedger {
+    async fn scopes(&self) -> Result<Vec<Scope>, StoreError> {
+        let mut scopes = Vec::new();
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.config.table_name)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::SCOPES_PK))
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = items.next().await {
+            let item = item.map_err(|e| StoreError::service("Query (scopes)", e))?;
+            if let Some(scope) = item
+                .get(keys::SK)
+                .and_then(|v| v.as_s().ok())
+                .and_then(|k| Scope::parse(k))
+            {
+                scopes.push(scope);
+            }
+        }
+        Ok(scopes)
+    }
+
+    async fn hourly(
+        &self,
+        scope: &Scope,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<HourlyCounts>, StoreError> {
+        let mut by_bucket: BTreeMap<String, Totals> = BTreeMap::new();
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.config.table_name)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(keys::counter_pk(scope)))
+            .expression_attribute_values(":from", s(keys::counter_sk_from(from)))
+            .expression_attribute_values(":to", s(keys::counter_sk_to(to)))
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = items.next().await {
+            let item = item.map_err(|e| StoreError::service("Query (counters)", e))?;
+            let Some(bucket) = item.get("bucket").and_then(|v| v.as_s().ok()) else {
+                continue;
+            };
+            let totals = by_bucket.entry(bucket.clone()).or_default();
+            for (name, value) in &item {
+                let Ok(v) = value.as_n() else { continue };
+                let count: u64 = v.parse().map_err(|_| StoreError::Corrupt {
+                    key: keys::counter_pk(scope),
+                    message: format!("{name} is not a count: {v}"),
+                })?;
+                if let Some(metric) = Metric::ALL.iter().find(|m| m.attribute() == name) {
+                    *totals.metrics.entry(*metric).or_default() += count;
+                } else if ComplaintBreakdown::parse(name).is_some() {
+                    *totals.details.entry(name.clone()).or_default() += count;
+                }
+            }
+        }
+        by_bucket
+            .into_iter()
+            .map(|(label, totals)| {
+                let bucket = chrono::NaiveDateTime::parse_from_str(
+                    &format!("{label}:00:00"),
+                    "%Y-%m-%dT%H:%M:%S",
+                )
+                .map(|t| t.and_utc())
+                .map_err(|e| StoreError::Corrupt {
+                    key: keys::counter_pk(scope),
+                    message: format!("bucket {label:?}: {e}"),
+                })?;
+                Ok(HourlyCounts { bucket, totals })
+            })
+            .collect()
+    }
+}
+
+impl AlertStateStore for DynamoLedger {
+    async fn alert_level(&self, scope: &Scope, kind: RateKind) -> Result<Level, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.config.table_name)
+            .key(keys::PK, s(keys::alert_pk(scope)))
+            .key(keys::SK, s(kind.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::service("GetItem (alert state)", e))?;
+        let Some(level) = out
+            .item
+            .as_ref()
+            .and_then(|i| i.get("level"))
+            .and_then(|v| v.as_s().ok())
+        else {
+            return Ok(Level::Normal);
+        };
+        Level::parse(level).ok_or_else(|| StoreError::Corrupt {
+            key: keys::alert_pk(scope),
+            message: format!("unknown level {level:?}"),
+        })
+    }
+
+    async fn set_alert_level(
+        &self,
+        scope: &Scope,
+        kind: RateKind,
+        level: Level,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.config.table_name)
+            .item(keys::PK, s(keys::alert_pk(scope)))
+            .item(keys::SK, s(kind.as_str()))
+            .item("level", s(level.as_str()))
+            .item("changed_at", time(at))
+            .send()
+            .await
+            .map_err(|e| StoreError::service("PutItem (alert state)", e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,54 @@
+//! The ledger table, as template.yaml declares it.
+
+// The adapter's imports, types and helpers are shared by its parts.
+#[allow(unused_imports)]
+use super::items::*;
+use super::*;
+
+/// Creates the ledger table as template.yaml declares it (for local stacks and tests; in AWS the
+/// stack creates it). Waits until it is active.
+pub async fn create_table(client: &Client, table_name: &str) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
+    };
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|e| StoreError::service("build AttributeDefinition", e))
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(|e| StoreError::service("build KeySchemaElement", e))
+    };
+    client
+        .create_table()
+        .table_name(table_name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr(keys::PK)?)
+        .attribute_definitions(attr(keys::SK)?)
+        .key_schema(key(keys::PK, KeyType::Hash)?)
+        .key_schema(key(keys::SK, KeyType::Range)?)
+        .send()
+        .await
+        .map_err(|e| StoreError::service("CreateTable", e))?;
+    client
+        .update_time_to_live()
+        .table_name(table_name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(keys::EXPIRES_AT)
+                .enabled(true)
+                .build()
+                .map_err(|e| StoreError::service("build TimeToLiveSpecification", e))?,
+        )
+        .send()
+        .await
+        .map_err(|e| StoreError::service("UpdateTimeToLive", e))?;
+    Ok(())
+}
