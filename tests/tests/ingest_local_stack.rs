@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::{Context, LambdaEvent};
 use ses_ledger::config::LedgerConfig;
 use ses_ledger::ports::LedgerReader;
@@ -453,4 +454,85 @@ async fn a_complaint_counts_once_in_every_scope_whichever_format_arrives_first()
             );
         }
     }
+}
+
+/// Every item of a table, with what depends on when it was ingested removed: `ingested_at` inside
+/// the stored record and the TTL derived from it.
+async fn ledger_without_ingestion_times(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Item> {
+    let mut items = scan_all(ddb, table).await;
+    for item in &mut items {
+        item.remove("expires_at");
+        if let Some(AttributeValue::S(record)) = item.get("record") {
+            let mut record: serde_json::Value = serde_json::from_str(record).expect("record JSON");
+            if let Some(fields) = record.as_object_mut() {
+                fields.remove("ingested_at");
+            }
+            item.insert("record".into(), AttributeValue::S(record.to_string()));
+        }
+    }
+    items
+}
+
+#[tokio::test]
+async fn one_stream_in_two_orders_leaves_the_same_ledger() {
+    let aws = local_aws().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&aws);
+    // Soft bounces on days 1, 2, 3 and 20 for one address (suppressed: three within 7 days, in
+    // any order), a hard bounce and deliveries for others, and a complaint.
+    let soft = "soft@example.com";
+    let mut stream: Vec<serde_json::Value> = [1, 2, 3, 20]
+        .iter()
+        .map(|d| {
+            bounce(
+                &format!("order-soft-{d}"),
+                soft,
+                "Transient",
+                &format!("2026-10-{d:02}T08:00:00.000Z"),
+            )
+        })
+        .collect();
+    stream.push(delivery(
+        "order-deliveries",
+        &["a@example.com", "b@yahoo.com", soft],
+        "2026-10-05T09:00:00.000Z",
+    ));
+    stream.push(bounce(
+        "order-hard",
+        "gone@example.com",
+        "Permanent",
+        "2026-10-06T10:00:00.000Z",
+    ));
+    let mut complaint = fixture("ses/event-publishing/complaint-record.json");
+    complaint["mail"]["messageId"] = "order-complaint".into();
+    stream.push(complaint);
+
+    let mut ledgers = Vec::new();
+    for (name, reverse) in [("order-fwd", false), ("order-rev", true)] {
+        let config = fresh_ledger(&aws, name).await;
+        let app = app(&aws, &config);
+        let mut messages = stream.clone();
+        if reverse {
+            messages.reverse();
+        }
+        for message in messages {
+            invoke(&app, sns_event(&[message])).await.expect("ingest");
+        }
+        let summary = app
+            .store
+            .recipient_summary(soft)
+            .await
+            .expect("read")
+            .expect("summary");
+        assert_eq!(
+            summary.suppression.map(|s| s.reason),
+            Some(SuppressionReason::SoftBounces),
+            "{name}: three soft bounces within 7 days suppress, whatever the order"
+        );
+        ledgers.push(ledger_without_ingestion_times(&ddb, &config.table_name).await);
+    }
+    assert!(ledgers[0].len() > 10, "{} items", ledgers[0].len());
+    assert_eq!(
+        ledgers[0], ledgers[1],
+        "every item but ingestion times is the same"
+    );
 }

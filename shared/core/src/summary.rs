@@ -49,7 +49,10 @@ pub struct RecipientSummary {
     pub first_event_at: Option<DateTime<Utc>>,
     pub last_event_at: Option<DateTime<Utc>>,
     pub last_event_type: Option<EventType>,
-    /// Soft-bounce times still inside the policy window of the newest one, oldest first.
+    /// Soft-bounce times that can still decide the soft-bounce rule, oldest first: every one
+    /// until the rule is met, then only those up to the moment it was first met (a later one can
+    /// never move that moment). Kept in full, not as a sliding window, so that a bounce arriving
+    /// late is judged with the ones around it in event time, not in arrival order.
     pub recent_soft_bounces: Vec<DateTime<Utc>>,
     pub suppression: Option<Suppression>,
     /// Optimistic-lock version: how many events the stored summary has absorbed.
@@ -57,43 +60,57 @@ pub struct RecipientSummary {
 }
 
 impl RecipientSummary {
-    /// The summary after `event`. Commutative over events: any arrival order gives the same result
-    /// (the soft-bounce window aside, which keeps what lies within the window of the newest).
+    /// The summary after `event`. Commutative over events: the result is a function of the set of
+    /// events applied, whatever order they arrive in (SNS and SQS keep none).
     pub fn apply(&self, event: &RecipientEvent, policy: SoftBouncePolicy) -> RecipientSummary {
         let mut next = self.clone();
         *next.counts.entry(event.event_type).or_default() += 1;
         next.version += 1;
         let t = event.event_time;
         next.first_event_at = Some(self.first_event_at.map_or(t, |f| f.min(t)));
-        if self.last_event_at.is_none_or(|l| t >= l) {
+        // The latest event, ties broken by type, so two events at the same instant give the same
+        // answer in either order.
+        let later = match (self.last_event_at, self.last_event_type) {
+            (Some(l), Some(lt)) => (t, event.event_type) > (l, lt),
+            _ => true,
+        };
+        if later {
             next.last_event_at = Some(t);
             next.last_event_type = Some(event.event_type);
         }
 
-        let mut candidate = None;
-        if event.event_type == EventType::Complaint {
-            candidate = Some(SuppressionReason::Complaint);
+        let candidate = if event.event_type == EventType::Complaint {
+            Some(Suppression {
+                reason: SuppressionReason::Complaint,
+                since: t,
+            })
         } else if event.event_type == EventType::Bounce && !event.is_soft_bounce() {
-            candidate = Some(SuppressionReason::HardBounce);
+            Some(Suppression {
+                reason: SuppressionReason::HardBounce,
+                since: t,
+            })
         } else if event.is_soft_bounce() {
-            next.recent_soft_bounces.push(t);
-            next.recent_soft_bounces.sort();
-            if let Some(&newest) = next.recent_soft_bounces.last() {
-                next.recent_soft_bounces
-                    .retain(|&b| newest - b <= policy.window);
+            let at = next.recent_soft_bounces.partition_point(|&b| b <= t);
+            next.recent_soft_bounces.insert(at, t);
+            let met = first_met(&next.recent_soft_bounces, policy);
+            if let Some(since) = met {
+                next.recent_soft_bounces.retain(|&b| b <= since);
             }
-            if next.recent_soft_bounces.len() >= policy.limit as usize {
-                candidate = Some(SuppressionReason::SoftBounces);
-            }
-        }
-        if let Some(reason) = candidate {
+            met.map(|since| Suppression {
+                reason: SuppressionReason::SoftBounces,
+                since,
+            })
+        } else {
+            None
+        };
+        if let Some(candidate) = candidate {
             next.suppression = Some(match &self.suppression {
-                Some(current) if current.reason > reason => current.clone(),
-                Some(current) if current.reason == reason => Suppression {
-                    reason,
-                    since: current.since.min(t),
+                Some(current) if current.reason > candidate.reason => current.clone(),
+                Some(current) if current.reason == candidate.reason => Suppression {
+                    reason: candidate.reason,
+                    since: current.since.min(candidate.since),
                 },
-                _ => Suppression { reason, since: t },
+                _ => candidate,
             });
         }
         next
@@ -102,6 +119,16 @@ impl RecipientSummary {
     pub fn count(&self, event_type: EventType) -> u64 {
         self.counts.get(&event_type).copied().unwrap_or(0)
     }
+}
+
+/// The earliest moment the soft-bounce rule held: the `limit`-th bounce of the first run of
+/// `limit` sorted bounce times that fits within `window`.
+fn first_met(sorted: &[DateTime<Utc>], policy: SoftBouncePolicy) -> Option<DateTime<Utc>> {
+    let n = policy.limit.max(1) as usize;
+    sorted
+        .windows(n)
+        .find(|run| run[n - 1] - run[0] <= policy.window)
+        .map(|run| run[n - 1])
 }
 
 #[cfg(test)]
@@ -200,5 +227,81 @@ mod tests {
             close.suppression.unwrap().reason,
             SuppressionReason::SoftBounces
         );
+    }
+
+    #[test]
+    fn a_late_older_soft_bounce_is_judged_with_its_neighbours_in_event_time() {
+        let days = |order: &[u32]| {
+            let events: Vec<RecipientEvent> = order
+                .iter()
+                .map(|d| event(EventType::Bounce, Some("Transient"), *d))
+                .collect();
+            fold(&events)
+        };
+        let in_order = days(&[1, 2, 3, 20]);
+        let newest_first = days(&[20, 1, 2, 3]);
+        let suppression = in_order.suppression.clone().expect("3 within 7 days");
+        assert_eq!(suppression.reason, SuppressionReason::SoftBounces);
+        assert_eq!(suppression.since.format("%d").to_string(), "03");
+        assert_eq!(in_order, newest_first);
+        assert_eq!(in_order, days(&[3, 20, 2, 1]));
+    }
+
+    #[test]
+    fn the_rule_is_met_at_the_earliest_run_even_when_it_arrives_last() {
+        let later_run = fold(&[
+            event(EventType::Bounce, Some("Transient"), 20),
+            event(EventType::Bounce, Some("Transient"), 21),
+            event(EventType::Bounce, Some("Transient"), 22),
+        ]);
+        assert_eq!(
+            later_run
+                .suppression
+                .as_ref()
+                .map(|s| s.since.format("%d").to_string()),
+            Some("22".into())
+        );
+        let with_earlier = [1, 2, 3].iter().fold(later_run, |s, d| {
+            s.apply(&event(EventType::Bounce, Some("Transient"), *d), POLICY)
+        });
+        assert_eq!(
+            with_earlier
+                .suppression
+                .map(|s| s.since.format("%d").to_string()),
+            Some("03".into()),
+            "the rule first held on day 3"
+        );
+    }
+
+    mod any_order {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A recipient's events over two months: sends, deliveries, soft and hard bounces,
+        /// complaints, at random hours (several may share an instant).
+        fn events() -> impl Strategy<Value = Vec<RecipientEvent>> {
+            let one = (0u8..6, 1u32..=28, 0u32..3).prop_map(|(kind, day, hour)| {
+                let (event_type, bounce) = match kind {
+                    0 => (EventType::Send, None),
+                    1 => (EventType::Delivery, None),
+                    2 | 3 => (EventType::Bounce, Some("Transient")),
+                    4 => (EventType::Bounce, Some("Permanent")),
+                    _ => (EventType::Complaint, None),
+                };
+                let mut e = event(event_type, bounce, day);
+                e.event_time += Duration::hours(i64::from(hour) * 8);
+                e
+            });
+            proptest::collection::vec(one, 0..24)
+        }
+
+        proptest! {
+            #[test]
+            fn any_permutation_gives_the_same_summary(
+                (events, shuffled) in events().prop_flat_map(|e| (Just(e.clone()), Just(e).prop_shuffle()))
+            ) {
+                prop_assert_eq!(fold(&events), fold(&shuffled));
+            }
+        }
     }
 }
