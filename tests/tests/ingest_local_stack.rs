@@ -536,3 +536,48 @@ async fn one_stream_in_two_orders_leaves_the_same_ledger() {
         "every item but ingestion times is the same"
     );
 }
+
+#[tokio::test]
+async fn reads_skip_items_whose_ttl_has_passed_before_dynamodb_deletes_them() {
+    let aws = local_aws().await;
+    let mut config = fresh_ledger(&aws, "expired").await;
+    // Items expire the moment they are written; DynamoDB Local, like DynamoDB within its two
+    // days, still holds them.
+    config.history_ttl_days = 0;
+    let app = app(&aws, &config);
+    let address = "expired@example.com";
+    let doc = bounce(
+        "expired-1",
+        address,
+        "Permanent",
+        "2026-10-01T08:00:00.000Z",
+    );
+    invoke(&app, sns_event(&[doc])).await.expect("ingest");
+    let stored = scan_all(&aws_sdk_dynamodb::Client::new(&aws), &config.table_name).await;
+    assert!(
+        stored.iter().any(|i| attr_s(i, "sk") == "SUMMARY"),
+        "the summary item is still in the table"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        app.store.recipient_summary(address).await.expect("read"),
+        None
+    );
+    assert!(app
+        .store
+        .recipient_history(address, 10)
+        .await
+        .expect("read")
+        .is_empty());
+
+    // The same event under the default TTL is there.
+    let kept = fresh_ledger(&aws, "kept").await;
+    let app = self::app(&aws, &kept);
+    let doc = bounce("kept-1", address, "Permanent", "2026-10-01T08:00:00.000Z");
+    invoke(&app, sns_event(&[doc])).await.expect("ingest");
+    let summary = app.store.recipient_summary(address).await.expect("read");
+    assert_eq!(
+        summary.and_then(|s| s.suppression).map(|s| s.reason),
+        Some(SuppressionReason::HardBounce)
+    );
+}

@@ -178,7 +178,14 @@ mod tests {
 
     #[test]
     fn defaults_apply_when_nothing_is_set() {
-        assert_eq!(from(&[]).unwrap(), LedgerConfig::default());
+        // The README's configuration table, written out (a comparison with `default()`, which
+        // `from_lookup` reads its defaults from, could never fail).
+        let d = from(&[]).unwrap();
+        assert_eq!(d.history_ttl_days, 400);
+        assert_eq!((d.soft_bounce_limit, d.soft_bounce_window_days), (3, 7));
+        assert_eq!(d.counter_shards, 8);
+        assert_eq!(d.tenant_tags, ["tenant"]);
+        assert_eq!(d.feedback_loop_providers, ["yahoo", "microsoft", "comcast"]);
     }
 
     #[test]

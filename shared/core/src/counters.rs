@@ -289,6 +289,36 @@ mod tests {
         assert_eq!(Scope::parse("nonsense"), None);
     }
 
+    #[test]
+    fn mailbox_simulator_mail_counts_toward_no_rate() {
+        let config = LedgerConfig::default();
+        let metrics = |recipient: &str, fixture: &str, list: &[&str]| {
+            let mut ses = crate::testkit::fixtures::fixture(fixture);
+            ses["mail"]["destination"] = serde_json::json!([recipient]);
+            let mut node = &mut ses;
+            for key in list {
+                node = &mut node[*key];
+            }
+            *node = serde_json::json!([{ "emailAddress": recipient }]);
+            let events = crate::normalise::normalise(
+                &ses,
+                &crate::event::Origin::default(),
+                chrono::Utc::now(),
+            )
+            .expect("normalises");
+            assert_eq!(events.len(), 1);
+            metrics_for(&events[0], &config)
+        };
+        let bounce = "ses/event-publishing/bounce-record.json";
+        let complaint = "ses/event-publishing/complaint-record.json";
+        let bounced = ["bounce", "bouncedRecipients"];
+        let complained = ["complaint", "complainedRecipients"];
+        assert!(metrics("bounce@simulator.amazonses.com", bounce, &bounced).is_empty());
+        assert!(metrics("complaint@simulator.amazonses.com", complaint, &complained).is_empty());
+        assert!(metrics("jane@example.com", bounce, &bounced).contains(&Metric::CountedHardBounces));
+        assert!(metrics("jane@yahoo.com", complaint, &complained).contains(&Metric::Complaints));
+    }
+
     proptest! {
         #[test]
         fn scope_parse_never_panics(s in ".*") {

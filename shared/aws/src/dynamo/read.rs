@@ -19,8 +19,10 @@ impl LedgerReader for DynamoLedger {
         &self,
         address: &str,
     ) -> Result<Option<RecipientSummary>, StoreError> {
-        let summary = self.read_summary(address).await?;
-        Ok((summary.version > 0).then_some(summary))
+        // Every read filters expired items: TTL deletes them only "typically within two days".
+        let (summary, expires_at) = self.read_summary(address).await?;
+        let expired = expires_at.is_some_and(|at| at <= Utc::now().timestamp());
+        Ok((summary.version > 0 && !expired).then_some(summary))
     }
 
     async fn message_events(

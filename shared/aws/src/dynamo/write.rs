@@ -6,7 +6,14 @@ use super::items::*;
 use super::*;
 
 impl DynamoLedger {
-    pub(super) async fn read_summary(&self, address: &str) -> Result<RecipientSummary, StoreError> {
+    /// The stored summary (default when none), with its TTL. The write path continues a summary
+    /// whose TTL has passed but that DynamoDB has not deleted yet (its version is what the
+    /// optimistic lock compares, and a suppression must not lapse between two events); readers
+    /// treat it as gone.
+    pub(super) async fn read_summary(
+        &self,
+        address: &str,
+    ) -> Result<(RecipientSummary, Option<i64>), StoreError> {
         let out = self
             .client
             .get_item()
@@ -17,15 +24,20 @@ impl DynamoLedger {
             .send()
             .await
             .map_err(|e| StoreError::service("GetItem (summary)", e))?;
-        match out.item {
-            None => Ok(RecipientSummary::default()),
-            Some(item) => RecipientSummary::try_from(SummaryItem(item)).map_err(|message| {
-                StoreError::Corrupt {
-                    key: keys::recipient_pk(address),
-                    message,
-                }
-            }),
-        }
+        let Some(item) = out.item else {
+            return Ok((RecipientSummary::default(), None));
+        };
+        let expires_at = item
+            .get(keys::EXPIRES_AT)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok());
+        let summary = RecipientSummary::try_from(SummaryItem(item)).map_err(|message| {
+            StoreError::Corrupt {
+                key: keys::recipient_pk(address),
+                message,
+            }
+        })?;
+        Ok((summary, expires_at))
     }
 
     fn transaction(
@@ -297,7 +309,7 @@ impl EventStore for DynamoLedger {
         for attempt in 0..MAX_CONFLICT_ATTEMPTS {
             let summaries = match &event.recipient {
                 Some(address) => {
-                    let before = self.read_summary(address).await?;
+                    let (before, _) = self.read_summary(address).await?;
                     let after = before.apply(event, self.policy());
                     Some((before, after))
                 }

@@ -42,9 +42,28 @@ mod tests {
             (n == "SES_LEDGER_COMPLAINT_WARNING").then(|| "0.01".into())
         });
         assert!(bad.unwrap_err().problem.contains("must rise"));
+        // The documented defaults (README's configuration table, SES's own thresholds), written
+        // out: comparing with `default()` could not catch a changed default.
+        let d = AlarmConfig::from_lookup(|_| None).unwrap();
         assert_eq!(
-            AlarmConfig::from_lookup(|_| None).unwrap(),
-            AlarmConfig::default()
+            (d.complaint.warning, d.complaint.review, d.complaint.pause),
+            (0.0005, 0.001, 0.005)
         );
+        assert_eq!(
+            (d.bounce.warning, d.bounce.review, d.bounce.pause),
+            (0.02, 0.05, 0.10)
+        );
+        assert_eq!((d.min_complaint_volume, d.min_bounce_volume), (1000, 1000));
+        assert_eq!(d.hysteresis, 0.8);
+        assert_eq!(
+            d.windows,
+            vec![
+                crate::rates::Window::Hours(24),
+                crate::rates::Window::Hours(168),
+                crate::rates::Window::Hours(720),
+                crate::rates::Window::RecentSends(100_000)
+            ]
+        );
+        assert_eq!(d.feedback_loop_providers, ["yahoo", "microsoft", "comcast"]);
     }
 }
