@@ -11,8 +11,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${ROOT}"
 TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}"
-# The integration tests that need what this script starts (tests/Cargo.toml).
-FEATURES=(--features ses-ledger-integration-tests/local-stack)
+# The integration tests that need what this script starts (tests/Cargo.toml, cli/Cargo.toml).
+FEATURES=(--features ses-ledger-integration-tests/local-stack,ses-ledger-cli/local-stack)
 
 step() { printf '\n== %s (%ss)\n' "$*" "${SECONDS}"; }
 

@@ -1,7 +1,7 @@
 //! The `ses-ledger` binary, as an operator runs it, against DynamoDB Local and moto.
 
 // Needs the local stack that scripts/test.sh starts; `cargo test --workspace` alone compiles
-// this file to nothing (see tests/Cargo.toml).
+// this file to nothing (the `local-stack` feature, see cli/Cargo.toml).
 #![cfg(feature = "local-stack")]
 
 use std::path::{Path, PathBuf};
@@ -11,17 +11,10 @@ use chrono::{Duration, Utc};
 use ses_ledger::config::LedgerConfig;
 use ses_ledger_integration_tests::*;
 
-/// The CLI built next to this test binary (scripts/test.sh builds every workspace target).
+/// The CLI as Cargo built it for this test run: `CARGO_BIN_EXE_*` makes Cargo build the binary
+/// before the test and point at that build, so a stale `target/debug/ses-ledger` is never run.
 fn cli() -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("ses-ledger");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --workspace` first",
-        bin.display()
-    );
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_ses-ledger"))
 }
 
 fn run(config: &LedgerConfig, args: &[&str]) -> Output {
@@ -346,4 +339,24 @@ async fn simulate_can_ingest_straight_into_the_ledger_and_is_reproducible() {
         "the same seed is all duplicates: {}",
         stdout(&again)
     );
+}
+
+#[test]
+fn suppressed_exits_2_when_it_cannot_answer() {
+    // Nothing listens on port 1: the lookup fails, and "may I mail this address?" must not be
+    // answered with "yes" (1) or "no" (0).
+    let out = Command::new(cli())
+        .args([
+            "suppressed",
+            "anyone@example.com",
+            "--table",
+            "no-table",
+            "--endpoint-url",
+            "http://127.0.0.1:1",
+        ])
+        .output()
+        .expect("run ses-ledger");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ses-ledger:"), "says what failed: {stderr}");
 }
