@@ -10,7 +10,7 @@ use ses_ledger_aws::sns::SnsAlertPublisher;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     ses_ledger_aws::telemetry::init_json_logs();
-    let ledger_config = LedgerConfig::from_env()?;
+    let ledger_config = LedgerConfig::from_env().map_err(|e| e.to_string())?;
     let topic = std::env::var("SES_LEDGER_ALERT_TOPIC_ARN")
         .map_err(|_| "SES_LEDGER_ALERT_TOPIC_ARN is not set")?;
     let aws = ses_ledger_aws::telemetry::aws_config().await;
@@ -22,7 +22,7 @@ async fn main() -> Result<(), Error> {
         state: &ledger,
         publisher: SnsAlertPublisher::new(aws_sdk_sns::Client::new(&aws), topic),
         reputation: CloudWatchReputation::new(aws_sdk_cloudwatch::Client::new(&aws)),
-        config: AlarmConfig::from_env()?,
+        config: AlarmConfig::from_env().map_err(|e| e.to_string())?,
         log_group,
     };
     run(service_fn(|event| handle(&app, event))).await
