@@ -105,17 +105,21 @@ pub async fn log_messages(
     client: &aws_sdk_cloudwatchlogs::Client,
     group: &str,
 ) -> Vec<serde_json::Value> {
-    let streams = client
+    // Every page of streams: a group written by many instances has more than one.
+    let streams: Vec<String> = client
         .describe_log_streams()
         .log_group_name(group)
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Vec<_>>()
         .await
-        .expect("describe log streams");
+        .into_iter()
+        .map(|s| s.expect("describe log streams"))
+        .filter_map(|s| s.log_stream_name().map(str::to_string))
+        .collect();
     let mut messages = Vec::new();
-    for stream in streams.log_streams() {
-        let Some(name) = stream.log_stream_name() else {
-            continue;
-        };
+    for name in &streams {
         let mut token: Option<String> = None;
         loop {
             let out = client
@@ -248,8 +252,14 @@ impl Inbox {
         (topic, Inbox { sqs, queue_url })
     }
 
-    /// Every message that arrived since the last call (SNS envelopes as JSON), removed from the queue.
-    pub async fn drain(&self) -> Vec<serde_json::Value> {
+    /// The messages that arrive (SNS envelopes as JSON), removed from the queue: waits until
+    /// `expected` have come (at most 30 s), then until 2 s pass with nothing new. A "nothing more"
+    /// assertion is therefore not fooled by a message that is only late, and a missing one shows
+    /// up as a short list, not a hang.
+    pub async fn receive(&self, expected: usize) -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let quiet = std::time::Duration::from_secs(2);
+        let mut last_arrival = std::time::Instant::now();
         let mut out = Vec::new();
         loop {
             let got = self
@@ -261,9 +271,6 @@ impl Inbox {
                 .send()
                 .await
                 .expect("receive");
-            if got.messages().is_empty() {
-                return out;
-            }
             for m in got.messages() {
                 out.push(serde_json::from_str(m.body().unwrap_or("null")).expect("SNS envelope"));
                 self.sqs
@@ -273,6 +280,11 @@ impl Inbox {
                     .send()
                     .await
                     .expect("delete");
+                last_arrival = std::time::Instant::now();
+            }
+            let now = std::time::Instant::now();
+            if (out.len() >= expected && now - last_arrival >= quiet) || now >= deadline {
+                return out;
             }
         }
     }
