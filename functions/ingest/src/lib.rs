@@ -88,7 +88,13 @@ fn respond(report: &IngestReport) -> Result<Value, IngestError> {
         for id in report.failed_sqs_message_ids() {
             response.add_failure(id);
         }
-        return Ok(serde_json::to_value(response).unwrap_or_else(|_| serde_json::json!({})));
+        // An unserialisable answer must not read as "nothing failed": fail the whole batch, so
+        // SQS redelivers it (what was recorded stays recorded once).
+        return serde_json::to_value(response).map_err(|e| IngestError::NotRecorded {
+            total: report.messages.len(),
+            failures: vec![format!("batch response: {e}")],
+            input_only: false,
+        });
     }
     let mut failures = Vec::new();
     let mut input_only = true;

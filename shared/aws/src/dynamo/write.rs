@@ -72,7 +72,7 @@ impl DynamoLedger {
             ))?);
 
         if let (Some(address), Some((before, after))) = (&event.recipient, summary) {
-            let mut history = event_item.clone();
+            let mut history = event_item;
             history.insert(keys::PK.into(), s(keys::recipient_pk(address)));
             history.insert(
                 keys::SK.into(),
