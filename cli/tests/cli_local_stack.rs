@@ -74,12 +74,7 @@ fn normalise_prints_every_recipient_event_of_the_official_examples() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON line"))
         .collect();
-    let expected = expected_events(&fixture("sns/batch-all-types.json"));
-    assert_eq!(lines.len(), expected.len());
-    for (line, event) in lines.iter().zip(&expected) {
-        assert_eq!(line["event_id"], event.event_id.as_str());
-        assert_eq!(line["event_type"], event.event_type.as_str());
-    }
+    assert_events_in_order(&lines, &expected_events("sns/batch-all-types.json"));
     let bad = Command::new(cli())
         .arg("normalise")
         .arg(repo_root().join("events/malformed/truncated-message.json"))

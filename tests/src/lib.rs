@@ -19,6 +19,9 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".."))
 }
 
+pub use ses_ledger::testkit::expected::{
+    assert_events_in_order, assert_same_events, expected_events, ExpectedEvent,
+};
 pub use ses_ledger::testkit::fixtures::{fixture, fixtures_in};
 
 /// The SDK configuration pointed at the local stack. Panics with instructions when the stack's
@@ -202,8 +205,9 @@ pub fn bounce(message_id: &str, recipient: &str, kind: &str, time: &str) -> serd
     ses
 }
 
-/// Expected recipient events of a document, through the same parser the function uses.
-pub fn expected_events(doc: &serde_json::Value) -> Vec<ses_ledger::event::RecipientEvent> {
+/// The recipient events our own parser makes of a document: test *input* (for a log to query),
+/// never an expected value, which comes from events/expected ([`expected_events`]).
+pub fn normalised_events(doc: &serde_json::Value) -> Vec<ses_ledger::event::RecipientEvent> {
     ses_ledger::envelope::split_document(doc)
         .expect("fixture has a known envelope")
         .into_iter()

@@ -40,7 +40,7 @@ fn log_fields() -> BTreeSet<String> {
     let mut fields = BTreeSet::new();
     for folder in ["sns", "oddities"] {
         for (_, doc) in fixtures_in(folder) {
-            for event in expected_events(&doc) {
+            for event in normalised_events(&doc) {
                 collect(
                     &serde_json::to_value(&event).expect("json"),
                     "",
@@ -204,7 +204,7 @@ async fn queries_start_and_return_the_fields_they_select_on_local_cloudwatch_log
         &config.event_log_group,
         "q",
     );
-    let events = expected_events(&fixture("sns/batch-all-types.json"));
+    let events = normalised_events(&fixture("sns/batch-all-types.json"));
     ses_ledger::ports::EventLog::append(&log, &events)
         .await
         .expect("append");

@@ -189,6 +189,9 @@ impl EventLog for CloudWatchEventLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ses_ledger::event::Origin;
+    use ses_ledger::normalise::normalise;
+    use ses_ledger::testkit::fixtures::fixture;
 
     fn line(ts: i64, len: usize) -> LogLine {
         LogLine {
@@ -209,15 +212,82 @@ mod tests {
             .windows(2)
             .all(|w| w[0].timestamp_ms <= w[1].timestamp_ms));
 
+        // Five lines of 200,000 bytes (plus 26 each) fit in 1 MiB; a sixth would not.
         let big: Vec<LogLine> = (0..10).map(|i| line(i, 200_000)).collect();
-        for b in plan_batches(big) {
+        let batches = plan_batches(big);
+        assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), vec![5, 5]);
+        for b in &batches {
             let bytes: usize = b.iter().map(|l| l.message.len() + PER_EVENT_OVERHEAD).sum();
             assert!(bytes <= MAX_BATCH_BYTES);
         }
+        let just_fits = MAX_BATCH_BYTES / 2 - PER_EVENT_OVERHEAD;
+        assert_eq!(
+            plan_batches(vec![line(0, just_fits), line(1, just_fits)]).len(),
+            1
+        );
+        assert_eq!(
+            plan_batches(vec![line(0, just_fits), line(1, just_fits + 1)]).len(),
+            2
+        );
 
         let day = MAX_BATCH_SPAN.num_milliseconds();
         let spread = vec![line(0, 1), line(day - 1, 1), line(day, 1)];
         assert_eq!(plan_batches(spread).len(), 2);
         assert!(plan_batches(Vec::new()).is_empty());
+    }
+
+    fn delivery(event_time: DateTime<Utc>, ingested_at: DateTime<Utc>) -> RecipientEvent {
+        let ses = fixture("ses/event-publishing/delivery-record.json");
+        let mut events =
+            normalise(&ses, &Origin::default(), ingested_at).expect("official example");
+        let mut event = events.remove(0);
+        event.event_time = event_time;
+        event
+    }
+
+    #[test]
+    fn log_timestamps_fall_back_to_ingestion_outside_what_cloudwatch_accepts() {
+        let now = Utc::now();
+        let stamp = |age: Duration| log_timestamp(&delivery(now - age, now));
+        // The template allows no retention below 30 days, so PutLogEvents' 14-day limit is
+        // the binding one; an hour of margin covers the time the batch takes to arrive.
+        assert_eq!(stamp(Duration::days(13)), now - Duration::days(13));
+        let oldest = Duration::days(14) - Duration::hours(1);
+        assert_eq!(stamp(oldest), now - oldest);
+        assert_eq!(stamp(oldest + Duration::milliseconds(1)), now);
+        assert_eq!(stamp(Duration::days(14)), now);
+        assert_eq!(stamp(Duration::days(400)), now);
+        assert_eq!(stamp(-Duration::minutes(59)), now + Duration::minutes(59));
+        assert_eq!(stamp(-Duration::hours(3)), now);
+        let line = to_line(&delivery(now - Duration::days(30), now)).expect("line");
+        assert_eq!(line.timestamp_ms, now.timestamp_millis());
+        let text: serde_json::Value = serde_json::from_str(&line.message).expect("json");
+        assert_eq!(
+            text["event_time"],
+            serde_json::json!(delivery(now - Duration::days(30), now).event_time),
+            "the line keeps the real event time"
+        );
+    }
+
+    #[test]
+    fn an_oversize_line_drops_the_raw_payload_and_keeps_the_event() {
+        let now = Utc::now();
+        let small = delivery(now, now);
+        assert_eq!(
+            to_line(&small).expect("line").message,
+            serde_json::to_string(&small).expect("json")
+        );
+        let mut huge = small.clone();
+        huge.raw = Some(serde_json::json!({ "blob": "x".repeat(300 * 1024) }));
+        let line = to_line(&huge).expect("line");
+        assert!(
+            line.message.len() <= MAX_EVENT_BYTES,
+            "{}",
+            line.message.len()
+        );
+        let text: serde_json::Value = serde_json::from_str(&line.message).expect("json");
+        assert_eq!(text["event_id"], small.event_id.as_str());
+        assert_eq!(text["recipient"], "recipient@example.com");
+        assert_eq!(text["raw"]["omitted"], "payload larger than a log event");
     }
 }
