@@ -156,11 +156,8 @@ fn check(query: &str, fields: &BTreeSet<String>) {
     }
 }
 
-#[test]
-fn every_query_names_only_fields_the_log_lines_carry() {
-    let fields = log_fields();
-    let saved = template_queries();
-    assert_eq!(saved.len(), 6, "the six saved queries of template.yaml");
+/// The queries the alarm and `evidence` generate, for every kind of scope.
+fn generated_queries() -> Vec<String> {
     let scopes = [
         Scope::Account,
         Scope::ConfigurationSet("marketing".into()),
@@ -181,6 +178,15 @@ fn every_query_names_only_fields_the_log_lines_carry() {
             &["yahoo".into(), "microsoft".into()],
         ));
     }
+    generated
+}
+
+#[test]
+fn every_query_names_only_fields_the_log_lines_carry() {
+    let fields = log_fields();
+    let saved = template_queries();
+    assert_eq!(saved.len(), 6, "the six saved queries of template.yaml");
+    let generated = generated_queries();
     for q in saved.iter().chain(&generated) {
         check(q, &fields);
     }
@@ -194,8 +200,60 @@ fn the_checker_catches_a_misspelt_field() {
     assert!(result.is_err());
 }
 
+/// Runs a query to completion and returns its rows as `field -> value` maps.
+async fn run_query(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    query: &str,
+    range: std::ops::Range<chrono::DateTime<chrono::Utc>>,
+) -> Vec<std::collections::BTreeMap<String, String>> {
+    use aws_sdk_cloudwatchlogs::types::QueryStatus;
+    let id = logs
+        .start_query()
+        .log_group_name(group)
+        .start_time(range.start.timestamp())
+        .end_time(range.end.timestamp())
+        .query_string(query)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("StartQuery refused\n{query}\n{e:?}"))
+        .query_id
+        .expect("query id");
+    for _ in 0..100 {
+        let result = logs
+            .get_query_results()
+            .query_id(&id)
+            .send()
+            .await
+            .expect("GetQueryResults");
+        match result.status() {
+            Some(QueryStatus::Complete) => {
+                return result
+                    .results()
+                    .iter()
+                    .map(|row| {
+                        row.iter()
+                            .filter_map(|f| Some((f.field()?.to_string(), f.value()?.to_string())))
+                            .collect()
+                    })
+                    .collect()
+            }
+            Some(QueryStatus::Running | QueryStatus::Scheduled) | None => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await
+            }
+            Some(other) => panic!("query ended {other:?}\n{query}"),
+        }
+    }
+    panic!("query did not complete in 10 s\n{query}")
+}
+
+/// Every saved and generated query runs to completion on the local CloudWatch Logs and returns
+/// the lines of its time range. moto evaluates the time range, `limit`, `sort @timestamp` and
+/// the `@` fields of `fields`; it ignores `filter`, `stats`, `dedup`, `bin`, `parse`, `display`
+/// and non-`@` fields, so each query answers every line in its range (docs/queries.md).
+/// That still checks what is ours: the line timestamps the queries' time ranges select on.
 #[tokio::test]
-async fn queries_start_and_return_the_fields_they_select_on_local_cloudwatch_logs() {
+async fn queries_complete_over_the_lines_of_their_time_range_on_local_cloudwatch_logs() {
     let aws = local_aws().await;
     let config = fresh_ledger(&aws, "insights").await;
     let logs = aws_sdk_cloudwatchlogs::Client::new(&aws);
@@ -204,28 +262,57 @@ async fn queries_start_and_return_the_fields_they_select_on_local_cloudwatch_log
         &config.event_log_group,
         "q",
     );
-    let events = normalised_events(&fixture("sns/batch-all-types.json"));
-    ses_ledger::ports::EventLog::append(&log, &events)
-        .await
-        .expect("append");
-    let now = chrono::Utc::now().timestamp();
-    for q in template_queries() {
-        let started = logs
-            .start_query()
-            .log_group_name(&config.event_log_group)
-            .start_time(now - 86_400 * 3650)
-            .end_time(now + 3600)
-            .query_string(&q)
-            .send()
+    let now = chrono::Utc::now();
+    // The official examples date from 2016-2022: too old for CloudWatch, so stamped "now".
+    let backfill = normalised_events(&fixture("sns/batch-all-types.json"));
+    assert_eq!(backfill.len(), 16);
+    // Three recent deliveries keep their own time, three hours ago.
+    let three_hours_ago = now - chrono::Duration::hours(3);
+    let recent = normalised_events(&delivery(
+        "recent",
+        &["a@example.com", "b@example.com", "c@example.com"],
+        &three_hours_ago.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    ));
+    assert_eq!(recent.len(), 3);
+    for batch in [&backfill, &recent] {
+        ses_ledger::ports::EventLog::append(&log, batch)
             .await
-            .unwrap_or_else(|e| panic!("StartQuery refused\n{q}\n{e:?}"));
-        let id = started.query_id().expect("query id").to_string();
-        let result = logs
-            .get_query_results()
-            .query_id(&id)
-            .send()
-            .await
-            .expect("results");
-        assert!(result.status().is_some(), "{q}");
+            .expect("append");
     }
+    let hour = chrono::Duration::hours(1);
+    let mut checked = 0;
+    for q in template_queries().iter().chain(&generated_queries()) {
+        let latest = run_query(&logs, &config.event_log_group, q, now - hour..now + hour).await;
+        assert_eq!(latest.len(), backfill.len(), "backfilled lines\n{q}");
+        let earlier = run_query(
+            &logs,
+            &config.event_log_group,
+            q,
+            now - hour * 4..now - hour * 2,
+        )
+        .await;
+        assert_eq!(earlier.len(), recent.len(), "recent lines\n{q}");
+        if q.contains("@timestamp") {
+            let stamps: BTreeSet<String> = earlier
+                .iter()
+                .map(|row| row.get("@timestamp").cloned().unwrap_or_default())
+                .collect();
+            assert_eq!(
+                stamps,
+                BTreeSet::from([three_hours_ago.timestamp_millis().to_string()]),
+                "recent lines carry their event time\n{q}"
+            );
+            let stamped_now = latest.iter().all(|row| {
+                row.get("@timestamp")
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .is_some_and(|t| (t - now.timestamp_millis()).abs() < 600_000)
+            });
+            assert!(
+                stamped_now,
+                "backfilled lines carry the ingestion time\n{q}"
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 6 + 18);
 }
