@@ -589,3 +589,111 @@ async fn reads_skip_items_whose_ttl_has_passed_before_dynamodb_deletes_them() {
         Some(SuppressionReason::HardBounce)
     );
 }
+
+/// Sums one counter attribute over every shard item of a scope.
+fn counter_sum(items: &[Item], scope_key: &str, attribute: &str) -> i64 {
+    items
+        .iter()
+        .filter(|i| attr_s(i, "pk") == format!("CNT#{scope_key}"))
+        .map(|i| attr_n(i, attribute))
+        .sum()
+}
+
+#[tokio::test]
+async fn suppression_list_events_and_simulator_mail_are_recorded_but_not_counted_toward_rates() {
+    let aws = local_aws().await;
+    let config = fresh_ledger(&aws, "notcounted").await;
+    let app = app(&aws, &config);
+    // SES's own complaint and bounce for an address on the account suppression list.
+    let response = invoke(&app, fixture("oddities/on-account-suppression-list.json"))
+        .await
+        .expect("ingest");
+    assert_eq!(response["new"], 2, "{response}");
+    // Mailbox-simulator mail: a delivery, a hard bounce and a complaint.
+    let simulator = [
+        delivery(
+            "sim-1",
+            &["success@simulator.amazonses.com"],
+            "2026-11-20T10:00:00.000Z",
+        ),
+        bounce(
+            "sim-2",
+            "bounce@simulator.amazonses.com",
+            "Permanent",
+            "2026-11-20T10:01:00.000Z",
+        ),
+    ];
+    let mut complaint = fixture("ses/event-publishing/complaint-record.json");
+    complaint["mail"]["messageId"] = "sim-3".into();
+    complaint["mail"]["destination"] = serde_json::json!(["complaint@simulator.amazonses.com"]);
+    complaint["complaint"]["complainedRecipients"] =
+        serde_json::json!([{"emailAddress": "complaint@simulator.amazonses.com"}]);
+    let mut docs: Vec<serde_json::Value> = simulator.to_vec();
+    docs.push(complaint);
+    let response = invoke(&app, sns_event(&docs)).await.expect("ingest");
+    assert_eq!(response["new"], 3, "{response}");
+
+    let ddb = aws_sdk_dynamodb::Client::new(&aws);
+    let items = scan_all(&ddb, &config.table_name).await;
+    assert_eq!(ids_of(&items, "MSG#").len(), 5, "all five are recorded");
+    // The suppression-list complaint counts as a complaint, but not in the rate SES compares
+    // (complaints not from the suppression list); its bounce is not a counted hard bounce.
+    assert_eq!(counter_sum(&items, "account", "complaints"), 1);
+    assert_eq!(
+        counter_sum(&items, "account", "complaints_not_suppressed"),
+        0
+    );
+    assert_eq!(counter_sum(&items, "account", "counted_hard_bounces"), 0);
+    assert_eq!(counter_sum(&items, "account", "other_bounces"), 1);
+    // The simulator counts toward nothing at all.
+    assert_eq!(counter_sum(&items, "account", "deliveries"), 0);
+    assert!(
+        !items
+            .iter()
+            .any(|i| attr_s(i, "pk").contains("simulator.amazonses.com")
+                && attr_s(i, "pk").starts_with("CNT#")),
+        "no counters for the simulator's domain"
+    );
+    let reader = DynamoLedger::new(ddb, config.clone());
+    let simulated = reader
+        .recipient_summary("bounce@simulator.amazonses.com")
+        .await
+        .expect("read")
+        .expect("the simulator's recipient still has a history");
+    assert_eq!(simulated.count(ses_ledger::event::EventType::Bounce), 1);
+}
+
+#[tokio::test]
+async fn concurrent_writers_to_different_recipients_spread_over_the_counter_shards() {
+    let aws = local_aws().await;
+    let config = fresh_ledger(&aws, "shards").await;
+    let shard_count = config.counter_shards as usize;
+    assert!(shard_count > 1, "{config:?}");
+    let app = app(&aws, &config);
+    let docs: Vec<serde_json::Value> = (0..64)
+        .map(|i| {
+            sns_event(&[delivery(
+                &format!("spread-{i}"),
+                &[&format!("r{i}@example.com")],
+                &format!("2026-11-20T10:{:02}:00.000Z", i % 60),
+            )])
+        })
+        .collect();
+    let results = futures::future::join_all(docs.iter().map(|d| invoke(&app, d.clone()))).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+
+    let items = scan_all(&aws_sdk_dynamodb::Client::new(&aws), &config.table_name).await;
+    let shards: BTreeMap<String, i64> = items
+        .iter()
+        .filter(|i| attr_s(i, "pk") == "CNT#account")
+        .map(|i| (attr_s(i, "sk"), attr_n(i, "deliveries")))
+        .collect();
+    assert_eq!(shards.values().sum::<i64>(), 64, "{shards:?}");
+    assert!(
+        shards.keys().all(|sk| sk.starts_with("H#2026-11-20T10#")),
+        "one hour: {shards:?}"
+    );
+    // 64 event ids over the shards: every shard gets some, none gets half.
+    assert_eq!(shards.len(), shard_count, "{shards:?}");
+    assert!(shards.values().all(|n| *n < 32), "{shards:?}");
+}
