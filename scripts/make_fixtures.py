@@ -289,6 +289,59 @@ def malformed(by_name, out):
         write(out / "malformed" / f"{name}.json", sns_event([record]))
 
 
+def on_failure_record(name, request_payload):
+    """What Lambda writes to an on-failure destination after the last retry of an async
+    invocation (the direct transport's DLQ): the original event is `requestPayload`."""
+    return {
+        "version": "1.0",
+        "timestamp": "2026-11-20T10:05:00.123Z",
+        "requestContext": {
+            "requestId": uid(f"request/{name}"),
+            "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ses-ledger-ingest:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 3,
+        },
+        "requestPayload": request_payload,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {
+            "errorType": "StoreUnavailable",
+            "errorMessage": "1 of 1 SES messages were not recorded: storage: TransactWriteItems: throttled",
+        },
+    }
+
+
+def received(name, body):
+    """One message of `aws sqs receive-message` output."""
+    return {
+        "MessageId": uid(f"dlq/{name}"),
+        "ReceiptHandle": "AQEBEXAMPLE" + hashlib.sha256(name.encode()).hexdigest()[:24],
+        "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),
+        "Body": body,
+    }
+
+
+def dead_letters(by_name, out):
+    """What the two dead-letter queues hold, as an operator saves them to replay."""
+    bounce = "bounce-notification-with-a-dsn"
+    direct = sns_event([sns_record(bounce, compact(by_name[bounce]), sns_time(by_name[bounce]))])
+    write(out / "dlq" / "on-failure-record.json", on_failure_record(bounce, direct))
+    complaint = "complaint-record"
+    complaint_event = sns_event(
+        [sns_record(complaint, compact(by_name[complaint]), sns_time(by_name[complaint]))]
+    )
+    delivery = "delivery-record"
+    redriven = json.dumps(
+        sns_envelope(delivery, compact(by_name[delivery]), sns_time(by_name[delivery]), lambda_spelling=False),
+        indent=2,
+        separators=(",", " : "),
+    )
+    messages = [
+        received(f"direct/{complaint}", json.dumps(on_failure_record(complaint, complaint_event))),
+        received(f"sqs/{delivery}", redriven),
+    ]
+    write(out / "dlq" / "receive-message.json", {"Messages": messages})
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=Path, default=DEFAULT_EXAMPLES)
@@ -296,7 +349,7 @@ def main():
     args = parser.parse_args()
     out = args.out
 
-    for generated in ["ses", "sns", "sqs", "eventbridge", "oddities", "malformed"]:
+    for generated in ["ses", "sns", "sqs", "eventbridge", "oddities", "malformed", "dlq"]:
         shutil.rmtree(out / generated, ignore_errors=True)
 
     examples = load_examples(args.examples)
@@ -330,6 +383,7 @@ def main():
     )
     oddities(by_name, out)
     malformed(by_name, out)
+    dead_letters(by_name, out)
 
 
 if __name__ == "__main__":

@@ -104,11 +104,22 @@ async fn replay_is_idempotent_and_lookups_show_what_it_recorded() {
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let text = stdout(&first);
-    assert!(text.contains(" 0 messages rejected"), "{text}");
-    assert!(
-        !text.contains(" 0 recipient events new"),
-        "the first replay records events: {text}"
+    // 15 official examples, each in sns/ once alone and once in the batch, and in sqs/ with and
+    // without raw delivery: 60 SES messages, 64 recipient events (one example names two
+    // recipients), of which the 16 distinct ones are new.
+    let mut total = 0;
+    let mut distinct_ids = std::collections::BTreeSet::new();
+    for folder in ["sns", "sqs"] {
+        for (name, _) in fixtures_in(folder) {
+            let events = expected_events(&format!("{folder}/{name}.json"));
+            total += events.len();
+            distinct_ids.extend(events.iter().map(|e| e.event_id().to_string()));
+        }
+    }
+    assert_eq!((total, distinct_ids.len()), (64, 16));
+    assert_eq!(
+        stdout(&first).trim_end().lines().last(),
+        Some("60 SES messages: 16 recipient events new, 48 duplicate, 0 messages rejected")
     );
     let second = run(
         &config,
@@ -119,10 +130,9 @@ async fn replay_is_idempotent_and_lookups_show_what_it_recorded() {
             sqs.to_str().unwrap_or_default(),
         ],
     );
-    assert!(
-        stdout(&second).contains(": 0 recipient events new"),
-        "{}",
-        stdout(&second)
+    assert_eq!(
+        stdout(&second).trim_end().lines().last(),
+        Some("60 SES messages: 0 recipient events new, 64 duplicate, 0 messages rejected")
     );
 
     let bad = run(
@@ -155,6 +165,42 @@ async fn replay_is_idempotent_and_lookups_show_what_it_recorded() {
     assert!(history.status.success());
     let json: serde_json::Value = serde_json::from_str(&stdout(&history)).expect("json");
     assert_eq!(json["recipient"], "Recipient@example.com");
+    // The event-publishing examples are sent to recipient@example.com; the address is matched
+    // case-insensitively in the domain only, so `Recipient@` is another mailbox.
+    assert_eq!(json["history"], serde_json::json!([]), "{json}");
+    let history = run(
+        &config,
+        &["recipient", "recipient@EXAMPLE.com", "--output", "json"],
+    );
+    assert!(history.status.success());
+    let json: serde_json::Value = serde_json::from_str(&stdout(&history)).expect("json");
+    let mut expected: Vec<ExpectedEvent> = fixtures_in("ses/event-publishing")
+        .into_iter()
+        .flat_map(|(name, _)| expected_events(&format!("ses/event-publishing/{name}.json")))
+        .filter(|e| e.recipient() == "recipient@example.com")
+        .collect();
+    expected.sort_by_key(|e| e.event_id().to_string());
+    let mut history: Vec<serde_json::Value> =
+        json["history"].as_array().cloned().unwrap_or_default();
+    let times: Vec<&str> = history
+        .iter()
+        .map(|e| e["event_time"].as_str().unwrap_or_default())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {times:?}"
+    );
+    history.sort_by_key(|e| e["event_id"].as_str().unwrap_or_default().to_string());
+    assert_events_in_order(&history, &expected);
+    assert_eq!(expected.len(), 9, "every event-publishing type but Reject");
+    // Bounced (Permanent) and complained at the same moment: the complaint outranks.
+    assert_eq!(
+        json["summary"]["suppression"],
+        serde_json::json!({"reason": "complaint", "since": "2017-08-05T00:41:02.669Z"})
+    );
+    assert_eq!(json["summary"]["counts"]["Bounce"], 1);
+    assert_eq!(json["summary"]["counts"]["Complaint"], 1);
+    assert_eq!(json["summary"]["counts"]["Open"], 1);
     let suppressed = run(&config, &["suppressed", "richard@example.com"]);
     assert_eq!(
         suppressed.status.code(),
@@ -354,4 +400,48 @@ fn suppressed_exits_2_when_it_cannot_answer() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ses-ledger:"), "says what failed: {stderr}");
+}
+
+#[tokio::test]
+async fn replay_takes_dead_letter_queue_contents_as_saved() {
+    let aws = local_aws().await;
+    let config = fresh_ledger(&aws, "clidlq").await;
+    // A Lambda on-failure record (the direct transport's DLQ), and `aws sqs receive-message`
+    // output holding one of each DLQ's bodies.
+    let dlq = repo_root().join("events/dlq");
+    let first = run(
+        &config,
+        &["replay", "--quiet", dlq.to_str().unwrap_or_default()],
+    );
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(
+        stdout(&first).trim_end().lines().last(),
+        Some("3 SES messages: 3 recipient events new, 0 duplicate, 0 messages rejected")
+    );
+    let mut expected = expected_events("dlq/on-failure-record.json");
+    expected.extend(expected_events("dlq/receive-message.json"));
+    for e in &expected {
+        let message_id = e.record["ses_message_id"].as_str().unwrap_or_default();
+        let out = run(&config, &["message", message_id, "--output", "json"]);
+        assert!(out.status.success(), "{}", stdout(&out));
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+        let events = json["events"].as_array().cloned().unwrap_or_default();
+        let stored: Vec<serde_json::Value> = events
+            .into_iter()
+            .filter(|s| s["event_id"] == e.event_id())
+            .collect();
+        assert_events_in_order(&stored, std::slice::from_ref(e));
+    }
+    let again = run(
+        &config,
+        &["replay", "--quiet", dlq.to_str().unwrap_or_default()],
+    );
+    assert_eq!(
+        stdout(&again).trim_end().lines().last(),
+        Some("3 SES messages: 0 recipient events new, 3 duplicate, 0 messages rejected")
+    );
 }

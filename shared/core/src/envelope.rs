@@ -20,7 +20,7 @@ pub enum InputError {
     #[error("{what} is not JSON: {reason}")]
     NotJson { what: String, reason: String },
     /// A document in none of the shapes [`split_document`] knows.
-    #[error("not an SES event in any known envelope: expected SNS or SQS Records, an EventBridge event from aws.ses, an SNS notification or an SES message, got {found}")]
+    #[error("not an SES event in any known envelope: expected SNS or SQS Records, an EventBridge event from aws.ses, an SNS notification, an SES message, a Lambda on-failure record or `aws sqs receive-message` output, got {found}")]
     UnknownShape { found: String },
     /// JSON, but without `notificationType` or `eventType`.
     #[error(
@@ -68,6 +68,9 @@ pub fn split_document(doc: &Value) -> Result<Vec<Inbound>, InputError> {
         obj.contains_key("requestContext"),
     ) {
         return split_document(payload);
+    }
+    if let Some(messages) = obj.get("Messages").and_then(Value::as_array) {
+        return Ok(messages.iter().flat_map(received_message).collect());
     }
     if obj.contains_key("detail-type") {
         return eventbridge(obj).map(|m| vec![m]);
@@ -276,6 +279,39 @@ fn sqs_message(record: &Value) -> Option<Inbound> {
         })
     };
     Some(Inbound { origin, ses })
+}
+
+/// One message of `aws sqs receive-message` output (`{"Messages":[{"MessageId", "Body"}]}`), as
+/// an operator saves a dead-letter queue to replay it. The SQS transport's DLQ holds the queue's
+/// own bodies (an SNS envelope, or the SES JSON under raw delivery); the direct transport's DLQ
+/// holds Lambda on-failure records, whose `requestPayload` is the original event.
+fn received_message(message: &Value) -> Vec<Inbound> {
+    let as_record = serde_json::json!({
+        "messageId": message.get("MessageId"),
+        "body": message.get("Body"),
+    });
+    let on_failure = message
+        .get("Body")
+        .and_then(Value::as_str)
+        .and_then(|text| serde_json::from_str::<Value>(text).ok())
+        .filter(|body| {
+            body.get("requestPayload").is_some() && body.get("requestContext").is_some()
+        });
+    match on_failure {
+        Some(record) => split_document(&record).unwrap_or_else(|e| {
+            vec![Inbound {
+                origin: Origin {
+                    sqs_message_id: message
+                        .get("MessageId")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    ..Origin::default()
+                },
+                ses: Err(e),
+            }]
+        }),
+        None => sqs_message(&as_record).into_iter().collect(),
+    }
 }
 
 fn eventbridge(obj: &Map<String, Value>) -> Result<Inbound, InputError> {

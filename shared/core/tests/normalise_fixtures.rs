@@ -203,7 +203,7 @@ fn every_fixture_yields_the_hand_written_expected_events() {
     let fixtures = fixtures_with_expectations();
     assert_eq!(
         fixtures.len(),
-        16 + 56,
+        16 + 58,
         "every official example and envelope"
     );
     for name in fixtures {
@@ -217,6 +217,36 @@ fn every_fixture_yields_the_hand_written_expected_events() {
         std::panic::catch_unwind(|| assert_events_in_order(&events, &expected))
             .unwrap_or_else(|_| panic!("{name} does not yield its expected events"));
     }
+}
+
+#[test]
+fn dead_letter_queue_bodies_keep_where_they_came_from() {
+    let direct = through_envelope(&fixture("dlq/on-failure-record.json"));
+    assert_eq!(direct.len(), 1);
+    assert_eq!(
+        direct[0].0.transport,
+        Some(Transport::Sns),
+        "the original SNS event"
+    );
+    let saved = fixture("dlq/receive-message.json");
+    let received = through_envelope(&saved);
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[0].0.transport, Some(Transport::Sns));
+    assert_eq!(received[1].0.transport, Some(Transport::SqsSns));
+    assert_eq!(
+        received[1].0.sqs_message_id.as_deref(),
+        saved["Messages"][1]["MessageId"].as_str(),
+        "a redriven SQS message keeps its id"
+    );
+    let mut broken = saved.clone();
+    broken["Messages"][1]["Body"] = json!("{\"Type\": \"Notification\", \"Message\": \"{oops\"}");
+    let inbound = split_document(&broken).expect("known shape");
+    assert!(inbound[0].ses.is_ok());
+    assert!(
+        matches!(&inbound[1].ses, Err(InputError::NotJson { .. })),
+        "{:?}",
+        inbound[1].ses
+    );
 }
 
 #[test]
