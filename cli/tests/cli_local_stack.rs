@@ -4,6 +4,7 @@
 // this file to nothing (the `local-stack` feature, see cli/Cargo.toml).
 #![cfg(feature = "local-stack")]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -339,11 +340,70 @@ async fn simulate_report_and_evidence_tell_the_same_numbers() {
         summary.contains(&naive),
         "the summary's naive rate is {naive}:\n{summary}"
     );
-    let csv = std::fs::read_to_string(out.join("complaints.csv")).expect("csv");
-    assert_eq!(csv.lines().count(), complaints.len() + 1, "{csv}");
+    // Every complaint and bounce of the stream is one CSV row, with its recipient and message.
+    let stream_text = read(&stream);
+    let pairs = |kind: &str, list: &str| -> BTreeSet<(String, String)> {
+        stream_text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line"))
+            .filter(|v| v["eventType"] == kind || v["notificationType"] == kind)
+            .flat_map(|v| {
+                let message = v["mail"]["messageId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                v[kind.to_lowercase()][list]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(move |r| {
+                        let address = r["emailAddress"].as_str().unwrap_or_default();
+                        (address.to_lowercase(), message.clone())
+                    })
+            })
+            .collect()
+    };
+    let rows = |file: &str| -> Vec<csv::StringRecord> {
+        csv::Reader::from_path(out.join(file))
+            .expect(file)
+            .records()
+            .map(|r| r.expect("CSV row"))
+            .collect()
+    };
+    let complaint_rows = rows("complaints.csv");
+    assert_eq!(complaint_rows.len(), complaints.len());
+    let listed: BTreeSet<(String, String)> = complaint_rows
+        .iter()
+        .map(|r| (r[1].to_lowercase(), r[6].to_string()))
+        .collect();
+    assert_eq!(listed, pairs("Complaint", "complainedRecipients"));
+    let bounce_rows = rows("bounces.csv");
+    let listed: BTreeSet<(String, String)> = bounce_rows
+        .iter()
+        .map(|r| (r[1].to_lowercase(), r[8].to_string()))
+        .collect();
+    assert_eq!(bounce_rows.len(), listed.len(), "each bounce once");
+    assert_eq!(listed, pairs("Bounce", "bouncedRecipients"));
+    // The daily counts add up to the same totals as the report.
+    let daily = rows("daily.csv");
+    let header = csv::Reader::from_path(out.join("daily.csv"))
+        .expect("daily.csv")
+        .headers()
+        .expect("header")
+        .clone();
+    let column = |name: &str| -> u64 {
+        let i = header.iter().position(|h| h == name).expect(name);
+        daily
+            .iter()
+            .map(|r| r[i].parse::<u64>().expect("count"))
+            .sum()
+    };
+    assert!(!daily.is_empty() && daily.len() <= 3, "{daily:?}");
+    assert_eq!(column("complaints") as usize, complaints.len());
+    assert_eq!(column("deliveries") as usize, deliveries.len());
     let queries = std::fs::read_to_string(out.join("queries.md")).expect("queries");
     assert!(queries.contains("dedup event_id"));
-    assert!(out.join("bounces.csv").exists() && out.join("daily.csv").exists());
 }
 
 #[tokio::test]
