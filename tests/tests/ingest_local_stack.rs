@@ -186,13 +186,27 @@ async fn malformed_input_on_the_sns_path_fails_the_invocation_and_writes_nothing
     let aws = local_aws().await;
     let config = fresh_ledger(&aws, "malformed").await;
     let app = app(&aws, &config);
+    // Each names the SNS message and says exactly what is wrong with it.
+    let expected = [
+        ("bad-timestamp", "bounce.timestamp: expected a timestamp like 2017-08-05T00:41:02.669Z, got \"yesterday\""),
+        ("missing-message-id", "mail.messageId: required field is missing"),
+        ("not-json-message", "the SNS Message is not JSON: expected value at line 1 column 1"),
+        ("not-ses-message", "the SNS Message is not an SES message (it has neither notificationType nor eventType): got an object with keys \"hello\""),
+        ("truncated-message", "the SNS Message is not JSON: EOF while parsing a value"),
+        ("wrong-types", "mail.destination: invalid type: string \"x\", expected a sequence"),
+    ];
     let malformed = fixtures_in("malformed");
-    assert!(malformed.len() >= 4);
-    for (name, doc) in malformed {
+    assert_eq!(malformed.len(), expected.len());
+    for ((name, doc), (expected_name, message)) in malformed.into_iter().zip(expected) {
+        assert_eq!(name, expected_name);
+        let sns_id = doc["Records"][0]["Sns"]["MessageId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let error = invoke(&app, doc).await.expect_err(&name);
         assert!(
-            error.contains("SNS message") || error.contains("envelope"),
-            "{name}: unclear error {error}"
+            error.contains(&format!("SNS message {sns_id}")) && error.contains(message),
+            "{name}: {error}"
         );
     }
     for not_ses in [
