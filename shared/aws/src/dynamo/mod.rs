@@ -16,7 +16,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Put, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration as TimeDelta, SecondsFormat, Utc};
@@ -31,12 +32,14 @@ use ses_ledger::ports::{
 use ses_ledger::rates::{HourlyCounts, Totals};
 use ses_ledger::summary::{RecipientSummary, SoftBouncePolicy, Suppression, SuppressionReason};
 
+mod capacity;
 mod items;
 pub mod keys;
 mod read;
 mod table;
 mod write;
 
+pub use capacity::{item_size, CapacityMeter, Consumed};
 pub use table::create_table;
 
 /// How often a transaction is retried when another writer touched the same summary or counter.
@@ -50,6 +53,8 @@ pub struct DynamoLedger {
     /// Scopes registered by this instance today: registration costs a write per scope per day per
     /// instance instead of one per event.
     registered: Mutex<HashSet<(String, String)>>,
+    /// What the event path's requests consumed, as DynamoDB reports it.
+    meter: CapacityMeter,
 }
 
 impl DynamoLedger {
@@ -58,7 +63,13 @@ impl DynamoLedger {
             client,
             config,
             registered: Mutex::new(HashSet::new()),
+            meter: CapacityMeter::default(),
         }
+    }
+
+    /// Capacity consumed by this instance's event-path requests so far.
+    pub fn meter(&self) -> &CapacityMeter {
+        &self.meter
     }
 
     pub fn client(&self) -> &Client {

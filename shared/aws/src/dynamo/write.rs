@@ -1,6 +1,7 @@
 //! The exactly-once write: one conditional transaction per recipient event.
 
 // The adapter's imports, types and helpers are shared by its parts.
+use super::capacity::transaction_write_units;
 #[allow(unused_imports)]
 use super::items::*;
 use super::*;
@@ -21,9 +22,12 @@ impl DynamoLedger {
             .key(keys::PK, s(keys::recipient_pk(address)))
             .key(keys::SK, s(keys::SUMMARY_SK))
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| StoreError::service("GetItem (summary)", e))?;
+        self.meter
+            .consumed("GetItem (summary)", 1, out.consumed_capacity());
         let Some(item) = out.item else {
             return Ok((RecipientSummary::default(), None));
         };
@@ -188,15 +192,26 @@ impl DynamoLedger {
             for inc in &missing {
                 items.push(self.counter_update(inc, shard)?);
             }
+            let (count, units) = (items.len(), transaction_write_units(&items));
             match self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
             {
-                Ok(_) => return Ok(()),
+                Ok(out) => {
+                    self.meter.transaction(
+                        "TransactWriteItems (scopes)",
+                        count,
+                        units,
+                        out.consumed_capacity(),
+                    );
+                    return Ok(());
+                }
                 Err(error) if classify_cancellation(&error).is_some() => {
+                    self.meter.failed("TransactWriteItems (scopes)", count);
                     // Another copy counted some of these scopes first, or a counter was busy:
                     // read what is counted now and try again with what is still missing.
                     tokio::time::sleep(backoff(attempt, &event.event_id)).await;
@@ -222,9 +237,12 @@ impl DynamoLedger {
             .key(keys::PK, s(keys::message_pk(&event.ses_message_id)))
             .key(keys::SK, s(keys::message_event_sk(&event.event_id)))
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| StoreError::service("GetItem (message)", e))?;
+        self.meter
+            .consumed("GetItem (message)", 1, out.consumed_capacity());
         Ok(out.item.as_ref().map(scopes_of).unwrap_or_default())
     }
 }
@@ -321,20 +339,32 @@ impl EventStore for DynamoLedger {
                 summaries.as_ref().map(|(b, a)| (b, a)),
                 attempt,
             )?;
+            let (count, units) = (items.len(), transaction_write_units(&items));
             let result = self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
             match result {
-                Ok(_) => return Ok(RecordOutcome::New),
+                Ok(out) => {
+                    self.meter.transaction(
+                        "TransactWriteItems",
+                        count,
+                        units,
+                        out.consumed_capacity(),
+                    );
+                    return Ok(RecordOutcome::New);
+                }
                 Err(error) => match classify_cancellation(&error) {
                     Some(Cancelled::Duplicate { logged, counted }) => {
+                        self.meter.failed("TransactWriteItems", count);
                         self.count_in_new_scopes(event, increments, counted).await?;
                         return Ok(RecordOutcome::Duplicate { logged });
                     }
                     Some(Cancelled::Contention) => {
+                        self.meter.failed("TransactWriteItems", count);
                         last_problem = "summary or counter changed by a concurrent writer".into();
                         tokio::time::sleep(backoff(attempt, &event.event_id)).await;
                     }
@@ -356,7 +386,8 @@ impl EventStore for DynamoLedger {
     }
 
     async fn mark_logged(&self, event: &RecipientEvent) -> Result<(), StoreError> {
-        self.client
+        let out = self
+            .client
             .update_item()
             .table_name(&self.config.table_name)
             .key(keys::PK, s(keys::message_pk(&event.ses_message_id)))
@@ -364,9 +395,12 @@ impl EventStore for DynamoLedger {
             .update_expression("SET logged = :t")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| StoreError::service("UpdateItem (logged)", e))?;
+        self.meter
+            .consumed("UpdateItem (logged)", 1, out.consumed_capacity());
         Ok(())
     }
 
@@ -382,16 +416,20 @@ impl EventStore for DynamoLedger {
             {
                 continue;
             }
-            self.client
+            let out = self
+                .client
                 .update_item()
                 .table_name(&self.config.table_name)
                 .key(keys::PK, s(keys::SCOPES_PK))
                 .key(keys::SK, s(scope.key()))
                 .update_expression("SET last_seen = :d")
                 .expression_attribute_values(":d", s(&today))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
                 .map_err(|e| StoreError::service("UpdateItem (scope registry)", e))?;
+            self.meter
+                .consumed("UpdateItem (scope registry)", 1, out.consumed_capacity());
             if let Ok(mut r) = self.registered.lock() {
                 r.insert(key);
             }

@@ -1,0 +1,203 @@
+//! What the event path costs in DynamoDB, measured rather than estimated: a month of the
+//! simulator's SES stream (duplicates, both formats, shuffled) ingested into DynamoDB Local
+//! through the ingest use case, with `ReturnConsumedCapacity` on every request, then the table
+//! scanned and sized by DynamoDB's rules. Prints a Markdown table for docs/benchmarks.md.
+//!
+//! Run with `scripts/measure-write-cost.sh [SENDS_PER_DAY] [DAYS]`, which starts the local stack.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use futures::stream::{self, StreamExt};
+use ses_ledger::config::LedgerConfig;
+use ses_ledger::simulate::{generate, Scenario, TenantProfile};
+use ses_ledger::usecase::Ingest;
+use ses_ledger_aws::cloudwatch_logs::CloudWatchEventLog;
+use ses_ledger_aws::dynamo::{item_size, DynamoLedger};
+use ses_ledger_integration_tests::{local_aws, scan_all};
+
+/// AWS list prices, us-east-1, on-demand (docs/dynamodb-design.md gives the source).
+const USD_PER_MILLION_WRITE_UNITS: f64 = 0.625;
+const USD_PER_MILLION_READ_UNITS: f64 = 0.125;
+const USD_PER_GB_MONTH: f64 = 0.25;
+/// Storage adds this much per item (and per index entry) to the item's own size.
+const ITEM_OVERHEAD_BYTES: usize = 100;
+
+fn arg(i: usize, default: u64) -> u64 {
+    std::env::args()
+        .nth(i)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() {
+    let sends_per_day = arg(1, 1000);
+    let days = arg(2, 30) as u32;
+    let aws = local_aws().await;
+    let config = LedgerConfig {
+        table_name: format!(
+            "write-cost-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        ),
+        event_log_group: "/ses-ledger/write-cost".into(),
+        ..LedgerConfig::default()
+    };
+    let ddb = aws_sdk_dynamodb::Client::new(&aws);
+    ses_ledger_aws::dynamo::create_table(&ddb, &config.table_name)
+        .await
+        .expect("create table");
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&aws);
+    let _ = logs
+        .create_log_group()
+        .log_group_name(&config.event_log_group)
+        .send()
+        .await;
+
+    let scenario = Scenario {
+        tenants: vec![
+            TenantProfile::seed_story("acme", sends_per_day, 3),
+            TenantProfile::healthy("globex", (sends_per_day / 5).max(1)),
+        ],
+        start: chrono::Utc::now() - chrono::Duration::days(i64::from(days)),
+        days,
+        seed: 42,
+        duplicate_rate: 0.02,
+        notification_share: 0.5,
+        shuffle: true,
+    };
+    let messages = generate(&scenario);
+    let app = Ingest {
+        store: DynamoLedger::new(ddb.clone(), config.clone()),
+        log: CloudWatchEventLog::new(logs, &config.event_log_group, "write-cost"),
+        config: config.clone(),
+    };
+    let started = Instant::now();
+    let now = chrono::Utc::now();
+    let reports: Vec<_> = stream::iter(&messages)
+        .map(|m| app.document(m, now))
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    let (mut new, mut duplicate, mut failed) = (0usize, 0usize, 0usize);
+    for report in reports {
+        let report = report.expect("simulated messages are well-formed");
+        let counts = report.counts();
+        new += counts.new;
+        duplicate += counts.duplicate;
+        failed += report.failures().count();
+    }
+    assert_eq!(failed, 0, "every simulated message is recorded");
+
+    let meter = app.store.meter().snapshot();
+    let items = scan_all(&ddb, &config.table_name).await;
+    let mut by_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for item in &items {
+        let pk = item
+            .get("pk")
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default();
+        let sk = item
+            .get("sk")
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default();
+        let kind = match (pk.split('#').next().unwrap_or(""), sk.starts_with("EVT#")) {
+            ("MSG", _) => "message event",
+            ("RCPT", true) => "recipient history",
+            ("RCPT", false) => "recipient summary",
+            ("CNT", _) => "counter shard",
+            _ => "other (scopes, alert state)",
+        };
+        let entry = by_kind.entry(kind.to_string()).or_default();
+        entry.0 += 1;
+        entry.1 += item_size(item);
+    }
+    let stored: usize = by_kind
+        .values()
+        .map(|(count, bytes)| bytes + count * ITEM_OVERHEAD_BYTES)
+        .sum();
+
+    let per = |x: f64| x / new as f64;
+    let write_ops = |name: &str| name.starts_with("Transact") || name.starts_with("UpdateItem");
+    let reported_writes: f64 = meter
+        .iter()
+        .filter(|(k, _)| write_ops(k))
+        .map(|(_, c)| c.units)
+        .sum();
+    let reads: f64 = meter
+        .iter()
+        .filter(|(k, _)| k.starts_with("GetItem"))
+        .map(|(_, c)| c.units)
+        .sum();
+    let cancelled: u64 = meter
+        .iter()
+        .filter(|(k, _)| write_ops(k))
+        .map(|(_, c)| c.unreported_failures)
+        .sum();
+    let transactions = meter.get("TransactWriteItems").cloned().unwrap_or_default();
+    let committed = transactions.requests - transactions.unreported_failures;
+
+    println!("## Write cost, measured on DynamoDB Local\n");
+    println!(
+        "{} SES messages over {days} days ({sends_per_day} sends a day for the main tenant), ingested in {:.1} s\n",
+        messages.len(),
+        elapsed.as_secs_f64()
+    );
+    println!("| measure | total | per new recipient event |");
+    println!("|---|---|---|");
+    println!("| recipient events, new | {new} | 1 |");
+    println!(
+        "| recipient events, duplicate | {duplicate} | {:.3} |",
+        per(duplicate as f64)
+    );
+    println!(
+        "| write units reported | {reported_writes:.0} | {:.2} |",
+        per(reported_writes)
+    );
+    println!(
+        "| cancelled transactions (billed, not reported) | {cancelled} | {:.3} |",
+        per(cancelled as f64)
+    );
+    println!(
+        "| strongly consistent read units | {reads:.0} | {:.2} |",
+        per(reads)
+    );
+    println!(
+        "| items per committed transaction | {:.1} | |",
+        transactions.items as f64 / transactions.requests.max(1) as f64
+    );
+    println!(
+        "| committed event transactions | {committed} | {:.2} |",
+        per(committed as f64)
+    );
+    println!(
+        "| DynamoDB storage, bytes (items + 100 B each) | {stored} | {:.0} |",
+        per(stored as f64)
+    );
+    println!();
+    println!("| item kind | items | average bytes |");
+    println!("|---|---|---|");
+    for (kind, (count, bytes)) in &by_kind {
+        println!("| {kind} | {count} | {} |", bytes / count.max(&1));
+    }
+    println!();
+    println!("| operation | requests | reported units | not reported (failed) |");
+    println!("|---|---|---|---|");
+    for (op, c) in &meter {
+        println!(
+            "| {op} | {} | {:.0} | {} |",
+            c.requests, c.units, c.unreported_failures
+        );
+    }
+    let million = 1e6;
+    println!();
+    println!(
+        "Per million new recipient events at list prices: writes ${:.2}, reads ${:.2}, a month of storage ${:.2} (reported units only).",
+        per(reported_writes) * million * USD_PER_MILLION_WRITE_UNITS / million,
+        per(reads) * million * USD_PER_MILLION_READ_UNITS / million,
+        per(stored as f64) * million / 1e9 * USD_PER_GB_MONTH,
+    );
+}
