@@ -24,7 +24,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${ROOT}/.cache"
-STATE="${ROOT}/.local-stack"
+# SES_LEDGER_STACK_STATE lets a second stack (a measurement beside a test run) keep its own PIDs.
+STATE="${SES_LEDGER_STACK_STATE:-${ROOT}/.local-stack}"
 VENV="${CACHE}/venv"
 SAM_VENV="${CACHE}/venv-sam"
 CHECKOV_VENV="${CACHE}/venv-checkov"

@@ -28,6 +28,7 @@ pub mod ses;
 #[cfg(feature = "simulate")]
 pub mod simulate;
 pub mod summary;
+pub mod tally;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod timestamp;

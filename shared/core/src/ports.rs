@@ -97,6 +97,26 @@ pub trait EventStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// The hourly counters, written from the ledger table's change stream behind one checkpoint per
+/// stream shard (DynamoDB: one transaction per chunk).
+pub trait CounterWriter: Send + Sync {
+    /// The last sequence number of `stream_shard` whose increments are applied, if any.
+    fn checkpoint(
+        &self,
+        stream_shard: &str,
+    ) -> impl Future<Output = Result<Option<crate::tally::SequenceNumber>, StoreError>> + Send;
+
+    /// Adds `chunk` to the counters and moves the checkpoint from `from` to `chunk.last`, all or
+    /// nothing. `Ok(false)` when the checkpoint is no longer `from` (another invocation applied
+    /// it first): then nothing was applied.
+    fn apply(
+        &self,
+        stream_shard: &str,
+        from: Option<&crate::tally::SequenceNumber>,
+        chunk: &crate::tally::Chunk,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
 /// The structured event stream (CloudWatch Logs in production).
 pub trait EventLog: Send + Sync {
     /// Appends one line per event; all or error.
@@ -220,6 +240,23 @@ impl<T: CounterReader> CounterReader for &T {
         to: chrono::DateTime<chrono::Utc>,
     ) -> impl Future<Output = Result<Vec<crate::rates::HourlyCounts>, StoreError>> + Send {
         (**self).hourly(scope, from, to)
+    }
+}
+
+impl<T: CounterWriter> CounterWriter for &T {
+    fn checkpoint(
+        &self,
+        stream_shard: &str,
+    ) -> impl Future<Output = Result<Option<crate::tally::SequenceNumber>, StoreError>> + Send {
+        (**self).checkpoint(stream_shard)
+    }
+    fn apply(
+        &self,
+        stream_shard: &str,
+        from: Option<&crate::tally::SequenceNumber>,
+        chunk: &crate::tally::Chunk,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).apply(stream_shard, from, chunk)
     }
 }
 

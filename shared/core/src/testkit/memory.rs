@@ -24,6 +24,9 @@ struct State {
     details: HashMap<(Scope, DateTime<Utc>), BTreeMap<String, u64>>,
     scopes: BTreeSet<Scope>,
     alert_levels: HashMap<(Scope, crate::alarm::RateKind), crate::alarm::Level>,
+    checkpoints: HashMap<String, crate::tally::SequenceNumber>,
+    /// Applies that commit and then report a failure, as a lost response would.
+    lost_responses: usize,
 }
 
 pub struct InMemoryLedger {
@@ -60,6 +63,13 @@ impl InMemoryLedger {
                     .sum()
             })
             .unwrap_or(0)
+    }
+
+    /// The next `n` counter applies commit, then fail as if the response were lost.
+    pub fn lose_next_responses(&self, n: usize) {
+        if let Ok(mut s) = self.lock() {
+            s.lost_responses = n;
+        }
     }
 
     pub fn event_count(&self) -> usize {
@@ -320,5 +330,47 @@ impl crate::ports::ReputationSource for FixedReputation {
             (Scope::Account, None) => SesFigure::Missing,
             _ => SesFigure::NotPublished,
         })
+    }
+}
+
+impl crate::ports::CounterWriter for InMemoryLedger {
+    async fn checkpoint(
+        &self,
+        stream_shard: &str,
+    ) -> Result<Option<crate::tally::SequenceNumber>, StoreError> {
+        Ok(self.lock()?.checkpoints.get(stream_shard).cloned())
+    }
+
+    async fn apply(
+        &self,
+        stream_shard: &str,
+        from: Option<&crate::tally::SequenceNumber>,
+        chunk: &crate::tally::Chunk,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock()?;
+        if s.checkpoints.get(stream_shard) != from {
+            return Ok(false);
+        }
+        for ((scope, bucket), delta) in &chunk.deltas {
+            let metrics = s.counters.entry((scope.clone(), *bucket)).or_default();
+            for (m, n) in &delta.metrics {
+                *metrics.entry(*m).or_default() += n;
+            }
+            let details = s.details.entry((scope.clone(), *bucket)).or_default();
+            for (d, n) in &delta.details {
+                *details.entry(d.attribute()).or_default() += n;
+            }
+            s.scopes.insert(scope.clone());
+        }
+        s.checkpoints
+            .insert(stream_shard.to_string(), chunk.last.clone());
+        if s.lost_responses > 0 {
+            s.lost_responses -= 1;
+            return Err(StoreError::Refused {
+                operation: "TransactWriteItems (counters)",
+                message: "injected: committed, response lost".into(),
+            });
+        }
+        Ok(true)
     }
 }

@@ -1,0 +1,122 @@
+//! The counting use case: one batch of the ledger table's change stream into the hourly
+//! counters, exactly once per stream shard (see `tally` for why).
+
+use crate::ports::{CounterWriter, StoreError};
+use crate::tally::{plan, CountedChange};
+
+/// Counters one transaction may hold beside the checkpoint (DynamoDB allows 100 items).
+pub const MAX_COUNTERS_PER_TRANSACTION: usize = 99;
+
+/// How often a batch is re-planned when its checkpoint moved under it. Lambda runs one batch per
+/// shard at a time, so this happens only when a retried batch overlaps one that committed.
+const MAX_REPLANS: u32 = 5;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CountReport {
+    /// Records of the batch applied now.
+    pub applied: usize,
+    /// Records the checkpoint already covered (a redelivered batch).
+    pub already_counted: usize,
+    /// Counter transactions committed.
+    pub transactions: usize,
+}
+
+pub struct Count<W> {
+    pub counters: W,
+}
+
+impl<W: CounterWriter> Count<W> {
+    pub async fn batch(
+        &self,
+        stream_shard: &str,
+        changes: &[CountedChange],
+    ) -> Result<CountReport, StoreError> {
+        let mut report = CountReport::default();
+        let mut checkpoint = self.counters.checkpoint(stream_shard).await?;
+        'replan: for _ in 0..MAX_REPLANS {
+            let chunks = plan(changes, checkpoint.as_ref(), MAX_COUNTERS_PER_TRANSACTION);
+            let pending: usize = chunks.iter().map(|c| c.records).sum();
+            report.already_counted = changes.len().saturating_sub(pending + report.applied);
+            for chunk in &chunks {
+                if !self
+                    .counters
+                    .apply(stream_shard, checkpoint.as_ref(), chunk)
+                    .await?
+                {
+                    checkpoint = self.counters.checkpoint(stream_shard).await?;
+                    continue 'replan;
+                }
+                checkpoint = Some(chunk.last.clone());
+                report.applied += chunk.records;
+                report.transactions += 1;
+            }
+            return Ok(report);
+        }
+        Err(StoreError::Exhausted {
+            operation: "counter checkpoint",
+            attempts: MAX_REPLANS,
+            message: format!("the checkpoint of {stream_shard} kept moving"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::LedgerConfig;
+    use crate::counters::{CounterIncrement, Metric, Scope};
+    use crate::tally::SequenceNumber;
+    use crate::testkit::memory::InMemoryLedger;
+    use chrono::TimeZone;
+
+    fn changes(n: u64) -> Vec<CountedChange> {
+        let bucket = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 20, 10, 0, 0)
+            .single()
+            .expect("valid");
+        (1..=n)
+            .map(|i| CountedChange {
+                sequence: SequenceNumber::parse(&(1000 + i).to_string()).expect("digits"),
+                increments: vec![CounterIncrement {
+                    scope: Scope::Account,
+                    bucket,
+                    metrics: vec![Metric::Deliveries],
+                    details: vec![],
+                }],
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_lost_response_and_the_retried_batch_count_once() {
+        let ledger = InMemoryLedger::new(&LedgerConfig::default());
+        let count = Count { counters: &ledger };
+        let stream = changes(10);
+        ledger.lose_next_responses(1);
+        assert!(count.batch("shard-1", &stream[..6]).await.is_err());
+        assert_eq!(ledger.counter_total(&Scope::Account, Metric::Deliveries), 6);
+        // Lambda retries the failed batch, now with more records behind it.
+        let report = count.batch("shard-1", &stream).await.expect("retry");
+        assert_eq!(
+            report,
+            CountReport {
+                applied: 4,
+                already_counted: 6,
+                transactions: 1
+            }
+        );
+        assert_eq!(
+            ledger.counter_total(&Scope::Account, Metric::Deliveries),
+            10
+        );
+        // Another shard has its own checkpoint.
+        count
+            .batch("shard-2", &stream[..2])
+            .await
+            .expect("other shard");
+        assert_eq!(
+            ledger.counter_total(&Scope::Account, Metric::Deliveries),
+            12
+        );
+    }
+}
