@@ -98,20 +98,21 @@ pub trait EventStore: Send + Sync {
 }
 
 /// The hourly counters, written from the ledger table's change stream behind one checkpoint per
-/// stream shard (DynamoDB: one transaction per chunk).
+/// stream batch, named by the batch's first sequence number (a failed batch is retried from its
+/// first record; see `tally`). DynamoDB: one transaction per chunk.
 pub trait CounterWriter: Send + Sync {
-    /// The last sequence number of `stream_shard` whose increments are applied, if any.
+    /// The last sequence number of the batch starting at `batch` whose increments are applied.
     fn checkpoint(
         &self,
-        stream_shard: &str,
+        batch: &crate::tally::SequenceNumber,
     ) -> impl Future<Output = Result<Option<crate::tally::SequenceNumber>, StoreError>> + Send;
 
-    /// Adds `chunk` to the counters and moves the checkpoint from `from` to `chunk.last`, all or
-    /// nothing. `Ok(false)` when the checkpoint is no longer `from` (another invocation applied
-    /// it first): then nothing was applied.
+    /// Adds `chunk` to the counters and moves the batch's checkpoint from `from` to
+    /// `chunk.last`, all or nothing. `Ok(false)` when the checkpoint is no longer `from` (another
+    /// invocation applied it first): then nothing was applied.
     fn apply(
         &self,
-        stream_shard: &str,
+        batch: &crate::tally::SequenceNumber,
         from: Option<&crate::tally::SequenceNumber>,
         chunk: &crate::tally::Chunk,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
@@ -246,17 +247,17 @@ impl<T: CounterReader> CounterReader for &T {
 impl<T: CounterWriter> CounterWriter for &T {
     fn checkpoint(
         &self,
-        stream_shard: &str,
+        batch: &crate::tally::SequenceNumber,
     ) -> impl Future<Output = Result<Option<crate::tally::SequenceNumber>, StoreError>> + Send {
-        (**self).checkpoint(stream_shard)
+        (**self).checkpoint(batch)
     }
     fn apply(
         &self,
-        stream_shard: &str,
+        batch: &crate::tally::SequenceNumber,
         from: Option<&crate::tally::SequenceNumber>,
         chunk: &crate::tally::Chunk,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        (**self).apply(stream_shard, from, chunk)
+        (**self).apply(batch, from, chunk)
     }
 }
 

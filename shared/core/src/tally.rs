@@ -1,12 +1,15 @@
 //! Counting from the ledger table's change stream: the increments of a batch of newly recorded
-//! events, summed per counter, and cut into chunks that each move a per-shard checkpoint. Pure;
+//! events, summed per counter, and cut into chunks that each move the batch's checkpoint. Pure;
 //! `usecase::Count` applies the chunks through the `CounterWriter` port.
 //!
-//! Why this is exactly once: a stream shard delivers its records in order, at least once, and a
-//! failed batch is retried from its first record. Each chunk is applied in one transaction with
-//! the checkpoint moving from the value the plan started from to the chunk's last sequence
-//! number, so a chunk is applied whole or not at all, and a record at or before the checkpoint is
-//! never applied again.
+//! Why this is exactly once: a stream shard delivers its records in order, and Lambda retries a
+//! failed batch whole, from its first record (the event source mapping neither bisects batches
+//! nor reports partial failures; template.yaml says so). The batch's checkpoint is named by that
+//! first record. Each chunk is applied in one transaction that moves the checkpoint from the
+//! value the plan started from to the chunk's last sequence number, so a chunk is applied whole or
+//! not at all, and a retry skips every record at or before the checkpoint. Batches that follow
+//! one another never overlap, so they need no shared checkpoint, and two stream shards never
+//! write the same checkpoint item.
 
 use std::collections::BTreeMap;
 

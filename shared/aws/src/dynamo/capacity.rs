@@ -22,6 +22,8 @@ pub struct Consumed {
     pub unreported_failures: u64,
     /// Items named by the requests (transactions name several).
     pub items: u64,
+    /// Transactions cancelled because another one held an item (`TransactionConflict`).
+    pub conflicts: u64,
 }
 
 #[derive(Debug, Default)]
@@ -81,6 +83,11 @@ impl CapacityMeter {
             c.unreported_failures += 1;
             c.items += items as u64;
         });
+    }
+
+    /// A transaction cancelled by a conflict (already counted as failed).
+    pub fn conflict(&self, operation: &'static str) {
+        self.with(operation, |c| c.conflicts += 1);
     }
 
     /// Totals per operation since the meter was made.
@@ -228,7 +235,8 @@ mod tests {
                 requests: 3,
                 units: 10.0,
                 unreported_failures: 1,
-                items: 9
+                items: 9,
+                conflicts: 0
             }
         );
         assert_eq!(totals["GetItem"].units, 0.0);

@@ -8,10 +8,13 @@
 //! | hourly counter shard | `CNT#<scope>`           | `H#<yyyy-mm-ddThh>#<shard>`         |
 //! | scope registry       | `SCOPES`                | `<scope>`                           |
 //! | alert state          | `ALERT#<scope>`         | `<rate name>`                       |
+//! | hourly counter, from the stream | `CNT#<scope>` | `H#<yyyy-mm-ddThh>#<writer>`       |
+//! | stream batch checkpoint | `CKPT#<first sequence number>` | `COUNTERS`                |
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use ses_ledger::counters::Scope;
+use ses_ledger::tally::SequenceNumber;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -65,6 +68,18 @@ pub fn counter_sk_from(bucket: DateTime<Utc>) -> String {
 /// A sort key above every counter of hours at or before `bucket`.
 pub fn counter_sk_to(bucket: DateTime<Utc>) -> String {
     format!("H#{}#~", bucket_label(bucket))
+}
+
+/// The counters' checkpoint of one batch of the table's change stream, named by its first record.
+pub fn checkpoint_pk(batch: &SequenceNumber) -> String {
+    format!("CKPT#{}", batch.as_str())
+}
+
+/// A counter written from the stream: one item per hour per writer (a Lambda execution
+/// environment, which runs one batch at a time), so no two concurrent transactions ever touch the
+/// same counter item.
+pub fn writer_counter_sk(bucket: DateTime<Utc>, writer: &str) -> String {
+    format!("H#{}#{writer}", bucket_label(bucket))
 }
 
 pub fn alert_pk(scope: &Scope) -> String {

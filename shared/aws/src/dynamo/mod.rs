@@ -37,6 +37,7 @@ mod items;
 pub mod keys;
 mod read;
 mod table;
+mod tally;
 mod write;
 
 pub use capacity::{item_size, CapacityMeter, Consumed};
@@ -55,6 +56,18 @@ pub struct DynamoLedger {
     registered: Mutex<HashSet<(String, String)>>,
     /// What the event path's requests consumed, as DynamoDB reports it.
     meter: CapacityMeter,
+    /// Names this instance's counter items when it counts from the stream (see `tally`).
+    writer: String,
+}
+
+/// A name for this process's counter items: distinct per Lambda execution environment, as each
+/// runs in its own process and starts at its own instant.
+fn writer_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("w{:x}{:x}", std::process::id(), nanos % (1u128 << 48))
 }
 
 impl DynamoLedger {
@@ -64,7 +77,15 @@ impl DynamoLedger {
             config,
             registered: Mutex::new(HashSet::new()),
             meter: CapacityMeter::default(),
+            writer: writer_id(),
         }
+    }
+
+    /// The same adapter writing stream counters under another writer name (tests run several
+    /// writers in one process).
+    pub fn with_writer(mut self, writer: impl Into<String>) -> Self {
+        self.writer = writer.into();
+        self
     }
 
     /// Capacity consumed by this instance's event-path requests so far.

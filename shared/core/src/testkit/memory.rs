@@ -24,7 +24,7 @@ struct State {
     details: HashMap<(Scope, DateTime<Utc>), BTreeMap<String, u64>>,
     scopes: BTreeSet<Scope>,
     alert_levels: HashMap<(Scope, crate::alarm::RateKind), crate::alarm::Level>,
-    checkpoints: HashMap<String, crate::tally::SequenceNumber>,
+    checkpoints: HashMap<crate::tally::SequenceNumber, crate::tally::SequenceNumber>,
     /// Applies that commit and then report a failure, as a lost response would.
     lost_responses: usize,
 }
@@ -336,19 +336,19 @@ impl crate::ports::ReputationSource for FixedReputation {
 impl crate::ports::CounterWriter for InMemoryLedger {
     async fn checkpoint(
         &self,
-        stream_shard: &str,
+        batch: &crate::tally::SequenceNumber,
     ) -> Result<Option<crate::tally::SequenceNumber>, StoreError> {
-        Ok(self.lock()?.checkpoints.get(stream_shard).cloned())
+        Ok(self.lock()?.checkpoints.get(batch).cloned())
     }
 
     async fn apply(
         &self,
-        stream_shard: &str,
+        batch: &crate::tally::SequenceNumber,
         from: Option<&crate::tally::SequenceNumber>,
         chunk: &crate::tally::Chunk,
     ) -> Result<bool, StoreError> {
         let mut s = self.lock()?;
-        if s.checkpoints.get(stream_shard) != from {
+        if s.checkpoints.get(batch) != from {
             return Ok(false);
         }
         for ((scope, bucket), delta) in &chunk.deltas {
@@ -362,8 +362,7 @@ impl crate::ports::CounterWriter for InMemoryLedger {
             }
             s.scopes.insert(scope.clone());
         }
-        s.checkpoints
-            .insert(stream_shard.to_string(), chunk.last.clone());
+        s.checkpoints.insert(batch.clone(), chunk.last.clone());
         if s.lost_responses > 0 {
             s.lost_responses -= 1;
             return Err(StoreError::Refused {

@@ -1,5 +1,5 @@
 //! The counting use case: one batch of the ledger table's change stream into the hourly
-//! counters, exactly once per stream shard (see `tally` for why).
+//! counters, exactly once (see `tally` for why).
 
 use crate::ports::{CounterWriter, StoreError};
 use crate::tally::{plan, CountedChange};
@@ -8,7 +8,7 @@ use crate::tally::{plan, CountedChange};
 pub const MAX_COUNTERS_PER_TRANSACTION: usize = 99;
 
 /// How often a batch is re-planned when its checkpoint moved under it. Lambda runs one batch per
-/// shard at a time, so this happens only when a retried batch overlaps one that committed.
+/// stream shard at a time, so this happens only when a retry overlaps an attempt that committed.
 const MAX_REPLANS: u32 = 5;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -26,13 +26,12 @@ pub struct Count<W> {
 }
 
 impl<W: CounterWriter> Count<W> {
-    pub async fn batch(
-        &self,
-        stream_shard: &str,
-        changes: &[CountedChange],
-    ) -> Result<CountReport, StoreError> {
+    pub async fn batch(&self, changes: &[CountedChange]) -> Result<CountReport, StoreError> {
         let mut report = CountReport::default();
-        let mut checkpoint = self.counters.checkpoint(stream_shard).await?;
+        let Some(batch) = changes.iter().map(|c| &c.sequence).min() else {
+            return Ok(report);
+        };
+        let mut checkpoint = self.counters.checkpoint(batch).await?;
         'replan: for _ in 0..MAX_REPLANS {
             let chunks = plan(changes, checkpoint.as_ref(), MAX_COUNTERS_PER_TRANSACTION);
             let pending: usize = chunks.iter().map(|c| c.records).sum();
@@ -40,10 +39,10 @@ impl<W: CounterWriter> Count<W> {
             for chunk in &chunks {
                 if !self
                     .counters
-                    .apply(stream_shard, checkpoint.as_ref(), chunk)
+                    .apply(batch, checkpoint.as_ref(), chunk)
                     .await?
                 {
-                    checkpoint = self.counters.checkpoint(stream_shard).await?;
+                    checkpoint = self.counters.checkpoint(batch).await?;
                     continue 'replan;
                 }
                 checkpoint = Some(chunk.last.clone());
@@ -55,7 +54,7 @@ impl<W: CounterWriter> Count<W> {
         Err(StoreError::Exhausted {
             operation: "counter checkpoint",
             attempts: MAX_REPLANS,
-            message: format!("the checkpoint of {stream_shard} kept moving"),
+            message: format!("the checkpoint of batch {} kept moving", batch.as_str()),
         })
     }
 }
@@ -93,10 +92,10 @@ mod tests {
         let count = Count { counters: &ledger };
         let stream = changes(10);
         ledger.lose_next_responses(1);
-        assert!(count.batch("shard-1", &stream[..6]).await.is_err());
+        assert!(count.batch(&stream[..6]).await.is_err());
         assert_eq!(ledger.counter_total(&Scope::Account, Metric::Deliveries), 6);
-        // Lambda retries the failed batch, now with more records behind it.
-        let report = count.batch("shard-1", &stream).await.expect("retry");
+        // Lambda retries the failed batch from its first record, here with more behind it.
+        let report = count.batch(&stream).await.expect("retry");
         assert_eq!(
             report,
             CountReport {
@@ -109,11 +108,12 @@ mod tests {
             ledger.counter_total(&Scope::Account, Metric::Deliveries),
             10
         );
-        // Another shard has its own checkpoint.
-        count
-            .batch("shard-2", &stream[..2])
-            .await
-            .expect("other shard");
+        // The retry again: nothing moves.
+        let again = count.batch(&stream).await.expect("again");
+        assert_eq!((again.applied, again.already_counted), (0, 10));
+        // The next batch starts after it and has its own checkpoint.
+        let next = changes(12);
+        count.batch(&next[10..]).await.expect("next batch");
         assert_eq!(
             ledger.counter_total(&Scope::Account, Metric::Deliveries),
             12

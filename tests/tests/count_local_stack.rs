@@ -1,0 +1,173 @@
+//! Counting from the table's change stream, against DynamoDB Local: batches retried from their
+//! first record count once, and concurrent writers on one hot counter never conflict.
+
+// Needs the local stack that scripts/test.sh starts; `cargo test --workspace` alone compiles
+// this file to nothing (see tests/Cargo.toml).
+#![cfg(feature = "local-stack")]
+
+use chrono::{DateTime, TimeZone, Utc};
+use ses_ledger::counters::{ComplaintBreakdown, CounterIncrement, Metric, Scope};
+use ses_ledger::ports::CounterReader;
+use ses_ledger::tally::{CountedChange, SequenceNumber};
+use ses_ledger::usecase::{Count, CountReport};
+use ses_ledger_aws::dynamo::DynamoLedger;
+use ses_ledger_integration_tests::*;
+
+fn ten_o_clock() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0)
+        .single()
+        .expect("valid")
+}
+
+/// `n` stream records from `first` on: deliveries to gmail, every tenth a complaint from yahoo.
+fn stream(first: u64, n: u64) -> Vec<CountedChange> {
+    (first..first + n)
+        .map(|i| {
+            let (provider, metrics, details) = if i % 10 == 0 {
+                (
+                    "yahoo",
+                    vec![Metric::Complaints, Metric::ComplaintsNotSuppressed],
+                    vec![ComplaintBreakdown::ComplaintFeedbackType("abuse".into())],
+                )
+            } else {
+                ("gmail", vec![Metric::Deliveries], vec![])
+            };
+            CountedChange {
+                sequence: SequenceNumber::parse(&format!("4{i:020}")).expect("digits"),
+                increments: [Scope::Account, Scope::Provider(provider.into())]
+                    .into_iter()
+                    .map(|scope| CounterIncrement {
+                        scope,
+                        bucket: ten_o_clock(),
+                        metrics: metrics.clone(),
+                        details: details.clone(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+async fn total(ledger: &DynamoLedger, scope: &Scope, metric: Metric) -> u64 {
+    ledger
+        .hourly(scope, ten_o_clock(), ten_o_clock())
+        .await
+        .expect("counters")
+        .iter()
+        .map(|h| h.totals.get(metric))
+        .sum()
+}
+
+#[tokio::test]
+async fn batches_retried_from_their_first_record_count_once() {
+    let aws = local_aws().await;
+    let config = fresh_ledger(&aws, "count").await;
+    let ddb = aws_sdk_dynamodb::Client::new(&aws);
+    let count = Count {
+        counters: DynamoLedger::new(ddb.clone(), config.clone()),
+    };
+    let records = stream(1, 300);
+    count.batch(&records[..120]).await.expect("first attempt");
+    // Lambda retries the batch from its first record (here after the first attempt committed
+    // and its response was lost), and may deliver more records behind it.
+    let retry = count.batch(&records[..200]).await.expect("retry");
+    assert_eq!(
+        (retry.applied, retry.already_counted),
+        (80, 120),
+        "{retry:?}"
+    );
+    let again = count.batch(&records[..200]).await.expect("again");
+    assert_eq!(
+        again,
+        CountReport {
+            applied: 0,
+            already_counted: 200,
+            transactions: 0
+        }
+    );
+    count.batch(&records[200..]).await.expect("next batch");
+
+    // Read back through another instance, as the alarm would.
+    let reader = DynamoLedger::new(ddb, config);
+    assert_eq!(
+        total(&reader, &Scope::Account, Metric::Deliveries).await,
+        270
+    );
+    assert_eq!(
+        total(&reader, &Scope::Account, Metric::Complaints).await,
+        30
+    );
+    assert_eq!(
+        total(
+            &reader,
+            &Scope::Provider("yahoo".into()),
+            Metric::Complaints
+        )
+        .await,
+        30
+    );
+    assert_eq!(
+        total(
+            &reader,
+            &Scope::Provider("gmail".into()),
+            Metric::Deliveries
+        )
+        .await,
+        270
+    );
+    let hours = reader
+        .hourly(&Scope::Account, ten_o_clock(), ten_o_clock())
+        .await
+        .expect("counters");
+    assert_eq!(
+        hours[0].totals.details.get("complaint_feedback:abuse"),
+        Some(&30)
+    );
+}
+
+#[tokio::test]
+async fn concurrent_writers_on_one_hot_counter_never_conflict() {
+    let aws = local_aws().await;
+    let config = fresh_ledger(&aws, "hotcount").await;
+    let ddb = aws_sdk_dynamodb::Client::new(&aws);
+    // Eight stream shards, each with its own consumer, all counting the same account hour.
+    let writers: Vec<Count<DynamoLedger>> = (0..8)
+        .map(|w| Count {
+            counters: DynamoLedger::new(ddb.clone(), config.clone()).with_writer(format!("w{w}")),
+        })
+        .collect();
+    let runs = writers.iter().enumerate().map(|(w, count)| async move {
+        let records = stream(w as u64 * 1_000_000 + 1, 500);
+        for batch in records.chunks(100) {
+            count.batch(batch).await.expect("batch");
+        }
+    });
+    futures::future::join_all(runs).await;
+
+    let conflicts: u64 = writers
+        .iter()
+        .flat_map(|c| c.counters.meter().snapshot().into_values())
+        .map(|c| c.conflicts)
+        .sum();
+    let transactions: u64 = writers
+        .iter()
+        .map(|c| {
+            c.counters
+                .meter()
+                .snapshot()
+                .get("TransactWriteItems (counters)")
+                .map_or(0, |c| c.requests)
+        })
+        .sum();
+    assert_eq!(conflicts, 0, "no transaction was cancelled by a conflict");
+    assert_eq!(transactions, 8 * 5, "one transaction per batch");
+    let reader = DynamoLedger::new(ddb, config);
+    assert_eq!(
+        total(&reader, &Scope::Account, Metric::Deliveries).await,
+        8 * 450
+    );
+    assert_eq!(
+        total(&reader, &Scope::Account, Metric::Complaints).await,
+        8 * 50
+    );
+}
