@@ -320,6 +320,7 @@ write_env() {
         printf 'export AWS_DEFAULT_REGION=us-east-1\n'
         printf 'export AWS_EC2_METADATA_DISABLED=true\n'
         printf 'export AWS_ENDPOINT_URL_DYNAMODB=%q\n' "http://${HOST}:${ddb_port}"
+        printf 'export AWS_ENDPOINT_URL_DYNAMODB_STREAMS=%q\n' "http://${HOST}:${ddb_port}"
         printf 'export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=%q\n' "${moto_url}"
         printf 'export AWS_ENDPOINT_URL_SNS=%q\n' "${moto_url}"
         printf 'export AWS_ENDPOINT_URL_SQS=%q\n' "${moto_url}"

@@ -44,6 +44,15 @@ pub async fn local_aws() -> SdkConfig {
 
 /// A fresh table and log group with a unique name, and the config that points at them.
 pub async fn fresh_ledger(aws: &SdkConfig, name: &str) -> LedgerConfig {
+    fresh(aws, name, false).await
+}
+
+/// [`fresh_ledger`] whose table has a change stream (new and old images).
+pub async fn fresh_ledger_with_stream(aws: &SdkConfig, name: &str) -> LedgerConfig {
+    fresh(aws, name, true).await
+}
+
+async fn fresh(aws: &SdkConfig, name: &str, stream: bool) -> LedgerConfig {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let config = LedgerConfig {
         table_name: format!("{name}-{}", &suffix[..8]),
@@ -51,9 +60,13 @@ pub async fn fresh_ledger(aws: &SdkConfig, name: &str) -> LedgerConfig {
         counter_shards: 4,
         ..LedgerConfig::default()
     };
-    ses_ledger_aws::dynamo::create_table(&aws_sdk_dynamodb::Client::new(aws), &config.table_name)
-        .await
-        .expect("create table");
+    let ddb = aws_sdk_dynamodb::Client::new(aws);
+    if stream {
+        ses_ledger_aws::dynamo::create_table_with_stream(&ddb, &config.table_name).await
+    } else {
+        ses_ledger_aws::dynamo::create_table(&ddb, &config.table_name).await
+    }
+    .expect("create table");
     aws_sdk_cloudwatchlogs::Client::new(aws)
         .create_log_group()
         .log_group_name(&config.event_log_group)
@@ -291,5 +304,113 @@ impl Inbox {
                 return out;
             }
         }
+    }
+}
+
+/// Everything a table's change stream holds now, as the Lambda events the counting consumer
+/// would receive: one event per `GetRecords` page, records in DynamoDB JSON.
+pub async fn stream_events(aws: &SdkConfig, table: &str) -> Vec<serde_json::Value> {
+    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+    let ddb = aws_sdk_dynamodb::Client::new(aws);
+    // DynamoDB Local serves the streams API on its own port; never let the SDK fall back to AWS.
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("the local stack's DynamoDB");
+    let streams = aws_sdk_dynamodbstreams::Client::from_conf(
+        aws_sdk_dynamodbstreams::config::Builder::from(aws)
+            .endpoint_url(endpoint)
+            .build(),
+    );
+    let arn = ddb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .expect("DescribeTable")
+        .table
+        .and_then(|t| t.latest_stream_arn)
+        .expect("the table has a stream");
+    let shards = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .expect("DescribeStream")
+        .stream_description
+        .map(|d| d.shards.unwrap_or_default())
+        .unwrap_or_default();
+    let mut events = Vec::new();
+    for shard in shards {
+        let mut iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(shard.shard_id().unwrap_or_default())
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("GetShardIterator")
+            .shard_iterator;
+        while let Some(it) = iterator {
+            let page = streams
+                .get_records()
+                .shard_iterator(it)
+                .limit(100)
+                .send()
+                .await
+                .expect("GetRecords");
+            let records = page.records();
+            if records.is_empty() {
+                break;
+            }
+            let records: Vec<serde_json::Value> = records.iter().map(lambda_record).collect();
+            events.push(serde_json::json!({ "Records": records }));
+            iterator = page.next_shard_iterator;
+        }
+    }
+    events
+}
+
+/// A stream record as Lambda hands it to a function.
+fn lambda_record(record: &aws_sdk_dynamodbstreams::types::Record) -> serde_json::Value {
+    let image = |i: Option<&HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| {
+        i.map(|i| {
+            serde_json::Value::Object(
+                i.iter()
+                    .map(|(k, v)| (k.clone(), dynamodb_json(v)))
+                    .collect(),
+            )
+        })
+    };
+    let ddb = record.dynamodb();
+    let mut change = serde_json::json!({
+        "SequenceNumber": ddb.and_then(|d| d.sequence_number()),
+    });
+    if let Some(new) = image(ddb.and_then(|d| d.new_image.as_ref())) {
+        change["NewImage"] = new;
+    }
+    if let Some(old) = image(ddb.and_then(|d| d.old_image.as_ref())) {
+        change["OldImage"] = old;
+    }
+    serde_json::json!({
+        "eventID": record.event_id(),
+        "eventName": record.event_name().map(|n| n.as_str()),
+        "eventSource": "aws:dynamodb",
+        "dynamodb": change,
+    })
+}
+
+fn dynamodb_json(v: &aws_sdk_dynamodbstreams::types::AttributeValue) -> serde_json::Value {
+    use aws_sdk_dynamodbstreams::types::AttributeValue as A;
+    use serde_json::json;
+    match v {
+        A::S(s) => json!({ "S": s }),
+        A::N(n) => json!({ "N": n }),
+        A::Bool(b) => json!({ "BOOL": b }),
+        A::Null(_) => json!({ "NULL": true }),
+        A::Ss(v) => json!({ "SS": v }),
+        A::Ns(v) => json!({ "NS": v }),
+        A::L(v) => json!({ "L": v.iter().map(dynamodb_json).collect::<Vec<_>>() }),
+        A::M(m) => {
+            json!({ "M": m.iter().map(|(k, v)| (k.clone(), dynamodb_json(v))).collect::<serde_json::Map<_, _>>() })
+        }
+        other => json!({ "unsupported": format!("{other:?}") }),
     }
 }

@@ -60,6 +60,13 @@ pub fn bucket_label(bucket: DateTime<Utc>) -> String {
     bucket.format("%Y-%m-%dT%H").to_string()
 }
 
+/// The hour a [`bucket_label`] names.
+pub fn parse_bucket_label(label: &str) -> Result<DateTime<Utc>, String> {
+    chrono::NaiveDateTime::parse_from_str(&format!("{label}:00:00"), "%Y-%m-%dT%H:%M:%S")
+        .map(|t| t.and_utc())
+        .map_err(|e| format!("bucket {label:?}: {e}"))
+}
+
 /// Lowest sort key of the counters of hours at or after `bucket`.
 pub fn counter_sk_from(bucket: DateTime<Utc>) -> String {
     format!("H#{}#", bucket_label(bucket))

@@ -36,12 +36,13 @@ mod capacity;
 mod items;
 pub mod keys;
 mod read;
+pub mod stream;
 mod table;
 mod tally;
 mod write;
 
 pub use capacity::{item_size, CapacityMeter, Consumed};
-pub use table::create_table;
+pub use table::{create_table, create_table_with_stream};
 
 /// How often a transaction is retried when another writer touched the same summary or counter.
 const MAX_CONFLICT_ATTEMPTS: u32 = 20;

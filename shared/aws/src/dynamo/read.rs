@@ -143,15 +143,11 @@ impl CounterReader for DynamoLedger {
         by_bucket
             .into_iter()
             .map(|(label, totals)| {
-                let bucket = chrono::NaiveDateTime::parse_from_str(
-                    &format!("{label}:00:00"),
-                    "%Y-%m-%dT%H:%M:%S",
-                )
-                .map(|t| t.and_utc())
-                .map_err(|e| StoreError::Corrupt {
-                    key: keys::counter_pk(scope),
-                    message: format!("bucket {label:?}: {e}"),
-                })?;
+                let bucket =
+                    keys::parse_bucket_label(&label).map_err(|message| StoreError::Corrupt {
+                        key: keys::counter_pk(scope),
+                        message,
+                    })?;
                 Ok(HourlyCounts { bucket, totals })
             })
             .collect()

@@ -8,9 +8,18 @@ use super::*;
 /// Creates the ledger table as template.yaml declares it (for local stacks and tests; in AWS the
 /// stack creates it). Waits until it is active.
 pub async fn create_table(client: &Client, table_name: &str) -> Result<(), StoreError> {
+    create(client, table_name, false).await
+}
+
+/// The same table with a change stream of new and old images, which the counting consumer reads.
+pub async fn create_table_with_stream(client: &Client, table_name: &str) -> Result<(), StoreError> {
+    create(client, table_name, true).await
+}
+
+async fn create(client: &Client, table_name: &str, stream: bool) -> Result<(), StoreError> {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        TimeToLiveSpecification,
+        StreamSpecification, StreamViewType, TimeToLiveSpecification,
     };
     let attr = |name: &str| {
         AttributeDefinition::builder()
@@ -34,6 +43,17 @@ pub async fn create_table(client: &Client, table_name: &str) -> Result<(), Store
         .attribute_definitions(attr(keys::SK)?)
         .key_schema(key(keys::PK, KeyType::Hash)?)
         .key_schema(key(keys::SK, KeyType::Range)?)
+        .set_stream_specification(
+            stream
+                .then(|| {
+                    StreamSpecification::builder()
+                        .stream_enabled(true)
+                        .stream_view_type(StreamViewType::NewAndOldImages)
+                        .build()
+                })
+                .transpose()
+                .map_err(|e| StoreError::service("build StreamSpecification", e))?,
+        )
         .send()
         .await
         .map_err(|e| StoreError::service("CreateTable", e))?;

@@ -4,6 +4,7 @@
 use super::capacity::transaction_write_units;
 #[allow(unused_imports)]
 use super::items::*;
+use super::stream::count_attributes;
 use super::*;
 
 impl DynamoLedger {
@@ -61,11 +62,14 @@ impl DynamoLedger {
         message_item.insert(keys::SK.into(), s(keys::message_event_sk(&event.event_id)));
         message_item.insert(keys::EXPIRES_AT.into(), expires.clone());
         message_item.insert("logged".into(), AttributeValue::Bool(false));
-        if !increments.is_empty() {
+        if let Some(first) = increments.first() {
             message_item.insert(
                 "scopes".into(),
                 AttributeValue::Ss(increments.iter().map(|i| i.scope.key()).collect()),
             );
+            // What the event counts toward in each scope, so the table's change stream can
+            // count it (see `stream`).
+            message_item.extend(count_attributes(first));
         }
         items.push(put(Put::builder()
             .table_name(table)
