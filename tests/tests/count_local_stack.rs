@@ -273,3 +273,89 @@ async fn the_stream_counts_exactly_what_the_transactions_count() {
         assert_eq!(got, want, "{scope:?}");
     }
 }
+
+/// Commits its first `commits` chunks through DynamoDB, then fails like a function that died
+/// before its next write.
+struct DiesAfter<'a> {
+    inner: &'a DynamoLedger,
+    commits: std::sync::atomic::AtomicUsize,
+}
+
+impl ses_ledger::ports::CounterWriter for DiesAfter<'_> {
+    async fn checkpoint(
+        &self,
+        batch: &SequenceNumber,
+    ) -> Result<Option<SequenceNumber>, ses_ledger::ports::StoreError> {
+        self.inner.checkpoint(batch).await
+    }
+
+    async fn apply(
+        &self,
+        batch: &SequenceNumber,
+        from: Option<&SequenceNumber>,
+        chunk: &ses_ledger::tally::Chunk,
+    ) -> Result<bool, ses_ledger::ports::StoreError> {
+        use std::sync::atomic::Ordering;
+        if self.commits.load(Ordering::SeqCst) == 0 {
+            return Err(ses_ledger::ports::StoreError::Refused {
+                operation: "test",
+                message: "the function died here".into(),
+            });
+        }
+        self.commits.fetch_sub(1, Ordering::SeqCst);
+        self.inner.apply(batch, from, chunk).await
+    }
+}
+
+#[tokio::test]
+async fn a_consumer_that_dies_between_two_chunks_neither_loses_nor_doubles_a_count() {
+    use ses_ledger::ports::CounterWriter;
+    let aws = local_aws().await;
+    let config = fresh_ledger(&aws, "diecount").await;
+    let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config);
+    // 60 records, each in its own hour: 120 counters, so the batch is two transactions.
+    let records: Vec<CountedChange> = stream(1, 60)
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut c)| {
+            for inc in &mut c.increments {
+                inc.bucket = ten_o_clock() + chrono::Duration::hours(i as i64);
+            }
+            c
+        })
+        .collect();
+    let dying = Count {
+        counters: DiesAfter {
+            inner: &ledger,
+            commits: 1.into(),
+        },
+    };
+    assert!(dying.batch(&records).await.is_err());
+    let first = ledger
+        .checkpoint(&records[0].sequence)
+        .await
+        .expect("checkpoint")
+        .expect("the first chunk committed");
+    assert!(first > records[0].sequence && first < records[59].sequence);
+
+    // Lambda retries the batch whole.
+    let retry = Count { counters: &ledger }
+        .batch(&records)
+        .await
+        .expect("retry");
+    assert_eq!(retry.applied + retry.already_counted, 60, "{retry:?}");
+    assert!(retry.already_counted > 0 && retry.applied > 0, "{retry:?}");
+    let hours = ledger
+        .hourly(
+            &Scope::Account,
+            ten_o_clock(),
+            ten_o_clock() + chrono::Duration::hours(59),
+        )
+        .await
+        .expect("counters");
+    assert_eq!(hours.len(), 60);
+    for h in &hours {
+        let total = h.totals.get(Metric::Deliveries) + h.totals.get(Metric::Complaints);
+        assert_eq!(total, 1, "{:?}", h.bucket);
+    }
+}
