@@ -3,7 +3,7 @@
 use chrono::SecondsFormat;
 use ses_ledger::event::RecipientEvent;
 use ses_ledger::ports::LedgerReader;
-use ses_ledger::summary::RecipientSummary;
+use ses_ledger::summary::{RecipientSummary, Suppression};
 
 use crate::common::{print_rows, Output};
 
@@ -37,13 +37,20 @@ fn event_row(e: &RecipientEvent, with_recipient: bool) -> Vec<String> {
 }
 
 pub fn suppression_text(summary: Option<&RecipientSummary>) -> String {
-    match summary.and_then(|s| s.suppression.as_ref()) {
+    state_text(
+        summary.and_then(|s| s.suppression.as_ref()),
+        summary.is_some(),
+    )
+}
+
+fn state_text(suppression: Option<&Suppression>, known: bool) -> String {
+    match suppression {
         Some(s) => format!(
             "suppressed: {} since {}",
             s.reason.as_str(),
             s.since.to_rfc3339_opts(SecondsFormat::Secs, true)
         ),
-        None if summary.is_some() => "not suppressed".into(),
+        None if known => "not suppressed".into(),
         None => "unknown address (no events recorded)".into(),
     }
 }
@@ -86,11 +93,14 @@ pub async fn recipient(
 }
 
 /// Exit status for `suppressed`: 0 when the address is suppressed, 1 when mail may be sent.
+/// One small read when the address is suppressed; one more (a single history item) to tell "not
+/// suppressed" from "never seen".
 pub async fn suppressed(reader: &impl LedgerReader, address: &str) -> anyhow::Result<bool> {
     let address = normalise_address(address);
-    let summary = reader.recipient_summary(&address).await?;
-    println!("{address}: {}", suppression_text(summary.as_ref()));
-    Ok(summary.is_some_and(|s| s.suppression.is_some()))
+    let suppression = reader.suppression(&address).await?;
+    let known = suppression.is_some() || !reader.recipient_history(&address, 1).await?.is_empty();
+    println!("{address}: {}", state_text(suppression.as_ref(), known));
+    Ok(suppression.is_some())
 }
 
 pub async fn message(

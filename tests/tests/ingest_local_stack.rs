@@ -711,3 +711,81 @@ async fn concurrent_writers_to_different_recipients_spread_over_the_counter_shar
     assert_eq!(shards.len(), shard_count, "{shards:?}");
     assert!(shards.values().all(|n| *n < 32), "{shards:?}");
 }
+
+#[tokio::test]
+async fn only_bounces_and_complaints_read_and_write_the_suppression_state() {
+    let aws = local_aws().await;
+    let config = fresh_ledger(&aws, "onchange").await;
+    let app = app(&aws, &config);
+    let mut docs = Vec::new();
+    for i in 0..3 {
+        docs.push(delivery(
+            &format!("oc-a{i}"),
+            &["a@example.com"],
+            &format!("2026-11-20T10:0{i}:00.000Z"),
+        ));
+    }
+    docs.push(bounce(
+        "oc-a9",
+        "a@example.com",
+        "Permanent",
+        "2026-11-20T11:00:00.000Z",
+    ));
+    for i in 0..2 {
+        docs.push(delivery(
+            &format!("oc-b{i}"),
+            &["b@example.com"],
+            &format!("2026-11-20T10:0{i}:00.000Z"),
+        ));
+    }
+    for doc in &docs {
+        invoke(&app, sns_event(std::slice::from_ref(doc)))
+            .await
+            .expect("ingest");
+    }
+    let meter = app.store.meter().snapshot();
+    assert_eq!(
+        meter.get("GetItem (summary)").map(|c| c.requests),
+        Some(1),
+        "only the bounce read the state: {meter:?}"
+    );
+    let items = scan_all(&aws_sdk_dynamodb::Client::new(&aws), &config.table_name).await;
+    let stored: Vec<String> = items
+        .iter()
+        .filter(|i| attr_s(i, "sk") == "SUMMARY")
+        .map(|i| attr_s(i, "pk"))
+        .collect();
+    assert_eq!(stored, vec!["RCPT#a@example.com".to_string()]);
+
+    let reader = &app.store;
+    let a = reader
+        .recipient_summary("a@example.com")
+        .await
+        .expect("read")
+        .expect("known");
+    assert_eq!(a.count(ses_ledger::event::EventType::Delivery), 3);
+    assert_eq!(a.count(ses_ledger::event::EventType::Bounce), 1);
+    assert_eq!(
+        reader
+            .suppression("a@example.com")
+            .await
+            .expect("read")
+            .map(|s| s.reason),
+        Some(SuppressionReason::HardBounce)
+    );
+    assert_eq!(
+        a.suppression.map(|s| s.reason),
+        Some(SuppressionReason::HardBounce)
+    );
+    let b = reader
+        .recipient_summary("b@example.com")
+        .await
+        .expect("read")
+        .expect("known from its history");
+    assert_eq!(b.count(ses_ledger::event::EventType::Delivery), 2);
+    assert_eq!(b.suppression, None);
+    assert_eq!(
+        reader.suppression("b@example.com").await.expect("read"),
+        None
+    );
+}

@@ -136,10 +136,18 @@ pub trait LedgerReader: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<RecipientEvent>, StoreError>> + Send;
 
+    /// Counts, first and last event and suppression, from the whole history.
     fn recipient_summary(
         &self,
         address: &str,
     ) -> impl Future<Output = Result<Option<RecipientSummary>, StoreError>> + Send;
+
+    /// Whether and why the address is suppressed: one small read, for senders asking before
+    /// every send.
+    fn suppression(
+        &self,
+        address: &str,
+    ) -> impl Future<Output = Result<Option<crate::summary::Suppression>, StoreError>> + Send;
 
     /// Every recipient event of one SES message, oldest first.
     fn message_events(

@@ -36,6 +36,13 @@ pub struct Suppression {
     pub since: DateTime<Utc>,
 }
 
+/// Only bounces and complaints can change whether an address is suppressed, so only they write
+/// the stored suppression state; the rest of a summary (counts, first and last event) is folded
+/// from the history when it is read ([`RecipientSummary::of`]).
+pub fn affects_suppression(event: &RecipientEvent) -> bool {
+    matches!(event.event_type, EventType::Bounce | EventType::Complaint)
+}
+
 /// The rule for soft bounces: `limit` of them within `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SoftBouncePolicy {
@@ -62,6 +69,16 @@ pub struct RecipientSummary {
 impl RecipientSummary {
     /// The summary after `event`. Commutative over events: the result is a function of the set of
     /// events applied, whatever order they arrive in (SNS and SQS keep none).
+    /// The summary of a set of events: the same whatever their order.
+    pub fn of<'a>(
+        events: impl IntoIterator<Item = &'a RecipientEvent>,
+        policy: SoftBouncePolicy,
+    ) -> RecipientSummary {
+        events
+            .into_iter()
+            .fold(RecipientSummary::default(), |s, e| s.apply(e, policy))
+    }
+
     pub fn apply(&self, event: &RecipientEvent, policy: SoftBouncePolicy) -> RecipientSummary {
         let mut next = self.clone();
         *next.counts.entry(event.event_type).or_default() += 1;

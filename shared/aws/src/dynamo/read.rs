@@ -19,10 +19,19 @@ impl LedgerReader for DynamoLedger {
         &self,
         address: &str,
     ) -> Result<Option<RecipientSummary>, StoreError> {
+        // Folded from the history (expired items already filtered out), so it agrees with the
+        // stored suppression state, which only bounces and complaints write.
+        let history = self
+            .query_events(&keys::recipient_pk(address), true, usize::MAX)
+            .await?;
+        Ok((!history.is_empty()).then(|| RecipientSummary::of(&history, self.policy())))
+    }
+
+    async fn suppression(&self, address: &str) -> Result<Option<Suppression>, StoreError> {
         // Every read filters expired items: TTL deletes them only "typically within two days".
         let (summary, expires_at) = self.read_summary(address).await?;
         let expired = expires_at.is_some_and(|at| at <= Utc::now().timestamp());
-        Ok((summary.version > 0 && !expired).then_some(summary))
+        Ok(summary.suppression.filter(|_| !expired))
     }
 
     async fn message_events(
@@ -64,6 +73,8 @@ impl DynamoLedger {
             .expression_attribute_values(":evt", s(keys::EVENT_SK_PREFIX))
             .expression_attribute_values(":now", n(now))
             .scan_index_forward(forward)
+            // A page no larger than what is wanted, so a one-item lookup reads one item.
+            .set_limit(i32::try_from(limit).ok().filter(|l| *l <= 1000))
             .into_paginator()
             .items()
             .send();

@@ -6,6 +6,7 @@ use super::capacity::transaction_write_units;
 use super::items::*;
 use super::stream::count_attributes;
 use super::*;
+use ses_ledger::summary::affects_suppression;
 
 impl DynamoLedger {
     /// The stored summary (default when none), with its TTL. The write path continues a summary
@@ -79,7 +80,7 @@ impl DynamoLedger {
                 ReturnValuesOnConditionCheckFailure::AllOld,
             ))?);
 
-        if let (Some(address), Some((before, after))) = (&event.recipient, summary) {
+        if let Some(address) = &event.recipient {
             let mut history = event_item;
             history.insert(keys::PK.into(), s(keys::recipient_pk(address)));
             history.insert(
@@ -90,7 +91,10 @@ impl DynamoLedger {
             items.push(put(Put::builder()
                 .table_name(table)
                 .set_item(Some(history)))?);
+        }
 
+        // Only bounces and complaints write the suppression state (`summary` is None otherwise).
+        if let (Some(address), Some((before, after))) = (&event.recipient, summary) {
             let SummaryItem(mut summary_item) = SummaryItem::from(after);
             summary_item.insert(keys::PK.into(), s(keys::recipient_pk(address)));
             summary_item.insert(keys::SK.into(), s(keys::SUMMARY_SK));
@@ -330,12 +334,12 @@ impl EventStore for DynamoLedger {
         let mut last_problem = String::new();
         for attempt in 0..MAX_CONFLICT_ATTEMPTS {
             let summaries = match &event.recipient {
-                Some(address) => {
+                Some(address) if affects_suppression(event) => {
                     let (before, _) = self.read_summary(address).await?;
                     let after = before.apply(event, self.policy());
                     Some((before, after))
                 }
-                None => None,
+                _ => None,
             };
             let items = self.transaction(
                 event,

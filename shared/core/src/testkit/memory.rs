@@ -11,7 +11,7 @@ use crate::config::LedgerConfig;
 use crate::counters::{CounterIncrement, Metric, Scope};
 use crate::event::RecipientEvent;
 use crate::ports::{EventLog, EventStore, LedgerReader, RecordOutcome, StoreError};
-use crate::summary::{RecipientSummary, SoftBouncePolicy};
+use crate::summary::{affects_suppression, RecipientSummary, SoftBouncePolicy, Suppression};
 
 #[derive(Default)]
 struct State {
@@ -94,7 +94,7 @@ impl EventStore for InMemoryLedger {
         let duplicate = s.events.get(&key).map(|(_, logged)| *logged);
         if duplicate.is_none() {
             s.events.insert(key.clone(), (event.clone(), false));
-            if let Some(address) = &event.recipient {
+            if let (Some(address), true) = (&event.recipient, affects_suppression(event)) {
                 let next = s
                     .summaries
                     .get(address)
@@ -169,7 +169,22 @@ impl LedgerReader for InMemoryLedger {
         &self,
         address: &str,
     ) -> Result<Option<RecipientSummary>, StoreError> {
-        Ok(self.lock()?.summaries.get(address).cloned())
+        let s = self.lock()?;
+        let events: Vec<&RecipientEvent> = s
+            .events
+            .values()
+            .filter(|(e, _)| e.recipient.as_deref() == Some(address))
+            .map(|(e, _)| e)
+            .collect();
+        Ok((!events.is_empty()).then(|| RecipientSummary::of(events, self.policy)))
+    }
+
+    async fn suppression(&self, address: &str) -> Result<Option<Suppression>, StoreError> {
+        Ok(self
+            .lock()?
+            .summaries
+            .get(address)
+            .and_then(|s| s.suppression.clone()))
     }
 
     async fn message_events(
