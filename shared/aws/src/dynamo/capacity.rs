@@ -44,15 +44,7 @@ impl CapacityMeter {
         items: usize,
         capacity: impl IntoIterator<Item = &'a ConsumedCapacity>,
     ) {
-        let units: f64 = capacity
-            .into_iter()
-            .filter_map(ConsumedCapacity::capacity_units)
-            .sum();
-        self.with(operation, |c| {
-            c.requests += 1;
-            c.units += units;
-            c.items += items as u64;
-        });
+        self.succeeded(operation, items, reported_units(capacity));
     }
 
     /// A committed transaction. DynamoDB Local reports a transaction as if it wrote one item
@@ -66,13 +58,13 @@ impl CapacityMeter {
         computed: f64,
         reported: impl IntoIterator<Item = &'a ConsumedCapacity>,
     ) {
-        let reported: f64 = reported
-            .into_iter()
-            .filter_map(ConsumedCapacity::capacity_units)
-            .sum();
+        self.succeeded(operation, items, reported_units(reported).max(computed));
+    }
+
+    fn succeeded(&self, operation: &'static str, items: usize, units: f64) {
         self.with(operation, |c| {
             c.requests += 1;
-            c.units += reported.max(computed);
+            c.units += units;
             c.items += items as u64;
         });
     }
@@ -100,6 +92,13 @@ impl CapacityMeter {
     pub fn total_units(&self) -> f64 {
         self.snapshot().values().map(|c| c.units).sum()
     }
+}
+
+fn reported_units<'a>(capacity: impl IntoIterator<Item = &'a ConsumedCapacity>) -> f64 {
+    capacity
+        .into_iter()
+        .filter_map(ConsumedCapacity::capacity_units)
+        .sum()
 }
 
 /// Write units of a transaction by DynamoDB's rules: each action at twice the units of its item

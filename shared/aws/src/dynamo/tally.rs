@@ -13,6 +13,7 @@
 use super::capacity::transaction_write_units;
 #[allow(unused_imports)]
 use super::items::*;
+use super::write::{classify_cancellation, Cancelled};
 use super::*;
 use ses_ledger::ports::CounterWriter;
 use ses_ledger::tally::{Chunk, CounterDelta, SequenceNumber};
@@ -154,25 +155,19 @@ impl CounterWriter for DynamoLedger {
                 Err(error) => error,
             };
             self.meter.failed("TransactWriteItems (counters)", count);
-            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-                error.as_service_error()
-            else {
-                return Err(StoreError::service("TransactWriteItems (counters)", error));
-            };
-            let reasons = cancelled.cancellation_reasons();
-            let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
-            if code(0) == "ConditionalCheckFailed" {
-                return Ok(false);
-            }
-            if !reasons
-                .iter()
-                .any(|r| r.code() == Some("TransactionConflict"))
-            {
-                let codes: Vec<&str> = (0..reasons.len()).map(code).collect();
-                return Err(StoreError::Refused {
-                    operation: "TransactWriteItems (counters)",
-                    message: format!("transaction cancelled: {}", codes.join(", ")),
-                });
+            // The checkpoint is the first item: its condition failing means another attempt
+            // applied this chunk first. Counter items have no condition, so contention here
+            // can only be a conflict.
+            match classify_cancellation(&error) {
+                Some(Cancelled::Duplicate { .. }) => return Ok(false),
+                Some(Cancelled::Contention) => {}
+                Some(Cancelled::Other(message)) => {
+                    return Err(StoreError::Refused {
+                        operation: "TransactWriteItems (counters)",
+                        message,
+                    })
+                }
+                None => return Err(StoreError::service("TransactWriteItems (counters)", error)),
             }
             self.meter.conflict("TransactWriteItems (counters)");
             tokio::time::sleep(super::write::backoff(attempt, batch.as_str())).await;

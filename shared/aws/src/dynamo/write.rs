@@ -272,8 +272,8 @@ fn put(
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-/// Why a transaction was cancelled, from its per-item reasons.
-enum Cancelled {
+/// Why a transaction was cancelled, from its per-item reasons (the first item is the guarded one).
+pub(super) enum Cancelled {
     Duplicate {
         logged: bool,
         /// Scopes the recorded copy was counted in.
@@ -284,7 +284,9 @@ enum Cancelled {
     Other(String),
 }
 
-fn classify_cancellation(error: &SdkError<TransactWriteItemsError>) -> Option<Cancelled> {
+pub(super) fn classify_cancellation(
+    error: &SdkError<TransactWriteItemsError>,
+) -> Option<Cancelled> {
     let TransactWriteItemsError::TransactionCanceledException(tce) = error.as_service_error()?
     else {
         return None;
