@@ -20,7 +20,7 @@
 # suite's `cargo build --workspace` and recompiles the whole dependency tree: more than 6 minutes
 # on 2 cores on a fresh machine, while the tests wait. Here nothing is compiled after the build.
 #
-# Knobs: LAMBDA_WATCH_FUNCTIONS (default "ingest alarm"); LAMBDA_WATCH_BIN_DIR (default
+# Knobs: LAMBDA_WATCH_FUNCTIONS (default "ingest alarm count"); LAMBDA_WATCH_BIN_DIR (default
 # ${CARGO_TARGET_DIR:-<repo>/target}/debug); LAMBDA_WATCH_START_TIMEOUT (s, default 60);
 # LAMBDA_WATCH_STOP_TIMEOUT (s, default 10). Do not pass --timeout to the emulator: cargo-lambda
 # 1.9.2 also cuts the function's idle long-poll with it.
@@ -34,7 +34,7 @@ LOG_FILE="${STATE}/lambda-watch.log"
 PORT_FILE="${STATE}/lambda-watch.port"
 LAMBDA_ENV="${STATE}/lambda.env"
 HOST="127.0.0.1"
-FUNCTIONS="${LAMBDA_WATCH_FUNCTIONS:-ingest alarm}"
+FUNCTIONS="${LAMBDA_WATCH_FUNCTIONS:-ingest alarm count}"
 BIN_DIR="${LAMBDA_WATCH_BIN_DIR:-${CARGO_TARGET_DIR:-${ROOT}/target}/debug}"
 START_TIMEOUT="${LAMBDA_WATCH_START_TIMEOUT:-60}"
 STOP_TIMEOUT="${LAMBDA_WATCH_STOP_TIMEOUT:-10}"

@@ -179,6 +179,7 @@ async fn replay_is_idempotent_and_lookups_show_what_it_recorded() {
         .into_iter()
         .flat_map(|(name, _)| expected_events(&format!("ses/event-publishing/{name}.json")))
         .filter(|e| e.recipient() == "recipient@example.com")
+        .map(|e| e.kept_by_the_ledger())
         .collect();
     expected.sort_by_key(|e| e.event_id().to_string());
     let mut history: Vec<serde_json::Value> =
@@ -276,6 +277,8 @@ async fn simulate_report_and_evidence_tell_the_same_numbers() {
         "{}",
         String::from_utf8_lossy(&replay.stderr)
     );
+    // In AWS the count function follows the table's stream; here the test hands it the changes.
+    assert!(TableDiffStream::default().count(&aws, &config).await > 0);
 
     let report = run(
         &config,
@@ -494,7 +497,7 @@ async fn replay_takes_dead_letter_queue_contents_as_saved() {
             .into_iter()
             .filter(|s| s["event_id"] == e.event_id())
             .collect();
-        assert_events_in_order(&stored, std::slice::from_ref(e));
+        assert_events_in_order(&stored, &[e.kept_by_the_ledger()]);
     }
     let again = run(
         &config,

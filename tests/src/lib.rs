@@ -57,7 +57,6 @@ async fn fresh(aws: &SdkConfig, name: &str, stream: bool) -> LedgerConfig {
     let config = LedgerConfig {
         table_name: format!("{name}-{}", &suffix[..8]),
         event_log_group: format!("/ses-ledger/test/{name}-{}", &suffix[..8]),
-        counter_shards: 4,
         ..LedgerConfig::default()
     };
     let ddb = aws_sdk_dynamodb::Client::new(aws);
@@ -100,6 +99,54 @@ pub async fn scan_all(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Ite
     }
     items.sort_by_key(|i| (attr_s(i, "pk"), attr_s(i, "sk")));
     items
+}
+
+/// The event id of an event item (its sort key after `EVT#`; empty for other items).
+pub fn event_id_of(item: &Item) -> String {
+    attr_s(item, "sk")
+        .strip_prefix("EVT#")
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Every entry of a table's index, sorted by the table's key.
+pub async fn scan_index(client: &aws_sdk_dynamodb::Client, table: &str, index: &str) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut pages = client
+        .scan()
+        .table_name(table)
+        .index_name(index)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(item) = pages.next().await {
+        items.push(item.expect("scan index"));
+    }
+    items.sort_by_key(|i| (attr_s(i, "pk"), attr_s(i, "sk")));
+    items
+}
+
+/// Hands everything the table's change stream holds to the count function's handler, batch by
+/// batch, as the event source mapping would (from the start of the stream each time: a batch
+/// already counted changes nothing). Returns how many records added to a counter now.
+pub async fn count_stream(aws: &SdkConfig, config: &LedgerConfig) -> usize {
+    let count = ses_ledger::usecase::Count {
+        counters: ses_ledger_aws::dynamo::DynamoLedger::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            config.clone(),
+        ),
+    };
+    let mut applied = 0;
+    for event in stream_events(aws, &config.table_name).await {
+        let out = ses_ledger_count::handle(
+            &count,
+            lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+        )
+        .await
+        .expect("the count function takes every batch");
+        applied += out["counted"].as_u64().unwrap_or(0) as usize;
+    }
+    applied
 }
 
 pub fn attr_s(item: &Item, name: &str) -> String {
@@ -413,4 +460,95 @@ fn dynamodb_json(v: &aws_sdk_dynamodbstreams::types::AttributeValue) -> serde_js
         }
         other => json!({ "unsupported": format!("{other:?}") }),
     }
+}
+
+/// A stand-in for the table's change stream in tests too large for DynamoDB Local's: each
+/// [`TableDiffStream::count`] scans the table and hands the count function's handler what the
+/// stream would have delivered since the last call, as Lambda stream events. An event item seen
+/// for the first time is an INSERT; one whose `scopes` grew is a MODIFY with the old scopes; the
+/// rest are skipped as the stream would never repeat them. Sequence numbers continue from call to
+/// call, so batches never overlap. Why it exists: DynamoDB Local's cost per write to a table
+/// with a stream grows with every stream record the instance has ever held (measured 4 ms a put
+/// fresh, 66 ms after the suite; docs/local-stack.md), so only the small tests use the real
+/// stream, and the parser, use case and counter writer are the same either way.
+#[derive(Default)]
+pub struct TableDiffStream {
+    seen: HashMap<(String, String), Vec<String>>,
+    next_sequence: u64,
+}
+
+impl TableDiffStream {
+    /// Counts what changed since the last call; returns the records that added to a counter.
+    pub async fn count(&mut self, aws: &SdkConfig, config: &LedgerConfig) -> usize {
+        let ddb = aws_sdk_dynamodb::Client::new(aws);
+        let mut records = Vec::new();
+        for item in scan_all(&ddb, &config.table_name).await {
+            if !item.contains_key("count_bucket") {
+                continue;
+            }
+            let key = (attr_s(&item, "pk"), attr_s(&item, "sk"));
+            let scopes: Vec<String> = match item.get("scopes") {
+                Some(AttributeValue::Ss(v)) => v.clone(),
+                _ => Vec::new(),
+            };
+            let previous = self.seen.insert(key, scopes.clone());
+            let (name, old) = match previous {
+                None => ("INSERT", None),
+                Some(old) if old.len() < scopes.len() => ("MODIFY", Some(old)),
+                Some(_) => continue,
+            };
+            self.next_sequence += 1;
+            let mut change = serde_json::json!({
+                "SequenceNumber": format!("{}", 100_000_000 + self.next_sequence),
+                "NewImage": item_json(&item),
+            });
+            if let Some(old) = old {
+                let mut image = item.clone();
+                image.insert("scopes".into(), AttributeValue::Ss(old));
+                change["OldImage"] = item_json(&image);
+            }
+            records.push(serde_json::json!({
+                "eventName": name,
+                "eventSource": "aws:dynamodb",
+                "dynamodb": change,
+            }));
+        }
+        let count = ses_ledger::usecase::Count {
+            counters: ses_ledger_aws::dynamo::DynamoLedger::new(ddb, config.clone()),
+        };
+        let mut counted = 0;
+        // Lambda's default stream batch size.
+        for batch in records.chunks(100) {
+            let out = ses_ledger_count::handle(
+                &count,
+                lambda_runtime::LambdaEvent::new(
+                    serde_json::json!({ "Records": batch }),
+                    lambda_runtime::Context::default(),
+                ),
+            )
+            .await
+            .expect("the count function takes every batch");
+            counted += out["counted"].as_u64().unwrap_or(0) as usize;
+        }
+        counted
+    }
+}
+
+/// An item in DynamoDB JSON, as stream images carry it.
+fn item_json(item: &Item) -> serde_json::Value {
+    fn value(v: &AttributeValue) -> serde_json::Value {
+        use serde_json::json;
+        match v {
+            AttributeValue::S(s) => json!({ "S": s }),
+            AttributeValue::N(n) => json!({ "N": n }),
+            AttributeValue::Bool(b) => json!({ "BOOL": b }),
+            AttributeValue::Null(_) => json!({ "NULL": true }),
+            AttributeValue::Ss(v) => json!({ "SS": v }),
+            AttributeValue::Ns(v) => json!({ "NS": v }),
+            AttributeValue::L(v) => json!({ "L": v.iter().map(value).collect::<Vec<_>>() }),
+            AttributeValue::M(m) => json!({ "M": item_json(m) }),
+            other => json!({ "unsupported": format!("{other:?}") }),
+        }
+    }
+    serde_json::Value::Object(item.iter().map(|(k, v)| (k.clone(), value(v))).collect())
 }

@@ -28,6 +28,7 @@ struct Stack {
     publisher: SnsAlertPublisher,
     reputation: CloudWatchReputation,
     inbox: Inbox,
+    stream: tokio::sync::Mutex<TableDiffStream>,
 }
 
 async fn stack(name: &str) -> Stack {
@@ -55,6 +56,7 @@ async fn stack(name: &str) -> Stack {
                 .build(),
         )),
         inbox,
+        stream: Default::default(),
         config,
         aws,
     }
@@ -79,6 +81,9 @@ impl Stack {
                 .collect();
             assert!(failures.is_empty(), "{failures:?}");
         }
+        // The count function's part: what the table's stream would carry, into the counters.
+        let mut stream = self.stream.lock().await;
+        stream.count(&self.aws, &self.config).await;
     }
 
     async fn alarm(&self, config: &AlarmConfig, now: DateTime<Utc>) -> AlarmReport {

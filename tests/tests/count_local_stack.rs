@@ -82,6 +82,7 @@ async fn batches_retried_from_their_first_record_count_once() {
         again,
         CountReport {
             applied: 0,
+            counted: 0,
             already_counted: 200,
             transactions: 0
         }
@@ -173,22 +174,23 @@ async fn concurrent_writers_on_one_hot_counter_never_conflict() {
     );
 }
 
-/// The switch-over check: a simulated stream (duplicates, both formats, shuffled) ingested
-/// through today's transactional path into a table with a change stream; the stream then counted
-/// by the consumer into a second table, twice (a redelivery). Every scope's hourly counters,
-/// breakdowns included, must come out the same in both tables. Kept small: DynamoDB Local with a
-/// stream enabled writes about 15 times slower (docs/local-stack.md).
+/// A shuffled simulated day with duplicates in both formats goes through the real ingest path
+/// into a table with a stream, and the stream through the count function into its counters.
+/// Every hourly counter of every scope, complaint breakdowns included, must equal what the
+/// in-memory ledger counts from the same messages (it adds each event's increments directly, in
+/// the scopes each copy knows). Kept small: DynamoDB Local with a stream enabled writes about 15
+/// times slower (docs/local-stack.md).
 #[tokio::test]
-async fn the_stream_counts_exactly_what_the_transactions_count() {
+async fn the_stream_counts_exactly_what_the_events_add_up_to() {
     use ses_ledger::simulate::{generate, Scenario, TenantProfile};
+    use ses_ledger::testkit::memory::{InMemoryEventLog, InMemoryLedger};
     use ses_ledger::usecase::Ingest;
     use ses_ledger_aws::cloudwatch_logs::CloudWatchEventLog;
     let aws = local_aws().await;
-    let source = fresh_ledger_with_stream(&aws, "streamsrc").await;
-    let counted = fresh_ledger(&aws, "streamdst").await;
+    let config = fresh_ledger_with_stream(&aws, "streamed").await;
     let ddb = aws_sdk_dynamodb::Client::new(&aws);
     let start = ten_o_clock() - chrono::Duration::days(1);
-    let messages = generate(&Scenario {
+    let mut messages = generate(&Scenario {
         tenants: vec![
             TenantProfile::seed_story("acme", 30, 4),
             TenantProfile::healthy("globex", 10),
@@ -200,17 +202,36 @@ async fn the_stream_counts_exactly_what_the_transactions_count() {
         notification_share: 0.5,
         shuffle: true,
     });
+    // One complaint whose identity notification arrives before its configuration-set copy,
+    // which knows more scopes: the second copy adds them (a MODIFY in the stream).
+    let both = fixture("oddities/complaint-both-formats.json");
+    messages.extend(
+        both["Records"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|record| serde_json::json!({ "Records": [record] })),
+    );
     let ingest = Ingest {
-        store: DynamoLedger::new(ddb.clone(), source.clone()),
+        store: DynamoLedger::new(ddb.clone(), config.clone()),
         log: CloudWatchEventLog::new(
             aws_sdk_cloudwatchlogs::Client::new(&aws),
-            &source.event_log_group,
+            &config.event_log_group,
             "stream",
         ),
-        config: source.clone(),
+        config: config.clone(),
+    };
+    let truth = InMemoryLedger::new(&config);
+    let truth_log = InMemoryEventLog::default();
+    let in_memory = Ingest {
+        store: &truth,
+        log: &truth_log,
+        config: config.clone(),
     };
     let now = Utc::now();
-    let reports: Vec<_> = futures::stream::iter(&messages)
+    // Concurrent, except the two copies of the complaint, which must arrive in order.
+    let (simulated, complaint) = messages.split_at(messages.len() - 2);
+    let reports: Vec<_> = futures::stream::iter(simulated)
         .map(|m| ingest.document(m, now))
         .buffer_unordered(16)
         .collect()
@@ -218,19 +239,18 @@ async fn the_stream_counts_exactly_what_the_transactions_count() {
     for report in reports {
         assert_eq!(report.expect("simulated message").failures().count(), 0);
     }
-    // One complaint whose identity notification arrives before its configuration-set copy,
-    // which knows more scopes: the second copy adds them (a MODIFY in the stream).
-    let both = fixture("oddities/complaint-both-formats.json");
-    for record in both["Records"].as_array().into_iter().flatten() {
-        let doc = serde_json::json!({ "Records": [record] });
-        let report = ingest.document(&doc, now).await.expect("fixture");
+    for doc in complaint {
+        let report = ingest.document(doc, now).await.expect("fixture");
         assert_eq!(report.failures().count(), 0);
     }
+    for doc in &messages {
+        in_memory.document(doc, now).await.expect("same messages");
+    }
 
-    let events = stream_events(&aws, &source.table_name).await;
+    let events = stream_events(&aws, &config.table_name).await;
     assert!(!events.is_empty());
     let count = Count {
-        counters: DynamoLedger::new(ddb.clone(), counted.clone()),
+        counters: DynamoLedger::new(ddb.clone(), config.clone()),
     };
     let mut modified_scopes = 0;
     for round in 0..2 {
@@ -256,19 +276,21 @@ async fn the_stream_counts_exactly_what_the_transactions_count() {
         "the stream holds duplicates that knew more scopes"
     );
 
-    let transactional = DynamoLedger::new(ddb.clone(), source);
-    let streamed = DynamoLedger::new(ddb, counted);
-    let scopes = transactional.scopes().await.expect("scopes");
+    let streamed = DynamoLedger::new(ddb, config);
+    let scopes = streamed.scopes().await.expect("scopes");
     assert!(scopes.len() > 5, "{scopes:?}");
+    assert_eq!(
+        scopes.iter().collect::<std::collections::BTreeSet<_>>(),
+        truth.scopes().iter().collect()
+    );
     // The fixture's complaint is from 2017.
     let from = Utc
         .with_ymd_and_hms(2017, 1, 1, 0, 0, 0)
         .single()
         .expect("valid");
-    let to = now;
     for scope in scopes {
-        let want = transactional.hourly(&scope, from, to).await.expect("read");
-        let got = streamed.hourly(&scope, from, to).await.expect("read");
+        let want = truth.hourly(&scope, from, now).await.expect("read");
+        let got = streamed.hourly(&scope, from, now).await.expect("read");
         assert!(!want.is_empty(), "{scope:?}");
         assert_eq!(got, want, "{scope:?}");
     }

@@ -1,4 +1,4 @@
-//! End to end: the real compiled `ingest` and `alarm` binaries under cargo-lambda's Runtime API
+//! End to end: the real compiled `ingest`, `count` and `alarm` binaries under cargo-lambda's Runtime API
 //! emulator (`cargo lambda watch --only-lambda-apis`, started by scripts/lambda-watch.sh once the
 //! suite's build is done), writing to DynamoDB Local, moto's CloudWatch Logs and SNS -> SQS.
 
@@ -96,12 +96,27 @@ fn dechunk(mut rest: &str) -> String {
     out
 }
 
+/// The table's stream records whose new image `keep` selects, as one Lambda stream event (the
+/// two tests share the table, so each counts only its own records).
+async fn stream_batch(
+    aws: &aws_config::SdkConfig,
+    keep: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let records: Vec<serde_json::Value> = stream_events(aws, TABLE)
+        .await
+        .iter()
+        .flat_map(|e| e["Records"].as_array().cloned().unwrap_or_default())
+        .filter(|r| keep(&r["dynamodb"]["NewImage"]))
+        .collect();
+    serde_json::json!({ "Records": records })
+}
+
 /// The table and log group the functions were started with; created once per stack.
 async fn ensure_resources(aws: &aws_config::SdkConfig) {
     let ddb = aws_sdk_dynamodb::Client::new(aws);
     if ddb.describe_table().table_name(TABLE).send().await.is_err() {
         // Two tests may race to create it; losing the race is fine.
-        let _ = ses_ledger_aws::dynamo::create_table(&ddb, TABLE).await;
+        let _ = ses_ledger_aws::dynamo::create_table_with_stream(&ddb, TABLE).await;
     }
     let _ = aws_sdk_cloudwatchlogs::Client::new(aws)
         .create_log_group()
@@ -173,8 +188,42 @@ async fn the_ingest_binary_records_once_and_rejects_bad_input() {
                 .is_some_and(|id| id.starts_with(&run))
         })
         .collect();
-    // Each recipient event logged exactly once, with the fields SES's documentation gives it.
-    assert_same_events(&ours, &expected);
+    // Each recipient event logged once per delivery (at least once), with the fields SES's
+    // documentation gives it.
+    let delivered_twice: Vec<_> = expected.iter().chain(&expected).cloned().collect();
+    assert_same_events(&ours, &delivered_twice);
+
+    // The count binary, fed this run's records of the table's stream as the event source
+    // mapping would: each distinct event counts once, and the redelivered batch adds nothing.
+    let batch = stream_batch(&aws, |image| {
+        image["pk"]["S"]
+            .as_str()
+            .is_some_and(|pk| pk.starts_with(&format!("MSG#{run}")))
+    })
+    .await;
+    // Engagement, rendering failures and subscriptions count toward no rate (docs/rates.md).
+    let distinct: std::collections::BTreeSet<&str> = expected
+        .iter()
+        .filter(|e| {
+            !["Open", "Click", "RenderingFailure", "Subscription"].contains(&e.event_type())
+        })
+        .map(|e| e.event_id())
+        .collect();
+    let (status, body) = invoke("count", &batch).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["counted"], distinct.len(), "{body}");
+    let (status, body) = invoke("count", &batch).await;
+    assert_eq!(
+        (status, &body["applied"]),
+        (200, &serde_json::json!(0)),
+        "{body}"
+    );
+    let (status, body) = invoke("count", &serde_json::json!({"Records": [{"dynamodb": {}}]})).await;
+    assert_eq!(
+        status, 500,
+        "an unreadable batch fails, so Lambda retries it: {body}"
+    );
+    assert_eq!(body["errorType"], "StreamRecordUnreadable", "{body}");
 
     let (status, body) = invoke("ingest", &fixture("malformed/not-json-message.json")).await;
     assert_eq!(
@@ -216,6 +265,17 @@ async fn the_alarm_binary_publishes_one_alert_per_level_change() {
         let (status, body) = invoke("ingest", &sns_event(chunk)).await;
         assert_eq!(status, 200, "{body}");
     }
+    // The count binary over the tenant's records of the table's stream.
+    let tag = format!("tag:tenant={tenant}");
+    let batch = stream_batch(&aws, |image| {
+        image["scopes"]["SS"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|v| v == tag.as_str()))
+    })
+    .await;
+    let (status, body) = invoke("count", &batch).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["counted"].as_u64().is_some_and(|n| n > 1000), "{body}");
 
     let (status, body) = invoke("alarm", &serde_json::json!({"source": "aws.scheduler"})).await;
     assert_eq!(status, 200, "{body}");

@@ -42,6 +42,7 @@ pub async fn handle<W: CounterWriter>(
     tracing::info!(
         records = changes.len(),
         applied = report.applied,
+        counted = report.counted,
         already_counted = report.already_counted,
         transactions = report.transactions,
         "counted"
@@ -49,6 +50,7 @@ pub async fn handle<W: CounterWriter>(
     Ok(serde_json::json!({
         "records": changes.len(),
         "applied": report.applied,
+        "counted": report.counted,
         "already_counted": report.already_counted,
         "transactions": report.transactions,
     }))

@@ -1,3 +1,7 @@
+// The ingest future nests the SDK's PutItem, UpdateItem and TransactWriteItems futures; proving it
+// `Send` takes more than the default 128 levels of the compiler's layout queries.
+#![recursion_limit = "256"]
+
 use lambda_runtime::{run, service_fn, Error};
 use ses_ledger::config::LedgerConfig;
 use ses_ledger::usecase::Ingest;

@@ -34,8 +34,6 @@ pub struct LedgerConfig {
     pub tenant_tags: Vec<String>,
     /// Mailbox providers that send complaint feedback to SES.
     pub feedback_loop_providers: Vec<String>,
-    /// Write shards per counter bucket, so a large send does not throttle one item.
-    pub counter_shards: u32,
 }
 
 impl Default for LedgerConfig {
@@ -52,7 +50,6 @@ impl Default for LedgerConfig {
                 .iter()
                 .map(|p| p.to_string())
                 .collect(),
-            counter_shards: 8,
         }
     }
 }
@@ -97,7 +94,6 @@ impl LedgerConfig {
             tenant_tags: list(&lookup, "SES_LEDGER_TENANT_TAGS").unwrap_or(d.tenant_tags),
             feedback_loop_providers: list(&lookup, "SES_LEDGER_FEEDBACK_LOOP_PROVIDERS")
                 .unwrap_or(d.feedback_loop_providers),
-            counter_shards: number(&lookup, "SES_LEDGER_COUNTER_SHARDS", d.counter_shards, 1)?,
         })
     }
 
@@ -183,7 +179,6 @@ mod tests {
         let d = from(&[]).unwrap();
         assert_eq!(d.history_ttl_days, 400);
         assert_eq!((d.soft_bounce_limit, d.soft_bounce_window_days), (3, 7));
-        assert_eq!(d.counter_shards, 8);
         assert_eq!(d.tenant_tags, ["tenant"]);
         assert_eq!(d.feedback_loop_providers, ["yahoo", "microsoft", "comcast"]);
     }
@@ -203,8 +198,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        let e = from(&[("SES_LEDGER_COUNTER_SHARDS", "many")]).unwrap_err();
-        assert_eq!(e.variable, "SES_LEDGER_COUNTER_SHARDS");
+        let e = from(&[("SES_LEDGER_SOFT_BOUNCE_LIMIT", "many")]).unwrap_err();
+        assert_eq!(e.variable, "SES_LEDGER_SOFT_BOUNCE_LIMIT");
         assert!(e.to_string().contains("must be a number"));
         let e = from(&[("SES_LEDGER_COUNTER_TTL_DAYS", "7")]).unwrap_err();
         assert!(e.to_string().contains("at least 31"), "{e}");

@@ -314,6 +314,101 @@ impl RecipientEvent {
             .map(String::as_str)
             .or(self.source_domain.as_deref())
     }
+
+    /// The one detail that explains the event best: the bounce's diagnostic code, the
+    /// complainant's user agent, the delivery's SMTP response, ...
+    pub fn headline(&self) -> Option<&str> {
+        let d = &self.detail;
+        [
+            &d.bounce_diagnostic_code,
+            &d.complaint_user_agent,
+            &d.delivery_smtp_response,
+            &d.delay_diagnostic_code,
+            &d.reject_reason,
+            &d.click_link,
+            &d.rendering_error_message,
+        ]
+        .into_iter()
+        .find_map(|f| f.as_deref())
+    }
+
+    /// What the ledger keeps of the event (the full record lives in the event log): identity,
+    /// type, time, recipient, what suppression and rates classify by, and the headline capped at
+    /// [`LEDGER_HEADLINE_MAX_BYTES`]. Readers of the ledger return events of this shape.
+    pub fn ledger_view(&self) -> RecipientEvent {
+        let mut detail = TypeSpecificFields {
+            bounce_type: self.detail.bounce_type.clone(),
+            bounce_subtype: self.detail.bounce_subtype.clone(),
+            complaint_subtype: self.detail.complaint_subtype.clone(),
+            ..TypeSpecificFields::default()
+        };
+        if let (Some(text), Some(field)) = (self.headline(), detail.headline_field(self.event_type))
+        {
+            *field = Some(cap_headline(text));
+        }
+        RecipientEvent {
+            schema_version: self.schema_version,
+            event_id: self.event_id.clone(),
+            event_type: self.event_type,
+            event_subtype: self.event_subtype.clone(),
+            payload_format: self.payload_format,
+            recipient: self.recipient.clone(),
+            recipient_original: None,
+            recipient_domain: None,
+            mailbox_provider: None,
+            ses_message_id: self.ses_message_id.clone(),
+            sent_at: None,
+            event_time: self.event_time,
+            ingested_at: self.ingested_at,
+            source: None,
+            source_address: None,
+            source_domain: None,
+            source_arn: None,
+            sending_account_id: None,
+            caller_identity: None,
+            source_ip: None,
+            configuration_set: None,
+            tags: BTreeMap::new(),
+            subject: None,
+            detail,
+            origin: Origin::default(),
+            raw: None,
+        }
+    }
+}
+
+/// The ledger keeps this much of an event's headline: enough for a diagnostic code or an SMTP
+/// reply, and it keeps an event item under 1 KB (docs/dynamodb-design.md).
+pub const LEDGER_HEADLINE_MAX_BYTES: usize = 160;
+
+/// `text` cut at a character boundary to fit [`LEDGER_HEADLINE_MAX_BYTES`], marked with `…`.
+fn cap_headline(text: &str) -> String {
+    if text.len() <= LEDGER_HEADLINE_MAX_BYTES {
+        return text.to_string();
+    }
+    let mut end = LEDGER_HEADLINE_MAX_BYTES - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+impl TypeSpecificFields {
+    /// The field that holds an event type's headline (see [`RecipientEvent::headline`]).
+    pub fn headline_field(&mut self, event_type: EventType) -> Option<&mut Option<String>> {
+        match event_type {
+            EventType::Bounce => Some(&mut self.bounce_diagnostic_code),
+            EventType::Complaint => Some(&mut self.complaint_user_agent),
+            EventType::Delivery => Some(&mut self.delivery_smtp_response),
+            EventType::DeliveryDelay => Some(&mut self.delay_diagnostic_code),
+            EventType::Reject => Some(&mut self.reject_reason),
+            EventType::Click => Some(&mut self.click_link),
+            EventType::RenderingFailure => Some(&mut self.rendering_error_message),
+            EventType::Send | EventType::Open | EventType::Subscription | EventType::Unknown => {
+                None
+            }
+        }
+    }
 }
 
 /// What makes two deliveries of an SES event "the same event". Feedback (bounce, complaint) is
@@ -343,5 +438,25 @@ impl EventIdentity<'_> {
             hasher.update([0u8]);
         }
         hex::encode(&hasher.finalize()[..16])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_headline_is_cut_at_a_character_boundary_and_marked() {
+        let short = "550 5.1.1 user unknown";
+        assert_eq!(cap_headline(short), short);
+        let long = "é".repeat(200);
+        let capped = cap_headline(&long);
+        assert!(
+            capped.len() <= LEDGER_HEADLINE_MAX_BYTES,
+            "{}",
+            capped.len()
+        );
+        assert!(capped.ends_with('…'));
+        assert!(long.starts_with(capped.trim_end_matches('…')));
     }
 }

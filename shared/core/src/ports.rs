@@ -68,27 +68,24 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 /// Whether an event was new to the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordOutcome {
-    /// Recorded now: history, summary and counters moved.
+    /// Recorded now.
     New,
-    /// Recorded before; nothing moved. `logged` says whether it already reached the event log.
-    Duplicate { logged: bool },
+    /// Recorded before. It counts again only in scopes the recorded copy did not know.
+    Duplicate,
 }
 
 /// Records recipient events exactly once (DynamoDB in production).
 pub trait EventStore: Send + Sync {
-    /// Writes the event, its recipient history and summary, and `increments`, all or nothing, and
-    /// only if the event is not already recorded.
+    /// Records what the ledger keeps of the event ([`RecipientEvent::ledger_view`]), with what
+    /// it adds to each scope's counters (`increments`), only if it is not already recorded; a
+    /// duplicate that knows more scopes adds those. Bounces and complaints move the recipient's
+    /// suppression state in the same write. Counters follow from what is recorded (DynamoDB: the
+    /// table's change stream, see [`CounterWriter`]).
     fn record(
         &self,
         event: &RecipientEvent,
         increments: &[CounterIncrement],
     ) -> impl Future<Output = Result<RecordOutcome, StoreError>> + Send;
-
-    /// Notes that the event reached the event log, so a replay does not log it again.
-    fn mark_logged(
-        &self,
-        event: &RecipientEvent,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Makes scopes known to the alarm function (idempotent).
     fn register_scopes(
@@ -214,12 +211,6 @@ impl<T: EventStore> EventStore for &T {
         increments: &[CounterIncrement],
     ) -> impl Future<Output = Result<RecordOutcome, StoreError>> + Send {
         (**self).record(event, increments)
-    }
-    fn mark_logged(
-        &self,
-        event: &RecipientEvent,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).mark_logged(event)
     }
     fn register_scopes(
         &self,

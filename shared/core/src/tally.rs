@@ -74,6 +74,8 @@ pub struct Chunk {
     pub deltas: Deltas,
     /// Records in the chunk (some may add to no counter).
     pub records: usize,
+    /// Those of them that add to some counter (recipient events, or the scopes a duplicate added).
+    pub counting: usize,
 }
 
 fn add(deltas: &mut Deltas, increment: &CounterIncrement) {
@@ -114,6 +116,7 @@ pub fn plan(
                 chunk.deltas = wider;
                 chunk.last = change.sequence.clone();
                 chunk.records += 1;
+                chunk.counting += usize::from(!change.increments.is_empty());
                 continue;
             }
             chunks.extend(current.take());
@@ -126,6 +129,7 @@ pub fn plan(
             last: change.sequence.clone(),
             deltas,
             records: 1,
+            counting: usize::from(!change.increments.is_empty()),
         });
     }
     chunks.extend(current);

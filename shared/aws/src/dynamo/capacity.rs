@@ -7,7 +7,7 @@
 //! though both are billed; those are counted here, with the items they named, so a report can
 //! price them by the documented rule instead of leaving them out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, TransactWriteItem};
@@ -47,11 +47,12 @@ impl CapacityMeter {
         self.succeeded(operation, items, reported_units(capacity));
     }
 
-    /// A committed transaction. DynamoDB Local reports a transaction as if it wrote one item
-    /// (measured: nine counter updates reported as 2 units), so the units are computed from the
-    /// items by DynamoDB's rules, at the transactional 2x, when that is more than was reported.
-    /// `computed` is [`transaction_write_units`] of the items, taken before they were sent.
-    pub fn transaction<'a>(
+    /// A committed write whose units are also computed by DynamoDB's rules, and the larger
+    /// figure kept. DynamoDB Local reports a transaction as if it wrote one item (measured: nine
+    /// counter updates reported as 2 units) and reports no index writes, so `computed` is
+    /// [`transaction_write_units`] or [`put_write_units`] of the items, taken before they were
+    /// sent.
+    pub fn computed<'a>(
         &self,
         operation: &'static str,
         items: usize,
@@ -101,11 +102,25 @@ fn reported_units<'a>(capacity: impl IntoIterator<Item = &'a ConsumedCapacity>) 
         .sum()
 }
 
+fn kb(bytes: usize) -> f64 {
+    bytes.max(1).div_ceil(1024) as f64
+}
+
+/// Write units of a plain put by DynamoDB's rules: 1 per started KB of the item, plus the same
+/// for its entry in the recipient index.
+pub fn put_write_units(item: &HashMap<String, AttributeValue>) -> f64 {
+    kb(item_size(item)) + index_write_units(item)
+}
+
+/// Write units of an item's entry in the recipient index (0 when it has none).
+pub fn index_write_units(item: &HashMap<String, AttributeValue>) -> f64 {
+    super::items::recipient_index_entry(item).map_or(0.0, |entry| kb(item_size(&entry)))
+}
+
 /// Write units of a transaction by DynamoDB's rules: each action at twice the units of its item
 /// (1 per started KB). An update is sized by its key and the values it writes, which is exact for
 /// the small items the event path updates (counters, markers) and a lower bound otherwise.
 pub fn transaction_write_units(items: &[TransactWriteItem]) -> f64 {
-    let kb = |bytes: usize| bytes.max(1).div_ceil(1024) as f64;
     items
         .iter()
         .map(|action| {
@@ -196,7 +211,7 @@ mod tests {
         assert_eq!(transaction_write_units(&items), 2.0 * 2.0 + 2.0 + 2.0);
         let meter = CapacityMeter::default();
         let under_reported = ConsumedCapacity::builder().capacity_units(2.0).build();
-        meter.transaction("TransactWriteItems", 3, 8.0, [&under_reported]);
+        meter.computed("TransactWriteItems", 3, 8.0, [&under_reported]);
         assert_eq!(meter.total_units(), 8.0);
     }
 

@@ -14,19 +14,108 @@ pub(super) fn time(t: DateTime<Utc>) -> AttributeValue {
     s(t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
-/// A recipient event as its message and history items carry it: the full record as JSON (what
-/// readers return) plus top-level copies of what filters need.
+/// What the ledger keeps of a recipient event ([`RecipientEvent::ledger_view`]) as its one item
+/// under its message (`MSG#`/`EVT#`), which the recipient index (`by_recipient`, keyed on `rcpt`
+/// and `at`) also lists. Short attribute names, because every byte is stored twice (table and
+/// index) and billed per KB; docs/dynamodb-design.md lists them.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct EventItem(pub(super) Item);
 
-impl TryFrom<&RecipientEvent> for EventItem {
-    type Error = StoreError;
-    fn try_from(event: &RecipientEvent) -> Result<Self, StoreError> {
-        let record = serde_json::to_string(event).map_err(|e| StoreError::Corrupt {
-            key: event.event_id.clone(),
-            message: e.to_string(),
-        })?;
-        Ok(EventItem(event_attributes(event, &record)))
+/// The item layout's version (`v`): 1 held the full record as JSON in `record`; 2 is compact.
+pub(super) const ITEM_VERSION: i64 = 2;
+
+/// Event attributes, each named once: the writer, the reader and the index projection use these.
+pub(super) mod attr {
+    pub const VERSION: &str = "v";
+    pub const TYPE: &str = "type";
+    pub const SUBTYPE: &str = "sub";
+    pub const FORMAT: &str = "fmt";
+    pub const RECIPIENT: &str = "rcpt";
+    pub const EVENT_TIME: &str = "at";
+    pub const INGESTED_AT: &str = "ing";
+    pub const HEADLINE: &str = "hl";
+    pub const BOUNCE_TYPE: &str = "bt";
+    pub const BOUNCE_SUBTYPE: &str = "bst";
+    pub const COMPLAINT_SUBTYPE: &str = "cst";
+    /// Version 1's full record.
+    pub const RECORD: &str = "record";
+}
+
+/// The recipient index, as template.yaml and the CDK stack declare it.
+pub const RECIPIENT_INDEX: &str = "by_recipient";
+
+/// What the recipient index projects besides its keys and the table's: everything the history
+/// and the summary fold read, nothing the stream counts by.
+pub const RECIPIENT_INDEX_PROJECTION: [&str; 10] = [
+    attr::VERSION,
+    attr::TYPE,
+    attr::SUBTYPE,
+    attr::FORMAT,
+    attr::INGESTED_AT,
+    attr::HEADLINE,
+    attr::BOUNCE_TYPE,
+    attr::BOUNCE_SUBTYPE,
+    attr::COMPLAINT_SUBTYPE,
+    keys::EXPIRES_AT,
+];
+
+/// An event item's entry in the recipient index, as DynamoDB stores it: the index keys, the
+/// table's keys and the projection. None for an item the index does not hold.
+pub(super) fn recipient_index_entry(item: &Item) -> Option<Item> {
+    item.get(attr::RECIPIENT)?;
+    let kept = [attr::RECIPIENT, attr::EVENT_TIME, keys::PK, keys::SK];
+    Some(
+        kept.iter()
+            .chain(RECIPIENT_INDEX_PROJECTION.iter())
+            .filter_map(|name| item.get(*name).map(|v| (name.to_string(), v.clone())))
+            .collect(),
+    )
+}
+
+/// Stored bytes of an item's recipient index entry, 100 bytes of overhead included (0 when the
+/// index does not hold it): for measuring storage.
+pub fn recipient_index_entry_size(item: &Item) -> usize {
+    recipient_index_entry(item).map_or(0, |entry| super::item_size(&entry) + 100)
+}
+
+fn format_code(format: PayloadFormat) -> &'static str {
+    match format {
+        PayloadFormat::Notification => "N",
+        PayloadFormat::EventPublishing => "E",
+    }
+}
+
+impl From<&RecipientEvent> for EventItem {
+    fn from(event: &RecipientEvent) -> Self {
+        let view = event.ledger_view();
+        let mut item = Item::new();
+        item.insert(keys::PK.into(), s(keys::message_pk(&view.ses_message_id)));
+        item.insert(keys::SK.into(), s(keys::message_event_sk(&view.event_id)));
+        item.insert(attr::VERSION.into(), n(ITEM_VERSION));
+        item.insert(attr::TYPE.into(), s(view.event_type.as_str()));
+        item.insert(attr::FORMAT.into(), s(format_code(view.payload_format)));
+        item.insert(attr::EVENT_TIME.into(), time(view.event_time));
+        item.insert(
+            attr::INGESTED_AT.into(),
+            n(view.ingested_at.timestamp_millis()),
+        );
+        let optional = [
+            (attr::RECIPIENT, view.recipient.as_deref()),
+            (attr::SUBTYPE, view.event_subtype.as_deref()),
+            (attr::HEADLINE, view.headline()),
+            (attr::BOUNCE_TYPE, view.detail.bounce_type.as_deref()),
+            (attr::BOUNCE_SUBTYPE, view.detail.bounce_subtype.as_deref()),
+            (
+                attr::COMPLAINT_SUBTYPE,
+                view.detail.complaint_subtype.as_deref(),
+            ),
+        ];
+        for (name, value) in optional {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                item.insert(name.into(), s(v));
+            }
+        }
+        EventItem(item)
     }
 }
 
@@ -37,45 +126,113 @@ impl TryFrom<EventItem> for RecipientEvent {
     }
 }
 
-fn event_attributes(event: &RecipientEvent, record: &str) -> Item {
-    let mut item = Item::new();
-    item.insert("record".into(), s(record));
-    item.insert("event_id".into(), s(&event.event_id));
-    item.insert("event_type".into(), s(event.event_type.as_str()));
-    item.insert("event_time".into(), time(event.event_time));
-    item.insert("ses_message_id".into(), s(&event.ses_message_id));
-    if let Some(r) = &event.recipient {
-        item.insert("recipient".into(), s(r));
-    }
-    if let Some(st) = &event.event_subtype {
-        item.insert("event_subtype".into(), s(st));
-    }
-    item
-}
-
 fn event_from_item(item: &Item) -> Result<RecipientEvent, StoreError> {
+    let text = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+    };
     let key = || {
         format!(
             "{}/{}",
-            item.get(keys::PK)
-                .and_then(|v| v.as_s().ok())
-                .map_or("?", |v| v),
-            item.get(keys::SK)
-                .and_then(|v| v.as_s().ok())
-                .map_or("?", |v| v)
+            text(keys::PK).map_or("?", |v| v),
+            text(keys::SK).map_or("?", |v| v)
         )
     };
-    let record = item
-        .get("record")
-        .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| StoreError::Corrupt {
-            key: key(),
-            message: "no record attribute".into(),
-        })?;
-    serde_json::from_str(record).map_err(|e| StoreError::Corrupt {
+    let corrupt = |message: String| StoreError::Corrupt {
         key: key(),
-        message: e.to_string(),
+        message,
+    };
+    if let Some(record) = text(attr::RECORD) {
+        // Version 1, written before the compact layout: read it as it was.
+        let event: RecipientEvent =
+            serde_json::from_str(record).map_err(|e| corrupt(e.to_string()))?;
+        return Ok(event.ledger_view());
+    }
+    let required = |name: &str| text(name).ok_or_else(|| corrupt(format!("no {name} attribute")));
+    let parse_time = |name: &str| -> Result<DateTime<Utc>, StoreError> {
+        let value = required(name)?;
+        DateTime::parse_from_rfc3339(value)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| corrupt(format!("{name} {value:?}: {e}")))
+    };
+    let event_id = required(keys::SK)?
+        .strip_prefix(keys::EVENT_SK_PREFIX)
+        .ok_or_else(|| corrupt("sort key is not an event".into()))?
+        .to_string();
+    let ses_message_id = required(keys::PK)?
+        .strip_prefix(keys::MESSAGE_PK_PREFIX)
+        .ok_or_else(|| corrupt("partition key is not a message".into()))?
+        .to_string();
+    let event_type = EventType::from_ses(required(attr::TYPE)?);
+    let payload_format = match required(attr::FORMAT)? {
+        "N" => PayloadFormat::Notification,
+        "E" => PayloadFormat::EventPublishing,
+        other => return Err(corrupt(format!("unknown payload format {other:?}"))),
+    };
+    let ingested_at = item
+        .get(attr::INGESTED_AT)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .and_then(DateTime::<Utc>::from_timestamp_millis)
+        .ok_or_else(|| corrupt(format!("no readable {} attribute", attr::INGESTED_AT)))?;
+    let owned = |name: &str| text(name).map(str::to_string);
+    let mut detail = TypeSpecificFields {
+        bounce_type: owned(attr::BOUNCE_TYPE),
+        bounce_subtype: owned(attr::BOUNCE_SUBTYPE),
+        complaint_subtype: owned(attr::COMPLAINT_SUBTYPE),
+        ..TypeSpecificFields::default()
+    };
+    if let (Some(headline), Some(field)) =
+        (owned(attr::HEADLINE), detail.headline_field(event_type))
+    {
+        *field = Some(headline);
+    }
+    Ok(RecipientEvent {
+        schema_version: ses_ledger::event::SCHEMA_VERSION,
+        event_id,
+        event_type,
+        event_subtype: owned(attr::SUBTYPE),
+        payload_format,
+        recipient: owned(attr::RECIPIENT),
+        ses_message_id,
+        event_time: parse_time(attr::EVENT_TIME)?,
+        ingested_at,
+        detail,
+        ..empty_event()
     })
+}
+
+/// Every field empty: what [`event_from_item`] fills in from.
+fn empty_event() -> RecipientEvent {
+    RecipientEvent {
+        schema_version: 0,
+        event_id: String::new(),
+        event_type: EventType::Unknown,
+        event_subtype: None,
+        payload_format: PayloadFormat::EventPublishing,
+        recipient: None,
+        recipient_original: None,
+        recipient_domain: None,
+        mailbox_provider: None,
+        ses_message_id: String::new(),
+        sent_at: None,
+        event_time: DateTime::<Utc>::UNIX_EPOCH,
+        ingested_at: DateTime::<Utc>::UNIX_EPOCH,
+        source: None,
+        source_address: None,
+        source_domain: None,
+        source_arn: None,
+        sending_account_id: None,
+        caller_identity: None,
+        source_ip: None,
+        configuration_set: None,
+        tags: Default::default(),
+        subject: None,
+        detail: TypeSpecificFields::default(),
+        origin: Default::default(),
+        raw: None,
+    }
 }
 
 /// A recipient's summary item (counts, first and last event, soft bounces, suppression).

@@ -3,15 +3,17 @@
 //! | item                 | pk                      | sk                                  |
 //! |----------------------|-------------------------|-------------------------------------|
 //! | event of a message   | `MSG#<ses message id>`  | `EVT#<event id>`                    |
-//! | recipient history    | `RCPT#<address>`        | `EVT#<event time>#<event id>`       |
-//! | recipient summary    | `RCPT#<address>`        | `SUMMARY`                           |
-//! | hourly counter shard | `CNT#<scope>`           | `H#<yyyy-mm-ddThh>#<shard>`         |
+//! | recipient suppression state | `RCPT#<address>` | `SUMMARY`                          |
 //! | scope registry       | `SCOPES`                | `<scope>`                           |
 //! | alert state          | `ALERT#<scope>`         | `<rate name>`                       |
 //! | hourly counter, from the stream | `CNT#<scope>` | `H#<yyyy-mm-ddThh>#<writer>`       |
 //! | stream batch checkpoint | `CKPT#<first sequence number>` | `COUNTERS`                |
+//!
+//! The recipient history is the index `by_recipient` over event items: partition `rcpt` (the
+//! normalised address), sort `at` (the event time, millisecond RFC 3339 in UTC, which sorts as
+//! text in time order). Events without a recipient have no `rcpt` and stay out of it.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 
 use ses_ledger::counters::Scope;
 use ses_ledger::tally::SequenceNumber;
@@ -26,8 +28,10 @@ pub const SCOPES_PK: &str = "SCOPES";
 /// Prefix of every event sort key, for `begins_with` queries.
 pub const EVENT_SK_PREFIX: &str = "EVT#";
 
+pub const MESSAGE_PK_PREFIX: &str = "MSG#";
+
 pub fn message_pk(ses_message_id: &str) -> String {
-    format!("MSG#{ses_message_id}")
+    format!("{MESSAGE_PK_PREFIX}{ses_message_id}")
 }
 
 pub fn message_event_sk(event_id: &str) -> String {
@@ -38,21 +42,8 @@ pub fn recipient_pk(address: &str) -> String {
     format!("RCPT#{address}")
 }
 
-/// Millisecond RFC 3339 in UTC sorts as text in time order, so `ScanIndexForward=false` reads the
-/// history newest first.
-pub fn history_sk(event_time: DateTime<Utc>, event_id: &str) -> String {
-    format!(
-        "{EVENT_SK_PREFIX}{}#{event_id}",
-        event_time.to_rfc3339_opts(SecondsFormat::Millis, true)
-    )
-}
-
 pub fn counter_pk(scope: &Scope) -> String {
     format!("CNT#{}", scope.key())
-}
-
-pub fn counter_sk(bucket: DateTime<Utc>, shard: u32) -> String {
-    format!("H#{}#{shard:03}", bucket_label(bucket))
 }
 
 /// `2026-11-23T10`: the hour a counter covers.
@@ -91,12 +82,4 @@ pub fn writer_counter_sk(bucket: DateTime<Utc>, writer: &str) -> String {
 
 pub fn alert_pk(scope: &Scope) -> String {
     format!("ALERT#{}", scope.key())
-}
-
-/// The shard an attempt's counter increments go to. It need not be stable across attempts (the
-/// transaction is all or nothing), so a retry after a conflict moves to another shard.
-pub fn counter_shard(event_id: &str, attempt: u32, shards: u32) -> u32 {
-    let prefix = event_id.get(..8).unwrap_or("0");
-    let spread = u32::from_str_radix(prefix, 16).unwrap_or(0);
-    spread.wrapping_add(attempt.wrapping_mul(7919)) % shards.max(1)
 }

@@ -1,12 +1,15 @@
 //! DynamoDB adapter: owns every AttributeValue mapping and the exactly-once write.
 //!
-//! One recipient event is one `TransactWriteItems`: the message item (conditional on not
-//! existing: the dedupe), the history item, the summary (conditional on the version read just
-//! before: an optimistic lock) and the counter increments. A duplicate cancels the whole
-//! transaction, so nothing moves twice; a crash before commit leaves nothing half done.
+//! One recipient event is one compact item under its message, put on the condition that it does
+//! not exist (the dedupe); the recipient index lists it in the recipient's history. A bounce or
+//! complaint puts it in one transaction with the recipient's suppression state (conditional on
+//! the version read just before: an optimistic lock). Counters are written from the table's
+//! change stream, one transaction per stream batch (`tally`), so a single write is all an event
+//! costs on the ingest side and a crash leaves nothing half done.
 //!
 //! The adapter is split by what it does: `keys` (the key design), `items` (every AttributeValue
-//! mapping, each forward beside its reverse), `write` (the exactly-once `EventStore`), `read`
+//! mapping, each forward beside its reverse), `write` (the exactly-once `EventStore`), `stream`
+//! and `tally` (counting from the change stream), `read`
 //! (history, summaries, counters, alert state) and `table` (creating the table for local stacks).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -25,7 +28,7 @@ use chrono::{DateTime, Duration as TimeDelta, SecondsFormat, Utc};
 use ses_ledger::alarm::{Level, RateKind};
 use ses_ledger::config::LedgerConfig;
 use ses_ledger::counters::{ComplaintBreakdown, CounterIncrement, Metric, Scope};
-use ses_ledger::event::{EventType, RecipientEvent};
+use ses_ledger::event::{EventType, PayloadFormat, RecipientEvent, TypeSpecificFields};
 use ses_ledger::ports::{
     AlertStateStore, CounterReader, EventStore, LedgerReader, RecordOutcome, StoreError,
 };
@@ -41,7 +44,8 @@ mod table;
 mod tally;
 mod write;
 
-pub use capacity::{item_size, CapacityMeter, Consumed};
+pub use capacity::{item_size, put_write_units, CapacityMeter, Consumed};
+pub use items::{recipient_index_entry_size, RECIPIENT_INDEX, RECIPIENT_INDEX_PROJECTION};
 pub use table::{create_table, create_table_with_stream};
 
 /// How often a transaction is retried when another writer touched the same summary or counter.

@@ -11,8 +11,8 @@ impl LedgerReader for DynamoLedger {
         address: &str,
         limit: usize,
     ) -> Result<Vec<RecipientEvent>, StoreError> {
-        let pk = keys::recipient_pk(address);
-        self.query_events(&pk, false, limit).await
+        self.query_events(EventQuery::Recipient(address), false, limit)
+            .await
     }
 
     async fn recipient_summary(
@@ -22,7 +22,7 @@ impl LedgerReader for DynamoLedger {
         // Folded from the history (expired items already filtered out), so it agrees with the
         // stored suppression state, which only bounces and complaints write.
         let history = self
-            .query_events(&keys::recipient_pk(address), true, usize::MAX)
+            .query_events(EventQuery::Recipient(address), true, usize::MAX)
             .await?;
         Ok((!history.is_empty()).then(|| RecipientSummary::of(&history, self.policy())))
     }
@@ -38,8 +38,9 @@ impl LedgerReader for DynamoLedger {
         &self,
         ses_message_id: &str,
     ) -> Result<Vec<RecipientEvent>, StoreError> {
-        let pk = keys::message_pk(ses_message_id);
-        let mut events = self.query_events(&pk, true, usize::MAX).await?;
+        let mut events = self
+            .query_events(EventQuery::Message(ses_message_id), true, usize::MAX)
+            .await?;
         events.sort_by(|a, b| {
             (a.event_time, &a.recipient, a.event_type).cmp(&(
                 b.event_time,
@@ -51,33 +52,46 @@ impl LedgerReader for DynamoLedger {
     }
 }
 
+/// Where events are listed: a message's items in the table, or a recipient's in the index.
+#[derive(Clone, Copy)]
+enum EventQuery<'a> {
+    Message(&'a str),
+    Recipient(&'a str),
+}
+
 impl DynamoLedger {
-    /// Events under one partition, skipping items whose TTL has passed but that DynamoDB has not
-    /// deleted yet.
+    /// Events of a message or a recipient, skipping items whose TTL has passed but that DynamoDB
+    /// has not deleted yet.
     async fn query_events(
         &self,
-        pk: &str,
+        query: EventQuery<'_>,
         forward: bool,
         limit: usize,
     ) -> Result<Vec<RecipientEvent>, StoreError> {
         let now = Utc::now().timestamp();
-        let mut events = Vec::new();
-        let mut items = self
+        let request = self
             .client
             .query()
             .table_name(&self.config.table_name)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :evt)")
             .filter_expression("attribute_not_exists(#x) OR #x > :now")
             .expression_attribute_names("#x", keys::EXPIRES_AT)
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":evt", s(keys::EVENT_SK_PREFIX))
             .expression_attribute_values(":now", n(now))
             .scan_index_forward(forward)
             // A page no larger than what is wanted, so a one-item lookup reads one item.
-            .set_limit(i32::try_from(limit).ok().filter(|l| *l <= 1000))
-            .into_paginator()
-            .items()
-            .send();
+            .set_limit(i32::try_from(limit).ok().filter(|l| *l <= 1000));
+        let request = match query {
+            EventQuery::Message(id) => request
+                .key_condition_expression("pk = :pk AND begins_with(sk, :evt)")
+                .expression_attribute_values(":pk", s(keys::message_pk(id)))
+                .expression_attribute_values(":evt", s(keys::EVENT_SK_PREFIX)),
+            EventQuery::Recipient(address) => request
+                .index_name(RECIPIENT_INDEX)
+                .key_condition_expression("#r = :r")
+                .expression_attribute_names("#r", attr::RECIPIENT)
+                .expression_attribute_values(":r", s(address)),
+        };
+        let mut items = request.into_paginator().items().send();
+        let mut events = Vec::new();
         while events.len() < limit {
             let Some(item) = items.next().await else {
                 break;

@@ -17,7 +17,7 @@ use super::keys;
 const BUCKET: &str = "count_bucket";
 const METRICS: &str = "count_metrics";
 const DETAILS: &str = "count_details";
-const SCOPES: &str = "scopes";
+pub(super) const SCOPES: &str = "scopes";
 
 /// A stream record the consumer cannot read: the batch fails, and Lambda retries it (and, once
 /// the record expires from the stream, reports it to the on-failure destination).

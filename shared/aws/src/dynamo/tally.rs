@@ -144,7 +144,7 @@ impl CounterWriter for DynamoLedger {
                 .await;
             let error = match result {
                 Ok(out) => {
-                    self.meter.transaction(
+                    self.meter.computed(
                         "TransactWriteItems (counters)",
                         count,
                         units,

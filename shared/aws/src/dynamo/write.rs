@@ -1,10 +1,15 @@
-//! The exactly-once write: one conditional transaction per recipient event.
+//! The exactly-once write: one conditional `PutItem` per recipient event (a two-item transaction
+//! when a bounce or complaint moves the suppression state). Counters are not written here: the
+//! table's change stream counts each inserted item, and the scopes a duplicate adds (`tally`).
 
 // The adapter's imports, types and helpers are shared by its parts.
-use super::capacity::transaction_write_units;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+
+use super::capacity::{index_write_units, put_write_units, transaction_write_units};
 #[allow(unused_imports)]
 use super::items::*;
-use super::stream::count_attributes;
+use super::stream::{count_attributes, SCOPES};
 use super::*;
 use ses_ledger::summary::affects_suppression;
 
@@ -46,218 +51,228 @@ impl DynamoLedger {
         Ok((summary, expires_at))
     }
 
-    fn transaction(
-        &self,
-        event: &RecipientEvent,
-        increments: &[CounterIncrement],
-        summary: Option<(&RecipientSummary, &RecipientSummary)>,
-        attempt: u32,
-    ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let table = &self.config.table_name;
-        let EventItem(event_item) = EventItem::try_from(event)?;
-        let expires = n(self.event_expiry(event));
-        let mut items = Vec::with_capacity(3 + increments.len());
-
-        let mut message_item = event_item.clone();
-        message_item.insert(keys::PK.into(), s(keys::message_pk(&event.ses_message_id)));
-        message_item.insert(keys::SK.into(), s(keys::message_event_sk(&event.event_id)));
-        message_item.insert(keys::EXPIRES_AT.into(), expires.clone());
-        message_item.insert("logged".into(), AttributeValue::Bool(false));
+    /// The event's item: what the ledger keeps of it, its TTL, and what the change stream counts
+    /// it toward (`scopes` and the count attributes; none for events that count nothing).
+    fn event_item(&self, event: &RecipientEvent, increments: &[CounterIncrement]) -> Item {
+        let EventItem(mut item) = EventItem::from(event);
+        item.insert(keys::EXPIRES_AT.into(), n(self.event_expiry(event)));
         if let Some(first) = increments.first() {
-            message_item.insert(
-                "scopes".into(),
+            item.insert(
+                SCOPES.into(),
                 AttributeValue::Ss(increments.iter().map(|i| i.scope.key()).collect()),
             );
-            // What the event counts toward in each scope, so the table's change stream can
-            // count it (see `stream`).
-            message_item.extend(count_attributes(first));
+            item.extend(count_attributes(first));
         }
-        items.push(put(Put::builder()
-            .table_name(table)
-            .set_item(Some(message_item))
+        item
+    }
+
+    /// Most events: one conditional put, which is the dedupe, the message lookup and (through the
+    /// recipient index) the history.
+    async fn put_event(
+        &self,
+        event: &RecipientEvent,
+        item: Item,
+        increments: &[CounterIncrement],
+    ) -> Result<RecordOutcome, StoreError> {
+        let units = put_write_units(&item);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.config.table_name)
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(
-                ReturnValuesOnConditionCheckFailure::AllOld,
-            ))?);
-
-        if let Some(address) = &event.recipient {
-            let mut history = event_item;
-            history.insert(keys::PK.into(), s(keys::recipient_pk(address)));
-            history.insert(
-                keys::SK.into(),
-                s(keys::history_sk(event.event_time, &event.event_id)),
-            );
-            history.insert(keys::EXPIRES_AT.into(), expires.clone());
-            items.push(put(Put::builder()
-                .table_name(table)
-                .set_item(Some(history)))?);
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter
+                    .computed("PutItem (event)", 1, units, out.consumed_capacity());
+                Ok(RecordOutcome::New)
+            }
+            Err(error) => match error.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(e)) => {
+                    self.meter.failed("PutItem (event)", 1);
+                    let counted = e.item().map(scopes_of).unwrap_or_default();
+                    self.add_scopes(event, increments, counted).await?;
+                    Ok(RecordOutcome::Duplicate)
+                }
+                _ => Err(StoreError::service("PutItem (event)", error)),
+            },
         }
+    }
 
-        // Only bounces and complaints write the suppression state (`summary` is None otherwise).
-        if let (Some(address), Some((before, after))) = (&event.recipient, summary) {
-            let SummaryItem(mut summary_item) = SummaryItem::from(after);
+    /// A bounce or complaint: the event and the recipient's suppression state together, the
+    /// state conditional on the version read just before (an optimistic lock).
+    async fn put_event_with_suppression(
+        &self,
+        event: &RecipientEvent,
+        address: &str,
+        item: Item,
+        increments: &[CounterIncrement],
+    ) -> Result<RecordOutcome, StoreError> {
+        let table = &self.config.table_name;
+        let mut last_problem = String::new();
+        for attempt in 0..MAX_CONFLICT_ATTEMPTS {
+            let (before, _) = self.read_summary(address).await?;
+            let after = before.apply(event, self.policy());
+            let SummaryItem(mut summary_item) = SummaryItem::from(&after);
             summary_item.insert(keys::PK.into(), s(keys::recipient_pk(address)));
             summary_item.insert(keys::SK.into(), s(keys::SUMMARY_SK));
             summary_item.insert("address".into(), s(address));
-            summary_item.insert(keys::EXPIRES_AT.into(), expires);
-            let builder = Put::builder()
+            summary_item.insert(keys::EXPIRES_AT.into(), n(self.event_expiry(event)));
+            let summary = Put::builder()
                 .table_name(table)
                 .set_item(Some(summary_item));
-            let builder = if before.version == 0 {
-                builder.condition_expression("attribute_not_exists(pk)")
+            let summary = if before.version == 0 {
+                summary.condition_expression("attribute_not_exists(pk)")
             } else {
-                builder
+                summary
                     .condition_expression("version = :v")
                     .expression_attribute_values(":v", n(before.version as i64))
             };
-            items.push(put(builder)?);
+            let items = vec![
+                put(Put::builder()
+                    .table_name(table)
+                    .set_item(Some(item.clone()))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    ))?,
+                put(summary)?,
+            ];
+            // The index entry of the event item is a plain write (indexes are not transactional).
+            let units = transaction_write_units(&items) + index_write_units(&item);
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            let error = match result {
+                Ok(out) => {
+                    self.meter.computed(
+                        "TransactWriteItems (event, suppression)",
+                        2,
+                        units,
+                        out.consumed_capacity(),
+                    );
+                    return Ok(RecordOutcome::New);
+                }
+                Err(error) => error,
+            };
+            self.meter
+                .failed("TransactWriteItems (event, suppression)", 2);
+            match classify_cancellation(&error) {
+                Some(Cancelled::Duplicate { counted }) => {
+                    self.add_scopes(event, increments, counted).await?;
+                    return Ok(RecordOutcome::Duplicate);
+                }
+                Some(Cancelled::Contention) => {
+                    last_problem = "suppression state changed by a concurrent writer".into();
+                    tokio::time::sleep(backoff(attempt, &event.event_id)).await;
+                }
+                Some(Cancelled::Other(message)) => {
+                    return Err(StoreError::Refused {
+                        operation: "TransactWriteItems (event, suppression)",
+                        message,
+                    })
+                }
+                None => {
+                    return Err(StoreError::service(
+                        "TransactWriteItems (event, suppression)",
+                        error,
+                    ))
+                }
+            }
         }
-
-        let shard = keys::counter_shard(&event.event_id, attempt, self.config.counter_shards);
-        for inc in increments {
-            items.push(self.counter_update(inc, shard)?);
-        }
-        Ok(items)
-    }
-
-    /// `ADD` one increment to its counter shard.
-    fn counter_update(
-        &self,
-        inc: &CounterIncrement,
-        shard: u32,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let counter_expiry =
-            (inc.bucket + TimeDelta::days(i64::from(self.config.counter_ttl_days))).timestamp();
-        let mut adds = Vec::new();
-        let mut names = HashMap::new();
-        let attributes = inc
-            .metrics
-            .iter()
-            .map(|m| m.attribute().to_string())
-            .chain(inc.details.iter().map(|d| d.attribute()));
-        for (i, attribute) in attributes.enumerate() {
-            adds.push(format!("#m{i} :one"));
-            names.insert(format!("#m{i}"), attribute);
-        }
-        names.insert("#x".into(), keys::EXPIRES_AT.into());
-        names.insert("#b".into(), "bucket".into());
-        let update = Update::builder()
-            .table_name(&self.config.table_name)
-            .key(keys::PK, s(keys::counter_pk(&inc.scope)))
-            .key(keys::SK, s(keys::counter_sk(inc.bucket, shard)))
-            .update_expression(format!(
-                "ADD {} SET #x = if_not_exists(#x, :x), #b = if_not_exists(#b, :b)",
-                adds.join(", ")
-            ))
-            .set_expression_attribute_names(Some(names))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":x", n(counter_expiry))
-            .expression_attribute_values(":b", s(keys::bucket_label(inc.bucket)))
-            .build()
-            .map_err(|e| StoreError::service("build Update", e))?;
-        Ok(TransactWriteItem::builder().update(update).build())
+        Err(StoreError::Exhausted {
+            operation: "TransactWriteItems (event, suppression)",
+            attempts: MAX_CONFLICT_ATTEMPTS,
+            message: last_problem,
+        })
     }
 
     /// A duplicate may know scopes the first copy did not: a complaint that arrived first as an
     /// identity notification has no configuration set or tags; its event-publishing copy does.
-    /// Counts the event in those scopes, once: the message item records which scopes counted it,
-    /// and the transaction is conditional on none of the new ones being there yet.
-    async fn count_in_new_scopes(
+    /// Adds them to the recorded item, conditional on none being there yet, so the change stream
+    /// counts the event in each once (a MODIFY whose `scopes` grew).
+    async fn add_scopes(
         &self,
         event: &RecipientEvent,
         increments: &[CounterIncrement],
         mut counted: HashSet<String>,
     ) -> Result<(), StoreError> {
         for attempt in 0..MAX_CONFLICT_ATTEMPTS {
-            let missing: Vec<&CounterIncrement> = increments
+            let missing: Vec<String> = increments
                 .iter()
-                .filter(|i| !counted.contains(&i.scope.key()))
+                .map(|i| i.scope.key())
+                .filter(|k| !counted.contains(k))
                 .collect();
             if missing.is_empty() {
                 return Ok(());
             }
             let mut values: HashMap<String, AttributeValue> = HashMap::new();
             let mut conditions = vec!["attribute_exists(pk)".to_string()];
-            for (i, inc) in missing.iter().enumerate() {
-                values.insert(format!(":s{i}"), s(inc.scope.key()));
-                conditions.push(format!("NOT contains(scopes, :s{i})"));
+            for (i, scope) in missing.iter().enumerate() {
+                values.insert(format!(":s{i}"), s(scope));
+                conditions.push(format!("NOT contains(#scopes, :s{i})"));
             }
-            values.insert(
-                ":new".into(),
-                AttributeValue::Ss(missing.iter().map(|i| i.scope.key()).collect()),
-            );
-            let mark = Update::builder()
+            values.insert(":new".into(), AttributeValue::Ss(missing.clone()));
+            let result = self
+                .client
+                .update_item()
                 .table_name(&self.config.table_name)
                 .key(keys::PK, s(keys::message_pk(&event.ses_message_id)))
                 .key(keys::SK, s(keys::message_event_sk(&event.event_id)))
-                .update_expression("ADD scopes :new")
+                .update_expression("ADD #scopes :new")
                 .condition_expression(conditions.join(" AND "))
+                .expression_attribute_names("#scopes", SCOPES)
                 .set_expression_attribute_values(Some(values))
-                .build()
-                .map_err(|e| StoreError::service("build Update", e))?;
-            let shard = keys::counter_shard(&event.event_id, attempt, self.config.counter_shards);
-            let mut items = vec![TransactWriteItem::builder().update(mark).build()];
-            for inc in &missing {
-                items.push(self.counter_update(inc, shard)?);
-            }
-            let (count, units) = (items.len(), transaction_write_units(&items));
-            match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
-                .await
-            {
+                .await;
+            match result {
                 Ok(out) => {
-                    self.meter.transaction(
-                        "TransactWriteItems (scopes)",
-                        count,
-                        units,
-                        out.consumed_capacity(),
-                    );
+                    self.meter
+                        .consumed("UpdateItem (scopes)", 1, out.consumed_capacity());
                     return Ok(());
                 }
-                Err(error) if classify_cancellation(&error).is_some() => {
-                    self.meter.failed("TransactWriteItems (scopes)", count);
-                    // Another copy counted some of these scopes first, or a counter was busy:
-                    // read what is counted now and try again with what is still missing.
-                    tokio::time::sleep(backoff(attempt, &event.event_id)).await;
-                    counted = self.counted_scopes(event).await?;
-                }
-                Err(error) => {
-                    return Err(StoreError::service("TransactWriteItems (scopes)", error))
-                }
+                Err(error) => match error.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(e)) => {
+                        self.meter.failed("UpdateItem (scopes)", 1);
+                        // Another copy added some of them first: go on with what is missing.
+                        match e.item() {
+                            Some(item) => counted = scopes_of(item),
+                            None => {
+                                return Err(StoreError::Refused {
+                                    operation: "UpdateItem (scopes)",
+                                    message: "the recorded event is gone (expired?)".into(),
+                                })
+                            }
+                        }
+                        tokio::time::sleep(backoff(attempt, &event.event_id)).await;
+                    }
+                    _ => return Err(StoreError::service("UpdateItem (scopes)", error)),
+                },
             }
         }
         Err(StoreError::Exhausted {
-            operation: "TransactWriteItems (scopes)",
+            operation: "UpdateItem (scopes)",
             attempts: MAX_CONFLICT_ATTEMPTS,
             message: "scopes changed by concurrent writers".into(),
         })
-    }
-
-    async fn counted_scopes(&self, event: &RecipientEvent) -> Result<HashSet<String>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.config.table_name)
-            .key(keys::PK, s(keys::message_pk(&event.ses_message_id)))
-            .key(keys::SK, s(keys::message_event_sk(&event.event_id)))
-            .consistent_read(true)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| StoreError::service("GetItem (message)", e))?;
-        self.meter
-            .consumed("GetItem (message)", 1, out.consumed_capacity());
-        Ok(out.item.as_ref().map(scopes_of).unwrap_or_default())
     }
 }
 
 /// The scopes a message item says its event was counted in.
 fn scopes_of(item: &Item) -> HashSet<String> {
-    match item.get("scopes") {
+    match item.get(SCOPES) {
         Some(AttributeValue::Ss(v)) => v.iter().cloned().collect(),
         _ => HashSet::new(),
     }
@@ -275,11 +290,10 @@ fn put(
 /// Why a transaction was cancelled, from its per-item reasons (the first item is the guarded one).
 pub(super) enum Cancelled {
     Duplicate {
-        logged: bool,
         /// Scopes the recorded copy was counted in.
         counted: HashSet<String>,
     },
-    /// Another writer changed the summary or a counter first: read again and retry.
+    /// Another writer changed the suppression state or a counter first: read again and retry.
     Contention,
     Other(String),
 }
@@ -294,14 +308,12 @@ pub(super) fn classify_cancellation(
     let reasons = tce.cancellation_reasons();
     let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
     if code(0) == "ConditionalCheckFailed" {
-        let existing = reasons.first().and_then(|r| r.item());
-        let logged = existing
-            .and_then(|item| item.get("logged"))
-            .and_then(|v| v.as_bool().ok())
-            .copied()
-            .unwrap_or(false);
-        let counted = existing.map(scopes_of).unwrap_or_default();
-        return Some(Cancelled::Duplicate { logged, counted });
+        let counted = reasons
+            .first()
+            .and_then(|r| r.item())
+            .map(scopes_of)
+            .unwrap_or_default();
+        return Some(Cancelled::Duplicate { counted });
     }
     if reasons.iter().any(|r| {
         matches!(
@@ -333,85 +345,14 @@ impl EventStore for DynamoLedger {
         event: &RecipientEvent,
         increments: &[CounterIncrement],
     ) -> Result<RecordOutcome, StoreError> {
-        let mut last_problem = String::new();
-        for attempt in 0..MAX_CONFLICT_ATTEMPTS {
-            let summaries = match &event.recipient {
-                Some(address) if affects_suppression(event) => {
-                    let (before, _) = self.read_summary(address).await?;
-                    let after = before.apply(event, self.policy());
-                    Some((before, after))
-                }
-                _ => None,
-            };
-            let items = self.transaction(
-                event,
-                increments,
-                summaries.as_ref().map(|(b, a)| (b, a)),
-                attempt,
-            )?;
-            let (count, units) = (items.len(), transaction_write_units(&items));
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            match result {
-                Ok(out) => {
-                    self.meter.transaction(
-                        "TransactWriteItems",
-                        count,
-                        units,
-                        out.consumed_capacity(),
-                    );
-                    return Ok(RecordOutcome::New);
-                }
-                Err(error) => match classify_cancellation(&error) {
-                    Some(Cancelled::Duplicate { logged, counted }) => {
-                        self.meter.failed("TransactWriteItems", count);
-                        self.count_in_new_scopes(event, increments, counted).await?;
-                        return Ok(RecordOutcome::Duplicate { logged });
-                    }
-                    Some(Cancelled::Contention) => {
-                        self.meter.failed("TransactWriteItems", count);
-                        last_problem = "summary or counter changed by a concurrent writer".into();
-                        tokio::time::sleep(backoff(attempt, &event.event_id)).await;
-                    }
-                    Some(Cancelled::Other(message)) => {
-                        return Err(StoreError::Refused {
-                            operation: "TransactWriteItems",
-                            message,
-                        })
-                    }
-                    None => return Err(StoreError::service("TransactWriteItems", error)),
-                },
+        let item = self.event_item(event, increments);
+        match &event.recipient {
+            Some(address) if affects_suppression(event) => {
+                self.put_event_with_suppression(event, address, item, increments)
+                    .await
             }
+            _ => self.put_event(event, item, increments).await,
         }
-        Err(StoreError::Exhausted {
-            operation: "TransactWriteItems",
-            attempts: MAX_CONFLICT_ATTEMPTS,
-            message: last_problem,
-        })
-    }
-
-    async fn mark_logged(&self, event: &RecipientEvent) -> Result<(), StoreError> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.config.table_name)
-            .key(keys::PK, s(keys::message_pk(&event.ses_message_id)))
-            .key(keys::SK, s(keys::message_event_sk(&event.event_id)))
-            .update_expression("SET logged = :t")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":t", AttributeValue::Bool(true))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| StoreError::service("UpdateItem (logged)", e))?;
-        self.meter
-            .consumed("UpdateItem (logged)", 1, out.consumed_capacity());
-        Ok(())
     }
 
     async fn register_scopes(&self, scopes: &[Scope]) -> Result<(), StoreError> {

@@ -15,8 +15,8 @@ use crate::summary::{affects_suppression, RecipientSummary, SoftBouncePolicy, Su
 
 #[derive(Default)]
 struct State {
-    /// (message id, event id) -> (event, logged)
-    events: BTreeMap<(String, String), (RecipientEvent, bool)>,
+    /// (message id, event id) -> what the ledger keeps of the event
+    events: BTreeMap<(String, String), RecipientEvent>,
     /// (message id, event id) -> scopes the event was counted in
     counted: HashMap<(String, String), BTreeSet<Scope>>,
     summaries: HashMap<String, RecipientSummary>,
@@ -91,9 +91,9 @@ impl EventStore for InMemoryLedger {
     ) -> Result<RecordOutcome, StoreError> {
         let mut s = self.lock()?;
         let key = (event.ses_message_id.clone(), event.event_id.clone());
-        let duplicate = s.events.get(&key).map(|(_, logged)| *logged);
-        if duplicate.is_none() {
-            s.events.insert(key.clone(), (event.clone(), false));
+        let duplicate = s.events.contains_key(&key);
+        if !duplicate {
+            s.events.insert(key.clone(), event.ledger_view());
             if let (Some(address), true) = (&event.recipient, affects_suppression(event)) {
                 let next = s
                     .summaries
@@ -124,21 +124,10 @@ impl EventStore for InMemoryLedger {
             let key = (event.ses_message_id.clone(), event.event_id.clone());
             s.counted.entry(key).or_default().insert(inc.scope.clone());
         }
-        if let Some(logged) = duplicate {
-            return Ok(RecordOutcome::Duplicate { logged });
+        if duplicate {
+            return Ok(RecordOutcome::Duplicate);
         }
         Ok(RecordOutcome::New)
-    }
-
-    async fn mark_logged(&self, event: &RecipientEvent) -> Result<(), StoreError> {
-        let mut s = self.lock()?;
-        if let Some(entry) = s
-            .events
-            .get_mut(&(event.ses_message_id.clone(), event.event_id.clone()))
-        {
-            entry.1 = true;
-        }
-        Ok(())
     }
 
     async fn register_scopes(&self, scopes: &[Scope]) -> Result<(), StoreError> {
@@ -157,8 +146,8 @@ impl LedgerReader for InMemoryLedger {
         let mut events: Vec<RecipientEvent> = s
             .events
             .values()
-            .filter(|(e, _)| e.recipient.as_deref() == Some(address))
-            .map(|(e, _)| e.clone())
+            .filter(|e| e.recipient.as_deref() == Some(address))
+            .cloned()
             .collect();
         events.sort_by(|a, b| (b.event_time, &b.event_id).cmp(&(a.event_time, &a.event_id)));
         events.truncate(limit);
@@ -173,8 +162,7 @@ impl LedgerReader for InMemoryLedger {
         let events: Vec<&RecipientEvent> = s
             .events
             .values()
-            .filter(|(e, _)| e.recipient.as_deref() == Some(address))
-            .map(|(e, _)| e)
+            .filter(|e| e.recipient.as_deref() == Some(address))
             .collect();
         Ok((!events.is_empty()).then(|| RecipientSummary::of(events, self.policy)))
     }
@@ -196,7 +184,7 @@ impl LedgerReader for InMemoryLedger {
             .events
             .iter()
             .filter(|((m, _), _)| m == ses_message_id)
-            .map(|(_, (e, _))| e.clone())
+            .map(|(_, e)| e.clone())
             .collect();
         events.sort_by(|a, b| (a.event_time, &a.recipient).cmp(&(b.event_time, &b.recipient)));
         Ok(events)

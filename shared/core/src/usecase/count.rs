@@ -15,6 +15,8 @@ const MAX_REPLANS: u32 = 5;
 pub struct CountReport {
     /// Records of the batch applied now.
     pub applied: usize,
+    /// Those of them that added to a counter.
+    pub counted: usize,
     /// Records the checkpoint already covered (a redelivered batch).
     pub already_counted: usize,
     /// Counter transactions committed.
@@ -47,6 +49,7 @@ impl<W: CounterWriter> Count<W> {
                 }
                 checkpoint = Some(chunk.last.clone());
                 report.applied += chunk.records;
+                report.counted += chunk.counting;
                 report.transactions += 1;
             }
             return Ok(report);
@@ -100,6 +103,7 @@ mod tests {
             report,
             CountReport {
                 applied: 4,
+                counted: 4,
                 already_counted: 6,
                 transactions: 1
             }

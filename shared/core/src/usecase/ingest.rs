@@ -1,5 +1,5 @@
-//! The ingest use case: one Lambda input (or file document) in, every recipient event recorded
-//! exactly once and logged. Shared by the ingest function and `ses-ledger replay`.
+//! The ingest use case: one Lambda input (or file document) in, every recipient event logged at
+//! least once and recorded exactly once. Shared by the ingest function and `ses-ledger replay`.
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
@@ -152,12 +152,36 @@ impl<S: EventStore, L: EventLog> Ingest<S, L> {
     }
 
     /// Records already-normalised events that belong to `messages` (by index).
+    ///
+    /// The log comes first: every event of the input reaches the event log before the ledger
+    /// records it, so a crash or failure after the log write is retried whole and the log holds
+    /// every recorded event at least once (a retry logs it again; `event_id` dedupes). No marker
+    /// write is needed to know what was logged.
     pub async fn record(
         &self,
         events: Vec<(usize, RecipientEvent)>,
         messages: &mut [MessageOutcome],
     ) {
         let (store, log, config) = (&self.store, &self.log, &self.config);
+        if events.is_empty() {
+            return;
+        }
+        // The same event twice in one input (a complaint in both formats) is logged once.
+        let mut queued = std::collections::HashSet::new();
+        let lines: Vec<RecipientEvent> = events
+            .iter()
+            .filter(|(_, e)| queued.insert(e.event_id.as_str()))
+            .map(|(_, e)| e.clone())
+            .collect();
+        if let Err(e) = log.append(&lines).await {
+            for (i, _) in &events {
+                if let Some(m) = messages.get_mut(*i) {
+                    fail(m, IngestFailure::Log(e.clone()));
+                }
+            }
+            return;
+        }
+
         let events: Vec<(usize, RecipientEvent, Vec<CounterIncrement>)> = events
             .into_iter()
             .map(|(i, e)| {
@@ -178,72 +202,34 @@ impl<S: EventStore, L: EventLog> Ingest<S, L> {
             return;
         }
 
-        let outcomes: Vec<(usize, RecipientEvent, Result<RecordOutcome, StoreError>)> =
+        let outcomes: Vec<(usize, Result<RecordOutcome, StoreError>)> =
             stream::iter(events)
                 .map(|(i, event, increments)| async move {
-                    let result = store.record(&event, &increments).await;
-                    (i, event, result)
+                    (i, store.record(&event, &increments).await)
                 })
                 .buffer_unordered(WRITE_CONCURRENCY)
                 .collect()
                 .await;
-
-        let mut to_log = Vec::new();
-        // The same event twice in one input (a complaint in both formats) is logged once.
-        let mut queued: std::collections::HashSet<String> = std::collections::HashSet::new();
-        for (i, event, result) in outcomes {
+        for (i, result) in outcomes {
             let Some(message) = messages.get_mut(i) else {
                 continue;
             };
             match result {
-                Ok(RecordOutcome::New) => {
-                    add(
-                        message,
-                        Counts {
-                            new: 1,
-                            duplicate: 0,
-                        },
-                    );
-                    if queued.insert(event.event_id.clone()) {
-                        to_log.push((i, event));
-                    }
-                }
-                Ok(RecordOutcome::Duplicate { logged }) => {
-                    add(
-                        message,
-                        Counts {
-                            new: 0,
-                            duplicate: 1,
-                        },
-                    );
-                    if !logged && queued.insert(event.event_id.clone()) {
-                        to_log.push((i, event));
-                    }
-                }
+                Ok(RecordOutcome::New) => add(
+                    message,
+                    Counts {
+                        new: 1,
+                        duplicate: 0,
+                    },
+                ),
+                Ok(RecordOutcome::Duplicate) => add(
+                    message,
+                    Counts {
+                        new: 0,
+                        duplicate: 1,
+                    },
+                ),
                 Err(e) => fail(message, IngestFailure::Store(e)),
-            }
-        }
-        if to_log.is_empty() {
-            return;
-        }
-
-        let lines: Vec<RecipientEvent> = to_log.iter().map(|(_, e)| e.clone()).collect();
-        if let Err(e) = log.append(&lines).await {
-            for (i, _) in &to_log {
-                if let Some(m) = messages.get_mut(*i) {
-                    fail(m, IngestFailure::Log(e.clone()));
-                }
-            }
-            return;
-        }
-        let marks: Vec<(usize, Result<(), StoreError>)> = stream::iter(to_log)
-            .map(|(i, event)| async move { (i, store.mark_logged(&event).await) })
-            .buffer_unordered(WRITE_CONCURRENCY)
-            .collect()
-            .await;
-        for (i, result) in marks {
-            if let (Err(e), Some(m)) = (result, messages.get_mut(i)) {
-                fail(m, IngestFailure::Store(e));
             }
         }
     }
@@ -287,7 +273,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_recipient_is_recorded_and_logged_once_across_redeliveries() {
+    async fn every_recipient_is_recorded_once_and_logged_at_least_once_across_redeliveries() {
         let config = LedgerConfig::default();
         let store = InMemoryLedger::new(&config);
         let log = InMemoryEventLog::default();
@@ -313,7 +299,10 @@ mod tests {
                 duplicate: 3
             }
         );
-        assert_eq!(log.lines().len(), 3);
+        let logged: std::collections::BTreeSet<String> =
+            log.lines().into_iter().map(|e| e.event_id).collect();
+        assert_eq!(log.lines().len(), 6, "each delivery logged at least once");
+        assert_eq!(logged.len(), 3);
         assert_eq!(store.counter_total(&Scope::Account, Metric::Deliveries), 3);
         assert_eq!(
             store.counter_total(&Scope::Account, Metric::FeedbackLoopDeliveries),
@@ -332,7 +321,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_log_write_fails_the_message_and_the_retry_logs_it() {
+    async fn a_failed_log_write_fails_the_message_before_anything_is_recorded() {
         let config = LedgerConfig::default();
         let store = InMemoryLedger::new(&config);
         let log = InMemoryEventLog::default();
@@ -349,17 +338,26 @@ mod tests {
             Err(IngestFailure::Log(_))
         ));
         assert!(log.lines().is_empty());
+        assert_eq!(
+            store.event_count(),
+            0,
+            "nothing recorded that is not logged"
+        );
         let retried = app.document(&doc, Utc::now()).await.expect("shape");
         assert_eq!(
             retried.counts(),
             Counts {
-                new: 0,
-                duplicate: 1
+                new: 1,
+                duplicate: 0
             }
         );
         assert_eq!(log.lines().len(), 1, "logged on the retry");
         app.document(&doc, Utc::now()).await.expect("shape");
-        assert_eq!(log.lines().len(), 1, "and never again");
+        assert_eq!(
+            log.lines().len(),
+            2,
+            "a redelivery logs again: at least once"
+        );
         assert_eq!(store.counter_total(&Scope::Account, Metric::Deliveries), 1);
     }
 
