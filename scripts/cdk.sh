@@ -6,7 +6,7 @@
 # Usage: scripts/cdk.sh synth [OUT_DIR] [-- -c Name=value ...]
 #          OUT_DIR defaults to cdk/cdk.out; extra -c settings are the SAM parameter names.
 #          Code assets: CDK_CODE_DIR (default target/lambda, the `cargo lambda build` output)
-#          must hold ingest/bootstrap and alarm/bootstrap.
+#          must hold ingest/bootstrap, alarm/bootstrap and count/bootstrap.
 #        scripts/cdk.sh deploy [-- cdk deploy args]   (real AWS: credentials from your environment)
 set -euo pipefail
 
@@ -38,7 +38,7 @@ cmd_synth() {
     local out="${APP}/cdk.out"
     if [[ $# -gt 0 && "$1" != "--" ]]; then out="$(realpath -m "$1")"; shift; fi
     [[ "${1:-}" != "--" ]] || shift
-    [[ -f "${CODE_DIR}/ingest/bootstrap" && -f "${CODE_DIR}/alarm/bootstrap" ]] \
+    [[ -f "${CODE_DIR}/ingest/bootstrap" && -f "${CODE_DIR}/alarm/bootstrap" && -f "${CODE_DIR}/count/bootstrap" ]] \
         || die "no function binaries in ${CODE_DIR}: run 'cargo lambda build --release' or set CDK_CODE_DIR"
     install
     compile

@@ -40,7 +40,7 @@ cargo build --workspace --all-targets --locked "${FEATURES[@]}"
 step "CDK app: synth with cdk-nag AwsSolutions, cfn-lint (defaults and the alternative branches)"
 # The assets are the binaries just built: synth checks the stack, not the code's target.
 code="${ROOT}/.cache/cdk-code"
-for fn in ingest alarm; do
+for fn in ingest alarm count; do
     mkdir -p "${code}/${fn}"
     ln -f "${TARGET_DIR}/debug/${fn}" "${code}/${fn}/bootstrap"
 done

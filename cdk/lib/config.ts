@@ -15,7 +15,6 @@ export interface SesLedgerSettings {
   FeedbackLoopProviders: string;
   SoftBounceLimit: number;
   SoftBounceWindowDays: number;
-  CounterShards: number;
   TableDeletionProtection: boolean;
   AlertEmail: string;
   AlarmSchedule: string;

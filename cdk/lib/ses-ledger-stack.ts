@@ -102,6 +102,18 @@ export class SesLedgerStack extends Stack {
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       deletionProtection: s.TableDeletionProtection,
       removalPolicy: RemovalPolicy.RETAIN,
+      // The count function's source: every inserted event item, and the scopes a duplicate adds.
+      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+    });
+    // The recipient index exactly as template.yaml declares it (keys and projection).
+    const samTable = sam.Resources.LedgerTable?.Properties as unknown as { GlobalSecondaryIndexes: SamIndex[] };
+    const [recipientIndex] = samTable.GlobalSecondaryIndexes;
+    table.addGlobalSecondaryIndex({
+      indexName: recipientIndex.IndexName,
+      partitionKey: { name: keyOf(recipientIndex, "HASH"), type: dynamodb.AttributeType.STRING },
+      sortKey: { name: keyOf(recipientIndex, "RANGE"), type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: recipientIndex.Projection.NonKeyAttributes,
     });
 
     const eventLogGroup = new logs.LogGroup(this, "EventLogGroup", {
@@ -132,7 +144,6 @@ export class SesLedgerStack extends Stack {
       SES_LEDGER_FEEDBACK_LOOP_PROVIDERS: s.FeedbackLoopProviders,
       SES_LEDGER_SOFT_BOUNCE_LIMIT: String(s.SoftBounceLimit),
       SES_LEDGER_SOFT_BOUNCE_WINDOW_DAYS: String(s.SoftBounceWindowDays),
-      SES_LEDGER_COUNTER_SHARDS: String(s.CounterShards),
     };
     const architecture = s.Architecture === "arm64" ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
 
@@ -204,6 +215,50 @@ export class SesLedgerStack extends Stack {
     } else {
       eventTopic.addSubscription(new subs.LambdaSubscription(ingest, { deadLetterQueue: deadLetters }));
     }
+
+    // Counts from the table's stream; the mapping retries a failed batch whole, from its first
+    // record (no bisecting, no partial batch responses), as the checkpoint requires.
+    const countDeadLetters = new sqs.Queue(this, "CountDeadLetterQueue", {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const streamArn = table.tableStreamArn ?? "";
+    const countRole = functionRole("CountFunctionRole", [
+      new iam.PolicyStatement({ sid: "CountersAndCheckpoints", actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources: [table.tableArn] }),
+      new iam.PolicyStatement({
+        sid: "ReadTheLedgerStream",
+        actions: ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+        resources: [streamArn],
+      }),
+      new iam.PolicyStatement({ sid: "ReportUnappliedBatches", actions: ["sqs:SendMessage"], resources: [countDeadLetters.queueArn] }),
+    ]);
+    const count = new lambda.Function(this, "CountFunction", {
+      description: "Adds every recorded recipient event to the hourly counters exactly once, from the ledger table's stream.",
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      architecture,
+      handler: "bootstrap",
+      code: lambda.Code.fromAsset(path.join(props.codeDir, "count")),
+      memorySize: 256,
+      timeout: Duration.seconds(60),
+      role: countRole,
+      logGroup: functionLogGroup("CountFunctionLogGroup", "count"),
+      environment: sharedEnvironment,
+    });
+    const samStream = sam.Resources.CountStreamSource?.Properties as unknown as SamStreamEvent;
+    new lambda.CfnEventSourceMapping(this, "CountStreamSource", {
+      functionName: count.functionName,
+      eventSourceArn: streamArn,
+      startingPosition: samStream.StartingPosition,
+      batchSize: samStream.BatchSize,
+      maximumBatchingWindowInSeconds: samStream.MaximumBatchingWindowInSeconds,
+      parallelizationFactor: samStream.ParallelizationFactor,
+      bisectBatchOnFunctionError: samStream.BisectBatchOnFunctionError,
+      maximumRetryAttempts: samStream.MaximumRetryAttempts,
+      maximumRecordAgeInSeconds: samStream.MaximumRecordAgeInSeconds,
+      destinationConfig: { onFailure: { destination: countDeadLetters.queueArn } },
+    });
 
     const alertTopic = new sns.Topic(this, "AlertTopic", { displayName: "ses-ledger alerts", masterKey: topicKey, enforceSSL: true });
     alertTopic.applyRemovalPolicy(RemovalPolicy.DESTROY);
@@ -302,6 +357,9 @@ export class SesLedgerStack extends Stack {
     if (ingestQueue) {
       watch("IngestQueueAgeAlarm", describe("IngestQueueAgeAlarm"), ingestQueue.metricApproximateAgeOfOldestMessage({ statistic: "Maximum", period: fiveMinutes }), 900, above, quiet);
     }
+    watch("CountErrorsAlarm", describe("CountErrorsAlarm"), count.metricErrors({ statistic: "Sum", period: fiveMinutes }), 0, above, quiet);
+    watch("CountIteratorAgeAlarm", describe("CountIteratorAgeAlarm"), count.metric("IteratorAge", { statistic: "Maximum", period: fiveMinutes }), 900000, above, quiet);
+    watch("CountDeadLetterQueueAlarm", describe("CountDeadLetterQueueAlarm"), countDeadLetters.metricApproximateNumberOfMessagesVisible({ statistic: "Maximum", period: fiveMinutes }), 0, above, quiet);
     watch("AlarmFunctionErrorsAlarm", describe("AlarmFunctionErrorsAlarm"), alarm.metricErrors({ statistic: "Sum", period: fiveMinutes }), 0, above, quiet);
     const hour = Duration.hours(1);
     watch(
@@ -342,9 +400,11 @@ export class SesLedgerStack extends Stack {
     this.output(sam, "IngestDeadLetterQueueArn", deadLetters.queueArn);
     this.output(sam, "IngestFunctionName", ingest.functionName);
     this.output(sam, "AlarmFunctionName", alarm.functionName);
+    this.output(sam, "CountFunctionName", count.functionName);
+    this.output(sam, "CountDeadLetterQueueUrl", countDeadLetters.queueUrl);
     this.output(sam, "DashboardName", dashboardResource.ref);
 
-    this.suppressFindings(deadLetters, ingestRole, alarmRole);
+    this.suppressFindings([deadLetters, countDeadLetters], ingestRole, alarmRole, countRole);
   }
 
   private output(sam: SamTemplate, id: string, value: string) {
@@ -354,10 +414,12 @@ export class SesLedgerStack extends Stack {
   }
 
   // cdk-nag AwsSolutions findings that are deliberate, each with its reason.
-  private suppressFindings(deadLetters: sqs.Queue, ...roles: iam.Role[]) {
-    NagSuppressions.addResourceSuppressions(deadLetters, [
-      { id: "AwsSolutions-SQS3", reason: "This queue is the dead-letter queue of the ingest path; it needs none of its own." },
-    ]);
+  private suppressFindings(deadLetterQueues: sqs.Queue[], ...roles: iam.Role[]) {
+    for (const queue of deadLetterQueues) {
+      NagSuppressions.addResourceSuppressions(queue, [
+        { id: "AwsSolutions-SQS3", reason: "This queue is a dead-letter queue (of the ingest path or of the count function's stream mapping); it needs none of its own." },
+      ]);
+    }
     for (const role of roles) {
       NagSuppressions.addResourceSuppressions(role, [
         {
@@ -377,6 +439,28 @@ export class SesLedgerStack extends Stack {
       ]);
     }
   }
+}
+
+interface SamIndex {
+  IndexName: string;
+  KeySchema: { AttributeName: string; KeyType: "HASH" | "RANGE" }[];
+  Projection: { ProjectionType: string; NonKeyAttributes: string[] };
+}
+
+interface SamStreamEvent {
+  StartingPosition: string;
+  BatchSize: number;
+  MaximumBatchingWindowInSeconds: number;
+  ParallelizationFactor: number;
+  BisectBatchOnFunctionError: boolean;
+  MaximumRetryAttempts: number;
+  MaximumRecordAgeInSeconds: number;
+}
+
+function keyOf(index: SamIndex, kind: "HASH" | "RANGE"): string {
+  const key = index.KeySchema.find((k) => k.KeyType === kind);
+  if (!key) throw new Error(`template.yaml's index ${index.IndexName} has no ${kind} key`);
+  return key.AttributeName;
 }
 
 function alarmDescription(sam: SamTemplate, id: string): string {

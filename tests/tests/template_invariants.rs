@@ -239,7 +239,7 @@ fn alarms_on<'a>(d: &'a Deployment, namespace: &str, metric: &str, id: &str) -> 
 fn every_function_and_every_dead_letter_queue_is_watched() {
     for (name, d) in all() {
         let functions: Vec<&Resource> = d.functions().collect();
-        assert_eq!(functions.len(), 2, "{name}");
+        assert_eq!(functions.len(), 3, "{name}");
         for f in &functions {
             assert!(
                 !alarms_on(&d, "AWS/Lambda", "Errors", &f.id).is_empty(),
@@ -254,6 +254,11 @@ fn every_function_and_every_dead_letter_queue_is_watched() {
                 "{name}: no {metric} alarm on the ingest function"
             );
         }
+        let count = d.function_by_description("Adds every");
+        assert!(
+            !alarms_on(&d, "AWS/Lambda", "IteratorAge", &count.id).is_empty(),
+            "{name}: nothing alarms when counting falls behind the stream"
+        );
         let alarm = d.function_by_description("Judges");
         let missed = alarms_on(&d, "AWS/Lambda", "Invocations", &alarm.id);
         assert!(
@@ -434,7 +439,13 @@ fn asynchronously_invoked_functions_have_deliberate_retries() {
 #[test]
 fn queue_sources_report_partial_failures_and_outlast_the_function() {
     for (name, d) in all() {
-        let mappings: Vec<&Resource> = d.of_kind("AWS::Lambda::EventSourceMapping").collect();
+        let mappings: Vec<&Resource> = d
+            .of_kind("AWS::Lambda::EventSourceMapping")
+            .filter(|m| {
+                d.target(&m.properties["EventSourceArn"])
+                    .is_some_and(|q| q.kind == "AWS::SQS::Queue")
+            })
+            .collect();
         assert_eq!(
             mappings.len(),
             usize::from(!name.ends_with("alternative")),
@@ -586,7 +597,11 @@ fn shape(d: &Deployment) -> Shape {
     }
     let mut permissions = BTreeMap::new();
     let mut environment = BTreeMap::new();
-    for (label, prefix) in [("ingest", "Normalises"), ("alarm", "Judges")] {
+    for (label, prefix) in [
+        ("ingest", "Normalises"),
+        ("count", "Adds every"),
+        ("alarm", "Judges"),
+    ] {
         let f = d.function_by_description(prefix);
         permissions.insert(label.to_string(), d.function_permissions(f));
         let vars = f.properties["Environment"]["Variables"]
@@ -705,5 +720,152 @@ fn the_cdk_app_deploys_the_same_stack_as_the_sam_template() {
             from_sam.environment, from_cdk.environment,
             "{variant}: function environment"
         );
+    }
+}
+
+/// The table's stream source as the counting checkpoint needs it (`usecase::Count`): a failed
+/// batch retried whole from its first record, one batch per shard at a time, never skipped while
+/// the records are in the stream, with an on-failure destination the function may write to, and
+/// a stream carrying both images (a MODIFY's added scopes are NewImage minus OldImage).
+#[test]
+fn the_stream_source_retries_whole_batches_and_the_count_function_may_read_it() {
+    for (name, d) in all() {
+        let count = d.function_by_description("Adds every");
+        let streams: Vec<&Resource> = d
+            .of_kind("AWS::Lambda::EventSourceMapping")
+            .filter(|m| {
+                d.target(&m.properties["FunctionName"])
+                    .is_some_and(|f| f.id == count.id)
+            })
+            .collect();
+        assert_eq!(
+            streams.len(),
+            1,
+            "{name}: one stream mapping for the count function"
+        );
+        let m = &streams[0].properties;
+        assert_eq!(
+            m.get("BisectBatchOnFunctionError").and_then(Value::as_bool),
+            Some(false),
+            "{name}: a bisected batch starts at another record, past its checkpoint"
+        );
+        assert!(
+            !strings(m.get("FunctionResponseTypes").unwrap_or(&Value::Null))
+                .contains(&"ReportBatchItemFailures".to_string()),
+            "{name}: partial batch responses would restart mid-batch"
+        );
+        assert_eq!(
+            m.get("ParallelizationFactor").and_then(Value::as_i64),
+            Some(1),
+            "{name}"
+        );
+        for limit in ["MaximumRetryAttempts", "MaximumRecordAgeInSeconds"] {
+            assert!(
+                m.get(limit).and_then(Value::as_i64).is_none_or(|v| v == -1),
+                "{name}: {limit} would skip a batch that can still be counted"
+            );
+        }
+        let table = d
+            .of_kind("AWS::DynamoDB::Table")
+            .next()
+            .expect("the ledger table");
+        assert_eq!(
+            table.properties["StreamSpecification"]["StreamViewType"], "NEW_AND_OLD_IMAGES",
+            "{name}"
+        );
+        assert!(
+            serde_json::to_string(&m["EventSourceArn"])
+                .unwrap_or_default()
+                .contains(&table.id),
+            "{name}: the mapping reads the ledger table's stream"
+        );
+        let dlq = d
+            .target(&m["DestinationConfig"]["OnFailure"]["Destination"])
+            .expect("an on-failure destination of ours");
+        assert_eq!(dlq.kind, "AWS::SQS::Queue", "{name}");
+        let role = d.role_of(count);
+        let statements = d.role_statements(role);
+        let may = |action: &str, resource: &str| {
+            statements.iter().any(|st| {
+                st["Effect"] == "Allow"
+                    && allows(st, action)
+                    && serde_json::to_string(&st["Resource"])
+                        .unwrap_or_default()
+                        .contains(resource)
+            })
+        };
+        assert!(
+            may("sqs:SendMessage", &dlq.id),
+            "{name}: Lambda could not report a failed batch"
+        );
+        for action in [
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:DescribeStream",
+            "dynamodb:ListStreams",
+        ] {
+            assert!(
+                may(action, &table.id),
+                "{name}: the mapping needs {action} on the stream"
+            );
+        }
+        for action in [
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ] {
+            assert!(
+                may(action, &table.id),
+                "{name}: counters and checkpoints need {action}"
+            );
+        }
+    }
+}
+
+/// The recipient index the adapter queries is the one the stack creates: same name, keys and
+/// projection (a missing projected attribute would read back as a missing field).
+#[test]
+fn the_recipient_index_is_what_the_adapter_reads() {
+    use ses_ledger_aws::dynamo::{RECIPIENT_INDEX, RECIPIENT_INDEX_PROJECTION};
+    for (name, d) in all() {
+        let table = d
+            .of_kind("AWS::DynamoDB::Table")
+            .next()
+            .expect("the ledger table");
+        let indexes = table.properties["GlobalSecondaryIndexes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(indexes.len(), 1, "{name}");
+        let index = &indexes[0];
+        assert_eq!(index["IndexName"], RECIPIENT_INDEX, "{name}");
+        let keys: Vec<(String, String)> = index["KeySchema"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|k| {
+                (
+                    k["AttributeName"].as_str().unwrap_or_default().to_string(),
+                    k["KeyType"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("rcpt".to_string(), "HASH".to_string()),
+                ("at".to_string(), "RANGE".to_string())
+            ],
+            "{name}"
+        );
+        assert_eq!(index["Projection"]["ProjectionType"], "INCLUDE", "{name}");
+        let projected: BTreeSet<String> = strings(&index["Projection"]["NonKeyAttributes"])
+            .into_iter()
+            .collect();
+        let wanted: BTreeSet<String> = RECIPIENT_INDEX_PROJECTION
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        assert_eq!(projected, wanted, "{name}");
     }
 }
