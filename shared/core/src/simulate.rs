@@ -165,9 +165,30 @@ pub fn generate(scenario: &Scenario) -> Vec<Value> {
         .collect();
     out.extend(dupes);
     if scenario.shuffle {
+        // SNS keeps no order, but it does not hold events back for hours: shuffled within each
+        // hour of their own time, in hour order.
         out.shuffle(&mut rng);
+        out.sort_by_cached_key(arrival_hour);
     }
     out
+}
+
+/// The hour (`2026-11-20T10`) of the time an SES message reports its event at.
+fn arrival_hour(message: &Value) -> String {
+    let event_time = [
+        "bounce",
+        "complaint",
+        "delivery",
+        "deliveryDelay",
+        "open",
+        "click",
+        "reject",
+    ]
+    .iter()
+    .find_map(|object| message[*object]["timestamp"].as_str())
+    .or_else(|| message["mail"]["timestamp"].as_str())
+    .unwrap_or_default();
+    event_time.chars().take(13).collect()
 }
 
 /// Wraps SES messages as the SNS -> Lambda event the ingest function receives, one record each;
@@ -340,6 +361,20 @@ mod tests {
             notification_share: 0.5,
             shuffle: true,
         }
+    }
+
+    #[test]
+    fn a_shuffled_stream_arrives_hour_by_hour_in_no_order_within_the_hour() {
+        let stream = generate(&scenario(3));
+        let hours: Vec<String> = stream.iter().map(arrival_hour).collect();
+        assert!(hours.windows(2).all(|w| w[0] <= w[1]), "hour order");
+        let in_order = {
+            let mut unshuffled = scenario(3);
+            unshuffled.shuffle = false;
+            generate(&unshuffled)
+        };
+        assert_eq!(stream.len(), in_order.len());
+        assert_ne!(stream, in_order, "shuffled within the hour");
     }
 
     #[test]
