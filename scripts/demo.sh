@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole product on this machine: local AWS stand-ins on loopback, the real ingest and alarm
-# binaries under cargo-lambda's Lambda emulator, a few days of simulated traffic for three
+# The whole product on this machine: local AWS stand-ins on loopback, the real ingest, count and
+# alarm binaries under cargo-lambda's Lambda emulator (the table's stream handed to count as its
+# event source mapping would), a few days of simulated traffic for three
 # tenants (one shaped like the seed story), the alarm, and the operator's tools. Stops everything
 # it started. Knobs: DEMO_DAYS (2), DEMO_SENDS_PER_DAY (6000, the seed-story tenant; the others
 # send a fifth), DEMO_COMPLAINTS_PER_DAY (2), DEMO_SEED (42).
@@ -61,6 +62,9 @@ for f in events/malformed/*.json; do
     printf '%-50s HTTP %s  %s\n' "${f}" "$(invoke ingest "${f}")" "$(head -c 240 "${OUT}/response.json")"
 done
 
+say "3b. The table's stream through the real count binary (as the event source mapping would)"
+"${VIRTUAL_PY:-.cache/venv/bin/python}" scripts/demo_aws.py count
+
 say "4. What landed: DynamoDB (per message) and the event log stream"
 "${CLI}" message EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000 || true
 "${VIRTUAL_PY:-.cache/venv/bin/python}" scripts/demo_aws.py log-sample 3
@@ -78,6 +82,7 @@ while IFS= read -r line; do
     printf '\r  SNS invocation %d/%d' "${n}" "${lines}"
 done <"${OUT}/stream.jsonl"
 printf '\n  %d invocations in %ss\n' "${lines}" "$((SECONDS - started))"
+"${VIRTUAL_PY:-.cache/venv/bin/python}" scripts/demo_aws.py count
 
 say "6. SES's own figure (seeded into CloudWatch as SES would publish it), then the alarm function"
 "${VIRTUAL_PY:-.cache/venv/bin/python}" scripts/demo_aws.py seed-ses-metric 0.0031

@@ -1,14 +1,22 @@
 """Small AWS chores for scripts/demo.sh against the local stack (boto3 comes with moto).
 
-Usage: demo_aws.py setup | seed-ses-metric VALUE | alerts | log-sample N
-Reads endpoints from the AWS_ENDPOINT_URL_* variables of .local-stack/env.
+Usage: demo_aws.py setup | count | seed-ses-metric VALUE | alerts | log-sample N
+Reads endpoints from the AWS_ENDPOINT_URL_* variables of .local-stack/env; `count` also
+LAMBDA_INVOKE_URL (scripts/lambda-watch.sh).
 """
 import datetime
 import json
 import os
 import sys
+import time
+import urllib.request
 
 import boto3
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where `count` remembers how far it has read each stream shard, as an event source mapping does.
+STREAM_POSITION = os.path.join(ROOT, ".local-stack", "demo-stream-position.json")
 
 TABLE = os.environ["SES_LEDGER_TABLE"]
 LOG_GROUP = os.environ["SES_LEDGER_EVENT_LOG_GROUP"]
@@ -22,14 +30,30 @@ def client(service, env):
     return boto3.client(service, endpoint_url=url, region_name=os.environ["AWS_REGION"])
 
 
+def ledger_table_definition():
+    """LedgerTable's keys, index and stream exactly as template.yaml declares them."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    # CloudFormation's short forms (!Ref, !If, ...) are irrelevant here; read them as plain values.
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    with open(os.path.join(ROOT, "template.yaml")) as f:
+        properties = yaml.load(f, Loader=Loader)["Resources"]["LedgerTable"]["Properties"]
+    stream = dict(properties["StreamSpecification"], StreamEnabled=True)
+    return {
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "KeySchema": properties["KeySchema"],
+        "GlobalSecondaryIndexes": properties["GlobalSecondaryIndexes"],
+        "StreamSpecification": stream,
+    }
+
+
 def setup():
     ddb = client("dynamodb", "AWS_ENDPOINT_URL_DYNAMODB")
-    ddb.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-    )
+    ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST", **ledger_table_definition())
+    if os.path.exists(STREAM_POSITION):
+        os.remove(STREAM_POSITION)
     client("logs", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS").create_log_group(logGroupName=LOG_GROUP)
     sns = client("sns", "AWS_ENDPOINT_URL_SNS")
     sqs = client("sqs", "AWS_ENDPOINT_URL_SQS")
@@ -65,6 +89,68 @@ def alerts():
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
+def lambda_record(record):
+    """A stream record as Lambda hands it to a function (images stay in DynamoDB JSON)."""
+    change = {k: v for k, v in record["dynamodb"].items() if k != "ApproximateCreationDateTime"}
+    return {"eventID": record["eventID"], "eventName": record["eventName"],
+            "eventSource": "aws:dynamodb", "dynamodb": change}
+
+
+def count():
+    """Plays the count function's event source mapping once over the table's stream: reads each
+    shard from where the last call stopped, hands the records to the real count binary under the
+    emulator in batches of up to 1,000, and retries a failed batch whole, from its first record."""
+    url = os.environ["LAMBDA_INVOKE_URL"].rstrip("/")
+    assert url.startswith("http://127.0.0.1:"), url
+    ddb = client("dynamodb", "AWS_ENDPOINT_URL_DYNAMODB")
+    streams = client("dynamodbstreams", "AWS_ENDPOINT_URL_DYNAMODB")
+    arn = ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    position = {}
+    if os.path.exists(STREAM_POSITION):
+        with open(STREAM_POSITION) as f:
+            position = json.load(f)
+    counted = batches = 0
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        sid = shard["ShardId"]
+        after = position.get(sid)
+        kwargs = {"StreamArn": arn, "ShardId": sid}
+        if after:
+            kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=after)
+        else:
+            kwargs.update(ShardIteratorType="TRIM_HORIZON")
+        iterator = streams.get_shard_iterator(**kwargs)["ShardIterator"]
+        pending = []
+        while iterator:
+            page = streams.get_records(ShardIterator=iterator, Limit=1000)
+            pending.extend(lambda_record(r) for r in page["Records"])
+            iterator = page.get("NextShardIterator")
+            while len(pending) >= 1000 or (pending and not page["Records"]):
+                batch, pending = pending[:1000], pending[1000:]
+                counted += invoke_until_it_takes(url, batch)
+                batches += 1
+                position[sid] = batch[-1]["dynamodb"]["SequenceNumber"]
+                with open(STREAM_POSITION, "w") as f:
+                    json.dump(position, f)
+            if not page["Records"]:
+                break
+    print(f"count: {batches} stream batches, {counted} recipient events added to the counters")
+
+
+def invoke_until_it_takes(url, batch):
+    body = json.dumps({"Records": batch}).encode()
+    for attempt in range(10):
+        request = urllib.request.Request(f"{url}/2015-03-31/functions/count/invocations", data=body,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return json.load(response)["counted"]
+        except urllib.error.HTTPError as error:
+            print(f"count: batch failed ({error.code}: {error.read()[:200]!r}); retrying it whole",
+                  file=sys.stderr)
+            time.sleep(min(2 ** attempt, 30))
+    sys.exit("count: a stream batch kept failing")
+
+
 def log_sample(n):
     logs = client("logs", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS")
     streams = logs.describe_log_streams(logGroupName=LOG_GROUP)["logStreams"]
@@ -88,6 +174,8 @@ if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "setup":
         setup()
+    elif command == "count":
+        count()
     elif command == "seed-ses-metric":
         seed_ses_metric(sys.argv[2])
     elif command == "alerts":
