@@ -117,6 +117,12 @@ pub fn index_write_units(item: &HashMap<String, AttributeValue>) -> f64 {
     super::items::recipient_index_entry(item).map_or(0.0, |entry| kb(item_size(&entry)))
 }
 
+/// Stored bytes of an item's recipient index entry, DynamoDB's 100 bytes of overhead included (0
+/// when the index does not hold it): for measuring storage.
+pub fn recipient_index_entry_size(item: &HashMap<String, AttributeValue>) -> usize {
+    super::items::recipient_index_entry(item).map_or(0, |entry| item_size(&entry) + 100)
+}
+
 /// Write units of a transaction by DynamoDB's rules: each action at twice the units of its item
 /// (1 per started KB). An update is sized by its key and the values it writes, which is exact for
 /// the small items the event path updates (counters, markers) and a lower bound otherwise.

@@ -72,12 +72,6 @@ pub(super) fn recipient_index_entry(item: &Item) -> Option<Item> {
     )
 }
 
-/// Stored bytes of an item's recipient index entry, 100 bytes of overhead included (0 when the
-/// index does not hold it): for measuring storage.
-pub fn recipient_index_entry_size(item: &Item) -> usize {
-    recipient_index_entry(item).map_or(0, |entry| super::item_size(&entry) + 100)
-}
-
 fn format_code(format: PayloadFormat) -> &'static str {
     match format {
         PayloadFormat::Notification => "N",

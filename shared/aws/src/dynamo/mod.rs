@@ -44,8 +44,10 @@ mod table;
 mod tally;
 mod write;
 
-pub use capacity::{item_size, put_write_units, CapacityMeter, Consumed};
-pub use items::{recipient_index_entry_size, RECIPIENT_INDEX, RECIPIENT_INDEX_PROJECTION};
+pub use capacity::{
+    item_size, put_write_units, recipient_index_entry_size, CapacityMeter, Consumed,
+};
+pub use items::{RECIPIENT_INDEX, RECIPIENT_INDEX_PROJECTION};
 pub use table::{create_table, create_table_with_stream};
 
 /// How often a transaction is retried when another writer touched the same summary or counter.
