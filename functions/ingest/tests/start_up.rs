@@ -17,7 +17,7 @@ fn start(vars: &[(&str, &str)]) -> std::process::Output {
 fn a_bad_value_stops_it_with_the_variable_named() {
     for (variable, value) in [
         ("SES_LEDGER_SOFT_BOUNCE_LIMIT", "three"),
-        ("SES_LEDGER_COUNTER_SHARDS", "0"),
+        ("SES_LEDGER_COUNTER_TTL_DAYS", "7"),
         ("SES_LEDGER_HISTORY_TTL_DAYS", "-5"),
     ] {
         let out = start(&[(variable, value)]);
