@@ -348,18 +348,44 @@ impl RecipientEvent {
         }
         RecipientEvent {
             schema_version: self.schema_version,
-            event_id: self.event_id.clone(),
-            event_type: self.event_type,
             event_subtype: self.event_subtype.clone(),
-            payload_format: self.payload_format,
             recipient: self.recipient.clone(),
+            detail,
+            ..RecipientEvent::bare(
+                &self.event_id,
+                self.event_type,
+                self.payload_format,
+                &self.ses_message_id,
+                self.event_time,
+                self.ingested_at,
+            )
+        }
+    }
+
+    /// An event of which only its identity, type, format and times are known: every optional
+    /// field empty (what readers of the ledger fill in from).
+    pub fn bare(
+        event_id: &str,
+        event_type: EventType,
+        payload_format: PayloadFormat,
+        ses_message_id: &str,
+        event_time: DateTime<Utc>,
+        ingested_at: DateTime<Utc>,
+    ) -> RecipientEvent {
+        RecipientEvent {
+            schema_version: SCHEMA_VERSION,
+            event_id: event_id.to_string(),
+            event_type,
+            event_subtype: None,
+            payload_format,
+            recipient: None,
             recipient_original: None,
             recipient_domain: None,
             mailbox_provider: None,
-            ses_message_id: self.ses_message_id.clone(),
+            ses_message_id: ses_message_id.to_string(),
             sent_at: None,
-            event_time: self.event_time,
-            ingested_at: self.ingested_at,
+            event_time,
+            ingested_at,
             source: None,
             source_address: None,
             source_domain: None,
@@ -370,7 +396,7 @@ impl RecipientEvent {
             configuration_set: None,
             tags: BTreeMap::new(),
             subject: None,
-            detail,
+            detail: TypeSpecificFields::default(),
             origin: Origin::default(),
             raw: None,
         }

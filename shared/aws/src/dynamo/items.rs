@@ -183,50 +183,18 @@ fn event_from_item(item: &Item) -> Result<RecipientEvent, StoreError> {
         *field = Some(headline);
     }
     Ok(RecipientEvent {
-        schema_version: ses_ledger::event::SCHEMA_VERSION,
-        event_id,
-        event_type,
         event_subtype: owned(attr::SUBTYPE),
-        payload_format,
         recipient: owned(attr::RECIPIENT),
-        ses_message_id,
-        event_time: parse_time(attr::EVENT_TIME)?,
-        ingested_at,
         detail,
-        ..empty_event()
+        ..RecipientEvent::bare(
+            &event_id,
+            event_type,
+            payload_format,
+            &ses_message_id,
+            parse_time(attr::EVENT_TIME)?,
+            ingested_at,
+        )
     })
-}
-
-/// Every field empty: what [`event_from_item`] fills in from.
-fn empty_event() -> RecipientEvent {
-    RecipientEvent {
-        schema_version: 0,
-        event_id: String::new(),
-        event_type: EventType::Unknown,
-        event_subtype: None,
-        payload_format: PayloadFormat::EventPublishing,
-        recipient: None,
-        recipient_original: None,
-        recipient_domain: None,
-        mailbox_provider: None,
-        ses_message_id: String::new(),
-        sent_at: None,
-        event_time: DateTime::<Utc>::UNIX_EPOCH,
-        ingested_at: DateTime::<Utc>::UNIX_EPOCH,
-        source: None,
-        source_address: None,
-        source_domain: None,
-        source_arn: None,
-        sending_account_id: None,
-        caller_identity: None,
-        source_ip: None,
-        configuration_set: None,
-        tags: Default::default(),
-        subject: None,
-        detail: TypeSpecificFields::default(),
-        origin: Default::default(),
-        raw: None,
-    }
 }
 
 /// A recipient's summary item (counts, first and last event, soft bounces, suppression).

@@ -10,7 +10,6 @@
 //! backoff and counted in the meter.
 
 // The adapter's imports, types and helpers are shared by its parts.
-use super::capacity::transaction_write_units;
 #[allow(unused_imports)]
 use super::items::*;
 use super::write::{classify_cancellation, Cancelled};
@@ -134,27 +133,12 @@ impl CounterWriter for DynamoLedger {
             for ((scope, bucket), delta) in &chunk.deltas {
                 items.push(self.delta_update(scope, *bucket, delta)?);
             }
-            let (count, units) = (items.len(), transaction_write_units(&items));
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            let error = match result {
-                Ok(out) => {
-                    self.meter.computed(
-                        "TransactWriteItems (counters)",
-                        count,
-                        units,
-                        out.consumed_capacity(),
-                    );
-                    return Ok(true);
-                }
-                Err(error) => error,
+            let Err(error) = self
+                .transact("TransactWriteItems (counters)", items, 0.0)
+                .await
+            else {
+                return Ok(true);
             };
-            self.meter.failed("TransactWriteItems (counters)", count);
             // The checkpoint is the first item: its condition failing means another attempt
             // applied this chunk first. Counter items have no condition, so contention here
             // can only be a conflict.

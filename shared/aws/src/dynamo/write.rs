@@ -143,28 +143,17 @@ impl DynamoLedger {
                 put(summary)?,
             ];
             // The index entry of the event item is a plain write (indexes are not transactional).
-            let units = transaction_write_units(&items) + index_write_units(&item);
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            let error = match result {
-                Ok(out) => {
-                    self.meter.computed(
-                        "TransactWriteItems (event, suppression)",
-                        2,
-                        units,
-                        out.consumed_capacity(),
-                    );
-                    return Ok(RecordOutcome::New);
-                }
-                Err(error) => error,
+            let index_units = index_write_units(&item);
+            let Err(error) = self
+                .transact(
+                    "TransactWriteItems (event, suppression)",
+                    items,
+                    index_units,
+                )
+                .await
+            else {
+                return Ok(RecordOutcome::New);
             };
-            self.meter
-                .failed("TransactWriteItems (event, suppression)", 2);
             match classify_cancellation(&error) {
                 Some(Cancelled::Duplicate { counted }) => {
                     self.add_scopes(event, increments, counted).await?;
@@ -193,6 +182,35 @@ impl DynamoLedger {
             attempts: MAX_CONFLICT_ATTEMPTS,
             message: last_problem,
         })
+    }
+
+    /// One transaction with its consumed capacity metered: `units` computed by DynamoDB's rules
+    /// before sending (DynamoDB Local under-reports transactions), a failure counted as billed.
+    pub(super) async fn transact(
+        &self,
+        operation: &'static str,
+        items: Vec<TransactWriteItem>,
+        extra_units: f64,
+    ) -> Result<(), SdkError<TransactWriteItemsError>> {
+        let (count, units) = (items.len(), transaction_write_units(&items) + extra_units);
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter
+                    .computed(operation, count, units, out.consumed_capacity());
+                Ok(())
+            }
+            Err(error) => {
+                self.meter.failed(operation, count);
+                Err(error)
+            }
+        }
     }
 
     /// A duplicate may know scopes the first copy did not: a complaint that arrived first as an
