@@ -3,7 +3,10 @@
 # a simulated month ingested into DynamoDB Local with ReturnConsumedCapacity, then the table
 # scanned and sized. Prints the Markdown tables docs/benchmarks.md quotes.
 #
-#   scripts/measure-write-cost.sh [SENDS_PER_DAY=200] [DAYS=30]
+#   scripts/measure-write-cost.sh [SENDS_PER_DAY=200] [DAYS=30] [WINDOW_SECONDS]
+#
+# The change records are batched as the count function's mapping would have batched the month
+# live (at most 1000 records or 60 s); WINDOW_SECONDS overrides the window, 0 cuts by size alone.
 #
 # Starts its own local stack (state in .local-stack-measure/), so it can run beside the tests.
 set -euo pipefail
@@ -19,4 +22,4 @@ trap 'scripts/local-stack.sh stop >/dev/null 2>&1 || true' EXIT
 scripts/local-stack.sh start >&2
 # shellcheck disable=SC1091
 source "${SES_LEDGER_STACK_STATE}/env"
-"${TARGET_DIR}/release/examples/write_cost" "${1:-200}" "${2:-30}"
+"${TARGET_DIR}/release/examples/write_cost" "${1:-200}" "${2:-30}" "${@:3}"

@@ -759,6 +759,20 @@ fn the_stream_source_retries_whole_batches_and_the_count_function_may_read_it() 
             Some(1),
             "{name}"
         );
+        // The cost measurement batches the stream as this mapping does (docs/benchmarks.md).
+        let measured = ses_ledger_integration_tests::StreamBatching::COUNT_FUNCTION;
+        assert_eq!(
+            (
+                m.get("BatchSize").and_then(Value::as_u64),
+                m.get("MaximumBatchingWindowInSeconds")
+                    .and_then(Value::as_u64)
+            ),
+            (
+                Some(measured.max_records as u64),
+                measured.window_seconds.map(u64::from)
+            ),
+            "{name}: the write-cost measurement batches differently from the mapping"
+        );
         for limit in ["MaximumRetryAttempts", "MaximumRecordAgeInSeconds"] {
             assert!(
                 m.get(limit).and_then(Value::as_i64).is_none_or(|v| v == -1),

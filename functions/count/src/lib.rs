@@ -1,7 +1,7 @@
 //! The counting Lambda, fed by the ledger table's DynamoDB stream: sums a batch's increments and
-//! adds them to the hourly counters exactly once (`usecase::Count`). A failed batch is retried
+//! writes them as hourly counter items exactly once (`usecase::Count`). A failed batch is retried
 //! whole by the event source mapping, which must neither bisect batches nor take partial
-//! failures: the checkpoint is named by the batch's first record.
+//! failures: counter items are named by the first record that contributes to them.
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
@@ -32,7 +32,7 @@ impl From<CountError> for Diagnostic {
     }
 }
 
-/// One stream batch: its changes, applied behind the batch's checkpoint.
+/// One stream batch: its changes, written as the counter items earlier attempts did not write.
 pub async fn handle<W: CounterWriter>(
     app: &Count<W>,
     event: LambdaEvent<Value>,
@@ -41,18 +41,18 @@ pub async fn handle<W: CounterWriter>(
     let report = app.batch(&changes).await?;
     tracing::info!(
         records = changes.len(),
-        applied = report.applied,
         counted = report.counted,
         already_counted = report.already_counted,
-        transactions = report.transactions,
+        writes = report.writes,
+        found = report.found,
         "counted"
     );
     Ok(serde_json::json!({
         "records": changes.len(),
-        "applied": report.applied,
         "counted": report.counted,
         "already_counted": report.already_counted,
-        "transactions": report.transactions,
+        "writes": report.writes,
+        "found": report.found,
     }))
 }
 
@@ -93,11 +93,12 @@ mod tests {
         let app = Count { counters: &ledger };
         let call = |payload: Value| handle(&app, LambdaEvent::new(payload, Context::default()));
         let first = call(batch(1, 50)).await.expect("first");
-        assert_eq!(first["applied"], 50);
+        // One hour, two scopes: two counter items.
+        assert_eq!((first["counted"].clone(), first["writes"].clone()), (50.into(), 2.into()));
         let again = call(batch(1, 50)).await.expect("redelivered");
         assert_eq!(
-            (again["applied"].clone(), again["already_counted"].clone()),
-            (0.into(), 50.into())
+            (again["counted"].clone(), again["already_counted"].clone(), again["writes"].clone()),
+            (0.into(), 50.into(), 0.into())
         );
         call(batch(51, 10)).await.expect("next");
         assert_eq!(

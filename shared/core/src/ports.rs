@@ -94,25 +94,21 @@ pub trait EventStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// The hourly counters, written from the ledger table's change stream behind one checkpoint per
-/// stream batch, named by the batch's first sequence number (a failed batch is retried from its
-/// first record; see `tally`). DynamoDB: one transaction per chunk.
+/// The hourly counters, written from the ledger table's change stream (see `tally`).
 pub trait CounterWriter: Send + Sync {
-    /// The last sequence number of the batch starting at `batch` whose increments are applied.
-    fn checkpoint(
+    /// Writes `counter` only if no item of its scope and hour is named by `counter.first` yet.
+    fn write_new(
         &self,
-        batch: &crate::tally::SequenceNumber,
-    ) -> impl Future<Output = Result<Option<crate::tally::SequenceNumber>, StoreError>> + Send;
+        counter: &crate::tally::CounterWrite,
+    ) -> impl Future<Output = Result<CounterWritten, StoreError>> + Send;
+}
 
-    /// Adds `chunk` to the counters and moves the batch's checkpoint from `from` to
-    /// `chunk.last`, all or nothing. `Ok(false)` when the checkpoint is no longer `from` (another
-    /// invocation applied it first): then nothing was applied.
-    fn apply(
-        &self,
-        batch: &crate::tally::SequenceNumber,
-        from: Option<&crate::tally::SequenceNumber>,
-        chunk: &crate::tally::Chunk,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+/// What [`CounterWriter::write_new`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CounterWritten {
+    New,
+    /// An earlier attempt wrote the item; it covers the records up to `last`.
+    Exists { last: crate::tally::SequenceNumber },
 }
 
 /// The structured event stream (CloudWatch Logs in production).
@@ -244,19 +240,11 @@ impl<T: CounterReader> CounterReader for &T {
 }
 
 impl<T: CounterWriter> CounterWriter for &T {
-    fn checkpoint(
+    fn write_new(
         &self,
-        batch: &crate::tally::SequenceNumber,
-    ) -> impl Future<Output = Result<Option<crate::tally::SequenceNumber>, StoreError>> + Send {
-        (**self).checkpoint(batch)
-    }
-    fn apply(
-        &self,
-        batch: &crate::tally::SequenceNumber,
-        from: Option<&crate::tally::SequenceNumber>,
-        chunk: &crate::tally::Chunk,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        (**self).apply(batch, from, chunk)
+        counter: &crate::tally::CounterWrite,
+    ) -> impl Future<Output = Result<CounterWritten, StoreError>> + Send {
+        (**self).write_new(counter)
     }
 }
 

@@ -1,16 +1,15 @@
-//! Counting from the ledger table's change stream: the increments of a batch of newly recorded
-//! events, summed per counter, and cut into chunks that each move the batch's checkpoint. Pure;
-//! `usecase::Count` applies the chunks through the `CounterWriter` port.
+//! Counting from the ledger table's change stream: a batch of newly recorded events, and the
+//! counter items it writes. Pure; `usecase::Count` writes them through the `CounterWriter` port.
 //!
-//! Why this is exactly once: a stream shard delivers its records in order, and Lambda retries a
-//! failed batch whole, from its first record (the event source mapping neither bisects batches
-//! nor reports partial failures; template.yaml says so). The batch's checkpoint is named by that
-//! first record. Each chunk is applied in one transaction that moves the checkpoint from the
-//! value the plan started from to the chunk's last sequence number, so a chunk is applied whole or
-//! not at all, and a retry skips every record at or before the checkpoint. Batches that follow
-//! one another never overlap, so they need no shared checkpoint, and two stream shards never
-//! write the same checkpoint item.
-
+//! Why this is exactly once without a transaction: a stream shard delivers its records in order,
+//! batches that follow one another never overlap, and Lambda retries a failed batch whole, from
+//! its first record (the event source mapping neither bisects batches nor reports partial
+//! failures; template.yaml says so). A batch writes one new item per counter it adds to (scope
+//! and hour), named by the first record that contributes to it and holding the last one, with a
+//! put that succeeds only if the item is new. A retry names the same items, so each one it finds
+//! already written covers its records; if the retry holds records past what the item covers, they
+//! go into a further item named by the first of them. A write is one item, so a crash between
+//! two writes leaves whole items, and the retry writes only the missing ones.
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -64,83 +63,100 @@ pub struct CounterDelta {
     pub details: BTreeMap<ComplaintBreakdown, u64>,
 }
 
-/// The counters a chunk adds to, by scope and hour.
-pub type Deltas = BTreeMap<(Scope, DateTime<Utc>), CounterDelta>;
+impl CounterDelta {
+    fn add(&mut self, increment: &CounterIncrement) {
+        for m in &increment.metrics {
+            *self.metrics.entry(*m).or_default() += 1;
+        }
+        for d in &increment.details {
+            *self.details.entry(d.clone()).or_default() += 1;
+        }
+    }
+}
 
-/// Changes applied together, moving the checkpoint to `last`.
+/// One counter item to write: what the batch's records from `first` to `last` (stream order) add
+/// to `scope` in the hour `bucket`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chunk {
+pub struct CounterWrite {
+    pub scope: Scope,
+    pub bucket: DateTime<Utc>,
+    pub first: SequenceNumber,
     pub last: SequenceNumber,
-    pub deltas: Deltas,
-    /// Records in the chunk (some may add to no counter).
-    pub records: usize,
-    /// Those of them that add to some counter (recipient events, or the scopes a duplicate added).
-    pub counting: usize,
+    pub delta: CounterDelta,
 }
 
-fn add(deltas: &mut Deltas, increment: &CounterIncrement) {
-    let delta = deltas
-        .entry((increment.scope.clone(), increment.bucket))
-        .or_default();
-    for m in &increment.metrics {
-        *delta.metrics.entry(*m).or_default() += 1;
+/// What a batch adds to one counter (scope and hour), record by record in stream order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterPlan<'a> {
+    pub scope: &'a Scope,
+    pub bucket: DateTime<Utc>,
+    contributions: Vec<(&'a SequenceNumber, &'a CounterIncrement)>,
+}
+
+impl<'a> CounterPlan<'a> {
+    fn after(
+        &self,
+        covered: Option<&SequenceNumber>,
+    ) -> impl Iterator<Item = &(&'a SequenceNumber, &'a CounterIncrement)> {
+        let covered = covered.cloned();
+        self.contributions
+            .iter()
+            .filter(move |(seq, _)| covered.as_ref().is_none_or(|c| *seq > c))
     }
-    for d in &increment.details {
-        *delta.details.entry(d.clone()).or_default() += 1;
+
+    /// The item for the contributions after `covered` (all of them for `None`); `None` when an
+    /// item already covers every one.
+    pub fn write_after(&self, covered: Option<&SequenceNumber>) -> Option<CounterWrite> {
+        let mut pending = self.after(covered).peekable();
+        let first = (*pending.peek()?.0).clone();
+        let mut delta = CounterDelta::default();
+        let mut last = first.clone();
+        for (seq, increment) in pending {
+            delta.add(increment);
+            last = (*seq).clone();
+        }
+        Some(CounterWrite {
+            scope: self.scope.clone(),
+            bucket: self.bucket,
+            first,
+            last,
+            delta,
+        })
+    }
+
+    /// The records whose contributions come after `covered`.
+    pub fn records_after(&self, covered: Option<&SequenceNumber>) -> Vec<&'a SequenceNumber> {
+        self.after(covered).map(|(seq, _)| *seq).collect()
     }
 }
 
-/// The changes after `checkpoint`, in sequence order, summed into chunks of at most
-/// `max_counters` counters each (a transaction holds 100 items: the checkpoint and 99 counters).
-/// A record is never split between chunks.
-pub fn plan(
-    changes: &[CountedChange],
-    checkpoint: Option<&SequenceNumber>,
-    max_counters: usize,
-) -> Vec<Chunk> {
-    let mut pending: Vec<&CountedChange> = changes
-        .iter()
-        .filter(|c| checkpoint.is_none_or(|cp| c.sequence > *cp))
-        .collect();
-    pending.sort_by(|a, b| a.sequence.cmp(&b.sequence));
-    pending.dedup_by(|a, b| a.sequence == b.sequence);
-    let mut chunks: Vec<Chunk> = Vec::new();
-    let mut current: Option<Chunk> = None;
-    for change in pending {
-        if let Some(chunk) = current.as_mut() {
-            let mut wider = chunk.deltas.clone();
-            for i in &change.increments {
-                add(&mut wider, i);
-            }
-            if wider.len() <= max_counters.max(1) {
-                chunk.deltas = wider;
-                chunk.last = change.sequence.clone();
-                chunk.records += 1;
-                chunk.counting += usize::from(!change.increments.is_empty());
-                continue;
-            }
-            chunks.extend(current.take());
+/// The counters a batch adds to, each with its contributions in stream order. A record that
+/// appears twice in the batch is taken once.
+pub fn plan(changes: &[CountedChange]) -> Vec<CounterPlan<'_>> {
+    let mut records: Vec<&CountedChange> = changes.iter().collect();
+    records.sort_by(|a, b| a.sequence.cmp(&b.sequence));
+    records.dedup_by(|a, b| a.sequence == b.sequence);
+    let mut counters: BTreeMap<(&Scope, DateTime<Utc>), CounterPlan<'_>> = BTreeMap::new();
+    for record in records {
+        for increment in &record.increments {
+            counters
+                .entry((&increment.scope, increment.bucket))
+                .or_insert_with(|| CounterPlan {
+                    scope: &increment.scope,
+                    bucket: increment.bucket,
+                    contributions: Vec::new(),
+                })
+                .contributions
+                .push((&record.sequence, increment));
         }
-        let mut deltas = Deltas::new();
-        for i in &change.increments {
-            add(&mut deltas, i);
-        }
-        current = Some(Chunk {
-            last: change.sequence.clone(),
-            deltas,
-            records: 1,
-            counting: usize::from(!change.increments.is_empty()),
-        });
     }
-    chunks.extend(current);
-    chunks
+    counters.into_values().collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use proptest::prelude::*;
 
     fn seq(n: u64) -> SequenceNumber {
         SequenceNumber::parse(&n.to_string()).expect("digits")
@@ -179,79 +195,39 @@ mod tests {
     }
 
     #[test]
-    fn a_plan_skips_what_the_checkpoint_covers_and_sums_the_rest() {
+    fn a_plan_sums_each_counter_in_stream_order_after_what_is_covered() {
+        let both = [Scope::Account, Scope::Provider("gmail".into())];
         let a = [Scope::Account];
-        let changes = vec![change(3, &a, 10), change(1, &a, 10), change(2, &a, 11)];
-        let chunks = plan(&changes, Some(&seq(1)), 99);
-        assert_eq!(chunks.len(), 1);
-        assert_eq!(chunks[0].last, seq(3));
-        assert_eq!(chunks[0].records, 2);
-        let deliveries =
-            |h| chunks[0].deltas[&(Scope::Account, hour(h))].metrics[&Metric::Deliveries];
-        assert_eq!((deliveries(10), deliveries(11)), (1, 1));
-        assert!(plan(&changes, Some(&seq(3)), 99).is_empty());
-    }
-
-    #[test]
-    fn chunks_hold_at_most_the_counters_a_transaction_can_take() {
-        let scopes: Vec<Scope> = (0..5).map(|i| Scope::Provider(format!("p{i}"))).collect();
-        // Every record adds to 5 new counters (a new hour each): 2 records fit in 10.
-        let changes: Vec<CountedChange> = (1..=5).map(|n| change(n, &scopes, n as u32)).collect();
-        let chunks = plan(&changes, None, 10);
+        // Out of order, one record twice, two hours.
+        let changes = vec![
+            change(3, &a, 10),
+            change(1, &both, 10),
+            change(2, &a, 11),
+            change(1, &both, 10),
+            change(5, &a, 10),
+        ];
+        let plans = plan(&changes);
+        let keys: Vec<(String, u32)> = plans
+            .iter()
+            .map(|p| (p.scope.key(), p.bucket.format("%H").to_string().parse().unwrap_or(0)))
+            .collect();
         assert_eq!(
-            chunks.iter().map(|c| c.records).collect::<Vec<_>>(),
-            vec![2, 2, 1]
+            keys,
+            vec![
+                ("account".into(), 10),
+                ("account".into(), 11),
+                ("provider:gmail".into(), 10)
+            ]
         );
-        assert!(chunks.iter().all(|c| c.deltas.len() <= 10));
-        assert_eq!(
-            chunks.iter().map(|c| c.last.clone()).collect::<Vec<_>>(),
-            vec![seq(2), seq(4), seq(5)]
-        );
-    }
-
-    proptest! {
-        /// However a stream is cut into batches and redelivered, applying each batch's plan
-        /// behind the checkpoint counts every record once.
-        #[test]
-        fn redelivered_batches_count_every_record_once(
-            hours in proptest::collection::vec(0u32..3, 1..40),
-            cuts in proptest::collection::vec(1usize..8, 1..20),
-            replays in proptest::collection::vec(any::<bool>(), 20),
-            max in 1usize..6,
-        ) {
-            let scopes = [Scope::Account, Scope::Provider("gmail".into())];
-            let changes: Vec<CountedChange> = hours
-                .iter()
-                .enumerate()
-                .map(|(i, h)| change(i as u64 + 1, &scopes, *h))
-                .collect();
-            let mut applied = Deltas::new();
-            let mut checkpoint: Option<SequenceNumber> = None;
-            let mut start = 0;
-            for (i, cut) in cuts.iter().cycle().enumerate() {
-                if start >= changes.len() { break; }
-                let end = (start + cut).min(changes.len());
-                let batch = &changes[start..end];
-                // A redelivery sends an earlier overlapping batch again.
-                let rounds = if replays[i % replays.len()] { 2 } else { 1 };
-                for _ in 0..rounds {
-                    for chunk in plan(batch, checkpoint.as_ref(), max) {
-                        for (key, d) in chunk.deltas {
-                            let into = applied.entry(key).or_default();
-                            for (m, n) in d.metrics { *into.metrics.entry(m).or_default() += n; }
-                        }
-                        checkpoint = Some(chunk.last);
-                    }
-                }
-                start = end.saturating_sub(if replays[i % replays.len()] { 1 } else { 0 }).max(start + 1);
-            }
-            let total: u64 = applied.values().map(|d| d.metrics[&Metric::Deliveries]).sum();
-            prop_assert_eq!(total, (changes.len() * scopes.len()) as u64);
-            for h in 0..3u32 {
-                let expected = hours.iter().filter(|x| **x == h).count() as u64;
-                let got = applied.get(&(Scope::Account, hour(h))).map_or(0, |d| d.metrics[&Metric::Deliveries]);
-                prop_assert_eq!(got, expected);
-            }
-        }
+        let ten = &plans[0];
+        let all = ten.write_after(None).expect("pending");
+        assert_eq!((all.first.clone(), all.last.clone()), (seq(1), seq(5)));
+        assert_eq!(all.delta.metrics[&Metric::Deliveries], 3);
+        let rest = ten.write_after(Some(&seq(1))).expect("pending");
+        assert_eq!((rest.first, rest.last), (seq(3), seq(5)));
+        assert_eq!(rest.delta.metrics[&Metric::Deliveries], 2);
+        assert_eq!(ten.records_after(Some(&seq(3))), vec![&seq(5)]);
+        assert!(ten.write_after(Some(&seq(5))).is_none());
+        assert!(ten.records_after(Some(&seq(9))).is_empty());
     }
 }

@@ -6,8 +6,7 @@
 //! | recipient suppression state | `RCPT#<address>` | `SUMMARY`                          |
 //! | scope registry       | `SCOPES`                | `<scope>`                           |
 //! | alert state          | `ALERT#<scope>`         | `<rate name>`                       |
-//! | hourly counter, from the stream | `CNT#<scope>` | `H#<yyyy-mm-ddThh>#<writer>`       |
-//! | stream batch checkpoint | `CKPT#<first sequence number>` | `COUNTERS`                |
+//! | hourly counter, from the stream | `CNT#<scope>` | `H#<yyyy-mm-ddThh>#<first record>` |
 //!
 //! The recipient history is the index `by_recipient` over event items: partition `rcpt` (the
 //! normalised address), sort `at` (the event time, millisecond RFC 3339 in UTC, which sorts as
@@ -68,16 +67,11 @@ pub fn counter_sk_to(bucket: DateTime<Utc>) -> String {
     format!("H#{}#~", bucket_label(bucket))
 }
 
-/// The counters' checkpoint of one batch of the table's change stream, named by its first record.
-pub fn checkpoint_pk(batch: &SequenceNumber) -> String {
-    format!("CKPT#{}", batch.as_str())
-}
-
-/// A counter written from the stream: one item per hour per writer (a Lambda execution
-/// environment, which runs one batch at a time), so no two concurrent transactions ever touch the
-/// same counter item.
-pub fn writer_counter_sk(bucket: DateTime<Utc>, writer: &str) -> String {
-    format!("H#{}#{writer}", bucket_label(bucket))
+/// A counter item written from the stream: what one batch adds to a scope in an hour, named by
+/// the first stream record that contributes to it (`ses_ledger::tally`). An hour of a scope has
+/// one such item per batch that added to it; readers sum them.
+pub fn counter_sk(bucket: DateTime<Utc>, first: &SequenceNumber) -> String {
+    format!("H#{}#{}", bucket_label(bucket), first.as_str())
 }
 
 pub fn alert_pk(scope: &Scope) -> String {

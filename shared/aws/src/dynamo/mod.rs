@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration as TimeDelta, SecondsFormat, Utc};
@@ -50,7 +50,7 @@ pub use capacity::{
 pub use items::{RECIPIENT_INDEX, RECIPIENT_INDEX_PROJECTION};
 pub use table::{create_table, create_table_with_stream};
 
-/// How often a transaction is retried when another writer touched the same summary or counter.
+/// How often a transaction is retried when another writer touched the same summary.
 const MAX_CONFLICT_ATTEMPTS: u32 = 20;
 
 type Item = HashMap<String, AttributeValue>;
@@ -63,18 +63,6 @@ pub struct DynamoLedger {
     registered: Mutex<HashSet<(String, String)>>,
     /// What the event path's requests consumed, as DynamoDB reports it.
     meter: CapacityMeter,
-    /// Names this instance's counter items when it counts from the stream (see `tally`).
-    writer: String,
-}
-
-/// A name for this process's counter items: distinct per Lambda execution environment, as each
-/// runs in its own process and starts at its own instant.
-fn writer_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("w{:x}{:x}", std::process::id(), nanos % (1u128 << 48))
 }
 
 impl DynamoLedger {
@@ -84,15 +72,7 @@ impl DynamoLedger {
             config,
             registered: Mutex::new(HashSet::new()),
             meter: CapacityMeter::default(),
-            writer: writer_id(),
         }
-    }
-
-    /// The same adapter writing stream counters under another writer name (tests run several
-    /// writers in one process).
-    pub fn with_writer(mut self, writer: impl Into<String>) -> Self {
-        self.writer = writer.into();
-        self
     }
 
     /// Capacity consumed by this instance's event-path requests so far.

@@ -24,9 +24,13 @@ struct State {
     details: HashMap<(Scope, DateTime<Utc>), BTreeMap<String, u64>>,
     scopes: BTreeSet<Scope>,
     alert_levels: HashMap<(Scope, crate::alarm::RateKind), crate::alarm::Level>,
-    checkpoints: HashMap<crate::tally::SequenceNumber, crate::tally::SequenceNumber>,
-    /// Applies that commit and then report a failure, as a lost response would.
+    /// (scope, hour, first record) -> the last record the counter item covers
+    counter_items: HashMap<(Scope, DateTime<Utc>, crate::tally::SequenceNumber), crate::tally::SequenceNumber>,
+    /// Counter writes that land and then report a failure, as a lost response would.
     lost_responses: usize,
+    /// Counter writes still allowed before every further one fails unwritten (a dying consumer);
+    /// `None`: no limit.
+    writes_left: Option<usize>,
 }
 
 pub struct InMemoryLedger {
@@ -65,10 +69,18 @@ impl InMemoryLedger {
             .unwrap_or(0)
     }
 
-    /// The next `n` counter applies commit, then fail as if the response were lost.
+    /// The next `n` counter writes land, then fail as if the response were lost.
     pub fn lose_next_responses(&self, n: usize) {
         if let Ok(mut s) = self.lock() {
             s.lost_responses = n;
+        }
+    }
+
+    /// After `n` more counter writes, every one fails without landing, as when the consumer dies;
+    /// `usize::MAX` lifts the limit.
+    pub fn fail_writes_after(&self, n: usize) {
+        if let Ok(mut s) = self.lock() {
+            s.writes_left = (n != usize::MAX).then_some(n);
         }
     }
 
@@ -337,42 +349,43 @@ impl crate::ports::ReputationSource for FixedReputation {
 }
 
 impl crate::ports::CounterWriter for InMemoryLedger {
-    async fn checkpoint(
+    async fn write_new(
         &self,
-        batch: &crate::tally::SequenceNumber,
-    ) -> Result<Option<crate::tally::SequenceNumber>, StoreError> {
-        Ok(self.lock()?.checkpoints.get(batch).cloned())
-    }
-
-    async fn apply(
-        &self,
-        batch: &crate::tally::SequenceNumber,
-        from: Option<&crate::tally::SequenceNumber>,
-        chunk: &crate::tally::Chunk,
-    ) -> Result<bool, StoreError> {
+        counter: &crate::tally::CounterWrite,
+    ) -> Result<crate::ports::CounterWritten, StoreError> {
         let mut s = self.lock()?;
-        if s.checkpoints.get(batch) != from {
-            return Ok(false);
-        }
-        for ((scope, bucket), delta) in &chunk.deltas {
-            let metrics = s.counters.entry((scope.clone(), *bucket)).or_default();
-            for (m, n) in &delta.metrics {
-                *metrics.entry(*m).or_default() += n;
+        match &mut s.writes_left {
+            Some(0) => {
+                return Err(StoreError::Refused {
+                    operation: "PutItem (counter)",
+                    message: "injected: the consumer died".into(),
+                })
             }
-            let details = s.details.entry((scope.clone(), *bucket)).or_default();
-            for (d, n) in &delta.details {
-                *details.entry(d.attribute()).or_default() += n;
-            }
-            s.scopes.insert(scope.clone());
+            Some(left) => *left -= 1,
+            None => {}
         }
-        s.checkpoints.insert(batch.clone(), chunk.last.clone());
+        let key = (counter.scope.clone(), counter.bucket, counter.first.clone());
+        if let Some(last) = s.counter_items.get(&key) {
+            return Ok(crate::ports::CounterWritten::Exists { last: last.clone() });
+        }
+        s.counter_items.insert(key, counter.last.clone());
+        let cell = (counter.scope.clone(), counter.bucket);
+        let metrics = s.counters.entry(cell.clone()).or_default();
+        for (m, n) in &counter.delta.metrics {
+            *metrics.entry(*m).or_default() += n;
+        }
+        let details = s.details.entry(cell).or_default();
+        for (d, n) in &counter.delta.details {
+            *details.entry(d.attribute()).or_default() += n;
+        }
+        s.scopes.insert(counter.scope.clone());
         if s.lost_responses > 0 {
             s.lost_responses -= 1;
             return Err(StoreError::Refused {
-                operation: "TransactWriteItems (counters)",
-                message: "injected: committed, response lost".into(),
+                operation: "PutItem (counter)",
+                message: "injected: written, response lost".into(),
             });
         }
-        Ok(true)
+        Ok(crate::ports::CounterWritten::New)
     }
 }
