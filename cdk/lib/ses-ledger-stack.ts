@@ -217,7 +217,7 @@ export class SesLedgerStack extends Stack {
     }
 
     // Counts from the table's stream; the mapping retries a failed batch whole, from its first
-    // record (no bisecting, no partial batch responses), as the checkpoint requires.
+    // record (no bisecting, no partial batch responses), as the counter items' names require.
     const countDeadLetters = new sqs.Queue(this, "CountDeadLetterQueue", {
       retentionPeriod: Duration.days(14),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -226,7 +226,8 @@ export class SesLedgerStack extends Stack {
     });
     const streamArn = table.tableStreamArn ?? "";
     const countRole = functionRole("CountFunctionRole", [
-      new iam.PolicyStatement({ sid: "CountersAndCheckpoints", actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources: [table.tableArn] }),
+      // Counter items are only ever put, once each (functions/count).
+      new iam.PolicyStatement({ sid: "WriteCounterItems", actions: ["dynamodb:PutItem"], resources: [table.tableArn] }),
       new iam.PolicyStatement({
         sid: "ReadTheLedgerStream",
         actions: ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],

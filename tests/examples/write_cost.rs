@@ -121,8 +121,7 @@ async fn main() {
         let kind = match pk.split('#').next().unwrap_or("") {
             "MSG" => "event item",
             "RCPT" => "recipient suppression state",
-            "CNT" => "hourly counter (per writer)",
-            "CKPT" => "stream batch checkpoint",
+            "CNT" => "hourly counter (one per batch that adds to it)",
             _ => "other (scopes, alert state)",
         };
         let entry = by_kind.entry(kind.to_string()).or_default();
@@ -211,7 +210,7 @@ async fn main() {
         per(reported_writes + failed_writes)
     );
     println!(
-        "| read units (suppression state, checkpoints) | {reads:.1} | {:.3} |",
+        "| read units (suppression state) | {reads:.1} | {:.3} |",
         per(reads)
     );
     println!("| transaction conflicts | {conflicts} | |");

@@ -357,9 +357,12 @@ async fn a_consumer_that_dies_between_two_writes_neither_loses_nor_doubles_a_cou
         },
     };
     assert!(dying.batch(&records).await.is_err());
-    let written = scan_all(&aws_sdk_dynamodb::Client::new(&aws), &ledger.config().table_name)
-        .await
-        .len();
+    let written = scan_all(
+        &aws_sdk_dynamodb::Client::new(&aws),
+        &ledger.config().table_name,
+    )
+    .await
+    .len();
     // Writes in flight when the attempt failed may or may not have landed.
     assert!(
         written > 0 && written <= 45,
@@ -371,7 +374,11 @@ async fn a_consumer_that_dies_between_two_writes_neither_loses_nor_doubles_a_cou
         .batch(&records)
         .await
         .expect("retry");
-    assert_eq!((retry.found, retry.writes), (written, 120 - written), "{retry:?}");
+    assert_eq!(
+        (retry.found, retry.writes),
+        (written, 120 - written),
+        "{retry:?}"
+    );
     assert_eq!(retry.counted + retry.already_counted, 60, "{retry:?}");
     let again = Count { counters: &ledger }
         .batch(&records)

@@ -94,10 +94,17 @@ mod tests {
         let call = |payload: Value| handle(&app, LambdaEvent::new(payload, Context::default()));
         let first = call(batch(1, 50)).await.expect("first");
         // One hour, two scopes: two counter items.
-        assert_eq!((first["counted"].clone(), first["writes"].clone()), (50.into(), 2.into()));
+        assert_eq!(
+            (first["counted"].clone(), first["writes"].clone()),
+            (50.into(), 2.into())
+        );
         let again = call(batch(1, 50)).await.expect("redelivered");
         assert_eq!(
-            (again["counted"].clone(), again["already_counted"].clone(), again["writes"].clone()),
+            (
+                again["counted"].clone(),
+                again["already_counted"].clone(),
+                again["writes"].clone()
+            ),
             (0.into(), 50.into(), 0.into())
         );
         call(batch(51, 10)).await.expect("next");

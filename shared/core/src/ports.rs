@@ -108,7 +108,9 @@ pub trait CounterWriter: Send + Sync {
 pub enum CounterWritten {
     New,
     /// An earlier attempt wrote the item; it covers the records up to `last`.
-    Exists { last: crate::tally::SequenceNumber },
+    Exists {
+        last: crate::tally::SequenceNumber,
+    },
 }
 
 /// The structured event stream (CloudWatch Logs in production).

@@ -209,7 +209,12 @@ mod tests {
         let plans = plan(&changes);
         let keys: Vec<(String, u32)> = plans
             .iter()
-            .map(|p| (p.scope.key(), p.bucket.format("%H").to_string().parse().unwrap_or(0)))
+            .map(|p| {
+                (
+                    p.scope.key(),
+                    p.bucket.format("%H").to_string().parse().unwrap_or(0),
+                )
+            })
             .collect();
         assert_eq!(
             keys,

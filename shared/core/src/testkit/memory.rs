@@ -25,7 +25,8 @@ struct State {
     scopes: BTreeSet<Scope>,
     alert_levels: HashMap<(Scope, crate::alarm::RateKind), crate::alarm::Level>,
     /// (scope, hour, first record) -> the last record the counter item covers
-    counter_items: HashMap<(Scope, DateTime<Utc>, crate::tally::SequenceNumber), crate::tally::SequenceNumber>,
+    counter_items:
+        HashMap<(Scope, DateTime<Utc>, crate::tally::SequenceNumber), crate::tally::SequenceNumber>,
     /// Counter writes that land and then report a failure, as a lost response would.
     lost_responses: usize,
     /// Counter writes still allowed before every further one fails unwritten (a dying consumer);

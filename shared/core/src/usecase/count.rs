@@ -78,7 +78,10 @@ impl<W: CounterWriter> Count<W> {
                 CounterWritten::Exists { last } => {
                     return Err(StoreError::Corrupt {
                         key: format!("counter {} {}", write.scope.key(), write.first.as_str()),
-                        message: format!("covers up to {}, before its own first record", last.as_str()),
+                        message: format!(
+                            "covers up to {}, before its own first record",
+                            last.as_str()
+                        ),
                     })
                 }
             }
@@ -140,7 +143,10 @@ mod tests {
         );
         // The retry again: nothing moves.
         let again = count.batch(&stream).await.expect("again");
-        assert_eq!((again.counted, again.already_counted, again.writes), (0, 10, 0));
+        assert_eq!(
+            (again.counted, again.already_counted, again.writes),
+            (0, 10, 0)
+        );
         // The next batch starts after it.
         let next = changes(12, &[10]);
         count.batch(&next[10..]).await.expect("next batch");
@@ -179,7 +185,7 @@ mod tests {
                     let mut end = (start + cuts[i % cuts.len()]).min(stream.len());
                     // An attempt dies after some of its writes, then the batch is retried,
                     // perhaps with more records behind it.
-                    while let Some(after) = deaths.next() {
+                    for after in deaths.by_ref() {
                         ledger.fail_writes_after(after);
                         let died = count.batch(&stream[start..end]).await.is_err();
                         ledger.fail_writes_after(usize::MAX);
