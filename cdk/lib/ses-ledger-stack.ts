@@ -254,6 +254,7 @@ export class SesLedgerStack extends Stack {
       startingPosition: samStream.StartingPosition,
       batchSize: samStream.BatchSize,
       maximumBatchingWindowInSeconds: samStream.MaximumBatchingWindowInSeconds,
+      tumblingWindowInSeconds: samStream.TumblingWindowInSeconds,
       parallelizationFactor: samStream.ParallelizationFactor,
       bisectBatchOnFunctionError: samStream.BisectBatchOnFunctionError,
       maximumRetryAttempts: samStream.MaximumRetryAttempts,
@@ -359,7 +360,7 @@ export class SesLedgerStack extends Stack {
       watch("IngestQueueAgeAlarm", describe("IngestQueueAgeAlarm"), ingestQueue.metricApproximateAgeOfOldestMessage({ statistic: "Maximum", period: fiveMinutes }), 900, above, quiet);
     }
     watch("CountErrorsAlarm", describe("CountErrorsAlarm"), count.metricErrors({ statistic: "Sum", period: fiveMinutes }), 0, above, quiet);
-    watch("CountIteratorAgeAlarm", describe("CountIteratorAgeAlarm"), count.metric("IteratorAge", { statistic: "Maximum", period: fiveMinutes }), 900000, above, quiet);
+    watch("CountIteratorAgeAlarm", describe("CountIteratorAgeAlarm"), count.metric("IteratorAge", { statistic: "Maximum", period: fiveMinutes }), 1800000, above, quiet);
     watch("CountDeadLetterQueueAlarm", describe("CountDeadLetterQueueAlarm"), countDeadLetters.metricApproximateNumberOfMessagesVisible({ statistic: "Maximum", period: fiveMinutes }), 0, above, quiet);
     watch("AlarmFunctionErrorsAlarm", describe("AlarmFunctionErrorsAlarm"), alarm.metricErrors({ statistic: "Sum", period: fiveMinutes }), 0, above, quiet);
     const hour = Duration.hours(1);
@@ -452,6 +453,7 @@ interface SamStreamEvent {
   StartingPosition: string;
   BatchSize: number;
   MaximumBatchingWindowInSeconds: number;
+  TumblingWindowInSeconds: number;
   ParallelizationFactor: number;
   BisectBatchOnFunctionError: boolean;
   MaximumRetryAttempts: number;

@@ -4,7 +4,7 @@
 
 pub mod template;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use aws_config::SdkConfig;
@@ -126,27 +126,76 @@ pub async fn scan_index(client: &aws_sdk_dynamodb::Client, table: &str, index: &
     items
 }
 
-/// Hands everything the table's change stream holds to the count function's handler, batch by
-/// batch, as the event source mapping would (from the start of the stream each time: a batch
-/// already counted changes nothing). Returns how many records added to a counter now.
-pub async fn count_stream(aws: &SdkConfig, config: &LedgerConfig) -> usize {
+/// What handing stream records to the count function did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    /// Records that added to a window's counters.
+    pub records: usize,
+    /// Counter updates written as windows closed.
+    pub writes: usize,
+    /// Counter updates found written by an earlier close.
+    pub found: usize,
+}
+
+/// The shard name the emulated stream uses (a real one looks like `shardId-<digits>-<hex>`).
+pub const EMULATED_SHARD: &str = "shardId-00000000000000000000-emulated";
+
+/// One tumbling window of one shard through the count function's handler, as the event source
+/// mapping runs it: each batch with the state the invocation before returned, then the
+/// invocation that closes the window (no records).
+pub async fn count_window<W: ses_ledger::ports::CounterWriter>(
+    count: &ses_ledger::usecase::Count<W>,
+    shard: &str,
+    batches: &[Vec<serde_json::Value>],
+) -> Counted {
+    let mut state = serde_json::json!({});
+    let mut counted = Counted::default();
+    let closing = std::iter::once(Vec::new());
+    let invocations = batches
+        .iter()
+        .cloned()
+        .map(|b| (b, false))
+        .chain(closing.map(|b| (b, true)));
+    for (records, closes) in invocations {
+        let event = serde_json::json!({
+            "Records": records,
+            "shardId": shard,
+            "state": state,
+            "isFinalInvokeForWindow": closes,
+            "isWindowTerminatedEarly": false,
+        });
+        let out = ses_ledger_count::handle(
+            count,
+            lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+        )
+        .await
+        .expect("the count function takes every invocation");
+        counted.records += out["counted"].as_u64().unwrap_or(0) as usize;
+        counted.writes += out["writes"].as_u64().unwrap_or(0) as usize;
+        counted.found += out["found"].as_u64().unwrap_or(0) as usize;
+        state = out["state"].clone();
+    }
+    counted
+}
+
+/// Hands everything the table's change stream holds to the count function's handler, each
+/// shard as one window of its batches, as the event source mapping would (from the start of the
+/// stream each time: a window already counted writes nothing).
+pub async fn count_stream(aws: &SdkConfig, config: &LedgerConfig) -> Counted {
     let count = ses_ledger::usecase::Count {
         counters: ses_ledger_aws::dynamo::DynamoLedger::new(
             aws_sdk_dynamodb::Client::new(aws),
             config.clone(),
         ),
     };
-    let mut applied = 0;
-    for event in stream_events(aws, &config.table_name).await {
-        let out = ses_ledger_count::handle(
-            &count,
-            lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
-        )
-        .await
-        .expect("the count function takes every batch");
-        applied += out["counted"].as_u64().unwrap_or(0) as usize;
+    let mut counted = Counted::default();
+    for (shard, batches) in stream_batches(aws, &config.table_name).await {
+        let window = count_window(&count, &shard, &batches).await;
+        counted.records += window.records;
+        counted.writes += window.writes;
+        counted.found += window.found;
     }
-    applied
+    counted
 }
 
 pub fn attr_s(item: &Item, name: &str) -> String {
@@ -362,9 +411,12 @@ impl Inbox {
     }
 }
 
-/// Everything a table's change stream holds now, as the Lambda events the counting consumer
-/// would receive: one event per `GetRecords` page, records in DynamoDB JSON.
-pub async fn stream_events(aws: &SdkConfig, table: &str) -> Vec<serde_json::Value> {
+/// Every record of a table's change stream (DynamoDB Local's), shard by shard, in pages of 100
+/// as Lambda stream events' `Records`.
+pub async fn stream_batches(
+    aws: &SdkConfig,
+    table: &str,
+) -> Vec<(String, Vec<Vec<serde_json::Value>>)> {
     use aws_sdk_dynamodbstreams::types::ShardIteratorType;
     let ddb = aws_sdk_dynamodb::Client::new(aws);
     // DynamoDB Local serves the streams API on its own port; never let the SDK fall back to AWS.
@@ -392,8 +444,9 @@ pub async fn stream_events(aws: &SdkConfig, table: &str) -> Vec<serde_json::Valu
         .stream_description
         .map(|d| d.shards.unwrap_or_default())
         .unwrap_or_default();
-    let mut events = Vec::new();
+    let mut by_shard = Vec::new();
     for shard in shards {
+        let mut batches = Vec::new();
         let mut iterator = streams
             .get_shard_iterator()
             .stream_arn(&arn)
@@ -415,12 +468,12 @@ pub async fn stream_events(aws: &SdkConfig, table: &str) -> Vec<serde_json::Valu
             if records.is_empty() {
                 break;
             }
-            let records: Vec<serde_json::Value> = records.iter().map(lambda_record).collect();
-            events.push(serde_json::json!({ "Records": records }));
+            batches.push(records.iter().map(lambda_record).collect());
             iterator = page.next_shard_iterator;
         }
+        by_shard.push((shard.shard_id().unwrap_or_default().to_string(), batches));
     }
-    events
+    by_shard
 }
 
 /// A stream record as Lambda hands it to a function.
@@ -486,62 +539,62 @@ pub struct TableDiffStream {
     next_sequence: u64,
 }
 
-/// How the count function's event source mapping cuts the stream into batches: a batch closes
-/// when it holds `max_records`, or when `window` has passed since its first record arrived.
+/// How the count function's event source mapping cuts the stream: into tumbling windows of
+/// `tumbling_window_seconds` by arrival time, and each window into batches that close when they
+/// hold `max_records` or `window_seconds` after their first record arrived.
 #[derive(Debug, Clone, Copy)]
 pub struct StreamBatching {
     pub max_records: usize,
     /// `None`: batches are cut by size alone, as for a backlog the mapping drains at once.
     pub window_seconds: Option<u32>,
+    pub tumbling_window_seconds: u32,
 }
 
 impl StreamBatching {
-    /// Lambda's default for a stream mapping: 100 records, no batching window.
-    pub const LAMBDA_DEFAULT: StreamBatching = StreamBatching {
-        max_records: 100,
-        window_seconds: None,
-    };
-
     /// The count function's mapping (template.yaml, `CountStreamSource`; a template invariant
     /// holds the two equal).
     pub const COUNT_FUNCTION: StreamBatching = StreamBatching {
         max_records: 1000,
         window_seconds: Some(60),
+        tumbling_window_seconds: 900,
     };
 }
 
 impl TableDiffStream {
-    /// Counts what changed since the last call, in batches of Lambda's default stream batch
-    /// size (100); returns the records that added to a counter.
+    /// Counts what changed since the last call, as the count function's mapping would have
+    /// delivered it had the changes arrived when they were ingested; returns the records that
+    /// added to a counter.
     pub async fn count(&mut self, aws: &SdkConfig, config: &LedgerConfig) -> usize {
         let ledger = ses_ledger_aws::dynamo::DynamoLedger::new(
             aws_sdk_dynamodb::Client::new(aws),
             config.clone(),
         );
-        self.count_into(&ledger, StreamBatching::LAMBDA_DEFAULT)
+        self.count_into(&ledger, StreamBatching::COUNT_FUNCTION, Arrival::Ingestion)
             .await
+            .records
     }
 
     /// [`TableDiffStream::count`] through a given counter writer (whose capacity meter then
-    /// holds the counting cost), in batches cut as `batching` says. With a window, records
-    /// arrive at their event's time (`at`), as they would have had the ledger run live, so a
-    /// simulated month ingested in minutes is batched as the month itself would have been.
+    /// holds the counting cost), cut as `batching` says, with records arriving at their
+    /// ingestion time or at their event's time. The latter batches a simulated month ingested in
+    /// minutes as the month itself would have been, had the ledger run live.
     pub async fn count_into(
         &mut self,
         ledger: &ses_ledger_aws::dynamo::DynamoLedger,
         batching: StreamBatching,
-    ) -> usize {
+        arrival_by: Arrival,
+    ) -> Counted {
         let ddb = ledger.client().clone();
         let config = ledger.config().clone();
         let mut records = Vec::new();
         let mut items = scan_all(&ddb, &config.table_name).await;
-        // The stream's order is the order of the writes: by ingestion time, or, when batching
-        // by time, by the time the event would have arrived.
-        let arrival = |i: &Item| match batching.window_seconds {
-            Some(_) => chrono::DateTime::parse_from_rfc3339(&attr_s(i, "at"))
+        // The stream's order is the order of the writes: by ingestion time, or by the time the
+        // event would have arrived.
+        let arrival = |i: &Item| match arrival_by {
+            Arrival::EventTime => chrono::DateTime::parse_from_rfc3339(&attr_s(i, "at"))
                 .map(|t| t.timestamp_millis())
                 .unwrap_or(0),
-            None => attr_n(i, "ing"),
+            Arrival::Ingestion => attr_n(i, "ing"),
         };
         items.sort_by_key(|i| (arrival(i), attr_s(i, "pk"), attr_s(i, "sk")));
         for item in items {
@@ -579,21 +632,33 @@ impl TableDiffStream {
             ));
         }
         let count = ses_ledger::usecase::Count { counters: ledger };
-        let mut counted = 0;
-        for batch in cut_batches(records, batching) {
-            let out = ses_ledger_count::handle(
-                &count,
-                lambda_runtime::LambdaEvent::new(
-                    serde_json::json!({ "Records": batch }),
-                    lambda_runtime::Context::default(),
-                ),
-            )
-            .await
-            .expect("the count function takes every batch");
-            counted += out["counted"].as_u64().unwrap_or(0) as usize;
+        let mut counted = Counted::default();
+        let window_ms = i64::from(batching.tumbling_window_seconds.max(1)) * 1000;
+        let mut windows: BTreeMap<i64, Vec<(i64, serde_json::Value)>> = BTreeMap::new();
+        for (at, record) in records {
+            windows
+                .entry(at.div_euclid(window_ms))
+                .or_default()
+                .push((at, record));
+        }
+        for records in windows.into_values() {
+            let batches = cut_batches(records, batching);
+            let window = count_window(&count, EMULATED_SHARD, &batches).await;
+            counted.records += window.records;
+            counted.writes += window.writes;
+            counted.found += window.found;
         }
         counted
     }
+}
+
+/// When a change record reaches the stream, for [`TableDiffStream::count_into`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// When it was written (`ing`).
+    Ingestion,
+    /// When its event happened (`at`): as if every event had been ingested as it occurred.
+    EventTime,
 }
 
 /// Cuts `(arrival in ms, record)` pairs, in arrival order, into batches.

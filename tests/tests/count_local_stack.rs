@@ -1,6 +1,6 @@
-//! Counting from the table's change stream, against DynamoDB Local: batches retried from their
-//! first record count once, a consumer that dies between two writes neither loses nor doubles a
-//! count, and concurrent consumers on one hot counter are never refused.
+//! Counting from the table's change stream, against DynamoDB Local: redelivered batches and
+//! retried window closes count once, a consumer that dies between two writes neither loses nor
+//! doubles a count, and concurrent shards on one hot counter are never refused.
 
 // Needs the local stack that scripts/test.sh starts; `cargo test --workspace` alone compiles
 // this file to nothing (see tests/Cargo.toml).
@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use futures::StreamExt;
 use ses_ledger::counters::{ComplaintBreakdown, CounterIncrement, Metric, Scope};
 use ses_ledger::ports::CounterReader;
-use ses_ledger::tally::{CountedChange, SequenceNumber};
+use ses_ledger::tally::{CountedChange, CounterWindow, SequenceNumber};
 use ses_ledger::usecase::{Count, CountReport};
 use ses_ledger_aws::dynamo::DynamoLedger;
 use ses_ledger_integration_tests::*;
@@ -60,8 +60,33 @@ async fn total(ledger: &DynamoLedger, scope: &Scope, metric: Metric) -> u64 {
         .sum()
 }
 
+/// One window of `shard`: its batches, then the close (retried once, as after a lost response).
+async fn window<W: ses_ledger::ports::CounterWriter>(
+    count: &Count<W>,
+    shard: &str,
+    batches: &[&[CountedChange]],
+) -> (CountReport, CountReport) {
+    let mut window = CounterWindow::default();
+    for batch in batches {
+        window = count
+            .invocation(shard, window, batch, false)
+            .await
+            .expect("batch")
+            .0;
+    }
+    let (_, closed) = count
+        .invocation(shard, window.clone(), &[], true)
+        .await
+        .expect("close");
+    let (_, retried) = count
+        .invocation(shard, window, &[], true)
+        .await
+        .expect("retried close");
+    (closed, retried)
+}
+
 #[tokio::test]
-async fn batches_retried_from_their_first_record_count_once() {
+async fn redelivered_batches_and_retried_closes_count_once() {
     let aws = local_aws().await;
     let config = fresh_ledger(&aws, "count").await;
     let ddb = aws_sdk_dynamodb::Client::new(&aws);
@@ -69,28 +94,31 @@ async fn batches_retried_from_their_first_record_count_once() {
         counters: DynamoLedger::new(ddb.clone(), config.clone()),
     };
     let records = stream(1, 300);
-    count.batch(&records[..120]).await.expect("first attempt");
-    // Lambda retries the batch from its first record (here after the first attempt committed
-    // and its response was lost), and may deliver more records behind it.
-    let retry = count.batch(&records[..200]).await.expect("retry");
-    assert_eq!(
-        (retry.counted, retry.already_counted),
-        (80, 120),
-        "{retry:?}"
-    );
-    // Each counter item of the first attempt was found, and one more per counter written.
-    assert_eq!((retry.found, retry.writes), (3, 3), "{retry:?}");
-    let again = count.batch(&records[..200]).await.expect("again");
-    assert_eq!(
-        again,
-        CountReport {
-            counted: 0,
-            already_counted: 200,
-            writes: 0,
-            found: 6,
-        }
-    );
-    count.batch(&records[200..]).await.expect("next batch");
+    let mut window_so_far = CounterWindow::default();
+    for batch in [&records[..120], &records[100..200]] {
+        let (next, report) = count
+            .invocation("shard-a", window_so_far, batch, false)
+            .await
+            .expect("batch");
+        window_so_far = next;
+        // The second batch redelivers twenty records of the first.
+        assert!(
+            report.redelivered == 0 || report.redelivered == 20,
+            "{report:?}"
+        );
+    }
+    let (closed, retried) = window(&count, "shard-a", &[&records[..200]]).await;
+    // One hour, three counters (account, gmail, yahoo).
+    assert_eq!((closed.writes, closed.found), (3, 0), "{closed:?}");
+    assert_eq!((retried.writes, retried.found), (0, 3), "{retried:?}");
+    // The same records again in the same shard's window: found, not added.
+    let (_, reprocessed) = count
+        .invocation("shard-a", window_so_far, &[], true)
+        .await
+        .expect("a window of records already counted");
+    assert_eq!(reprocessed.writes, 0, "{reprocessed:?}");
+    let (closed, _) = window(&count, "shard-a", &[&records[200..]]).await;
+    assert_eq!(closed.writes, 3);
 
     // Read back through another instance, as the alarm would.
     let reader = DynamoLedger::new(ddb, config);
@@ -131,12 +159,12 @@ async fn batches_retried_from_their_first_record_count_once() {
 }
 
 #[tokio::test]
-async fn concurrent_consumers_on_one_hot_counter_are_never_refused() {
+async fn concurrent_shards_on_one_hot_counter_are_never_refused() {
     let aws = local_aws().await;
     let config = fresh_ledger(&aws, "hotcount").await;
     let ddb = aws_sdk_dynamodb::Client::new(&aws);
-    // Eight stream shards, each with its own consumer, all counting the same account hour, each
-    // batch redelivered once.
+    // Eight stream shards, each with its own consumer, all counting the same account hour in
+    // five windows of 100 records, each close retried once.
     let consumers: Vec<Count<DynamoLedger>> = (0..8)
         .map(|_| Count {
             counters: DynamoLedger::new(ddb.clone(), config.clone()),
@@ -144,9 +172,9 @@ async fn concurrent_consumers_on_one_hot_counter_are_never_refused() {
         .collect();
     let runs = consumers.iter().enumerate().map(|(w, count)| async move {
         let records = stream(w as u64 * 1_000_000 + 1, 500);
+        let shard = format!("shardId-{w}");
         for batch in records.chunks(100) {
-            count.batch(batch).await.expect("batch");
-            count.batch(batch).await.expect("redelivered batch");
+            window(count, &shard, &[batch]).await;
         }
     });
     futures::future::join_all(runs).await;
@@ -155,22 +183,26 @@ async fn concurrent_consumers_on_one_hot_counter_are_never_refused() {
         .iter()
         .map(|c| c.counters.meter().snapshot())
         .collect();
+    let updates = |f: fn(&ses_ledger_aws::dynamo::Consumed) -> u64| -> u64 {
+        meters
+            .iter()
+            .filter_map(|m| m.get("UpdateItem (counter)"))
+            .map(f)
+            .sum()
+    };
     let conflicts: u64 = meters
         .iter()
         .flat_map(|m| m.values())
         .map(|c| c.conflicts)
         .sum();
-    let puts = |f: fn(&ses_ledger_aws::dynamo::Consumed) -> u64| -> u64 {
-        meters
-            .iter()
-            .filter_map(|m| m.get("PutItem (counter)"))
-            .map(f)
-            .sum()
-    };
     assert_eq!(conflicts, 0);
-    // Three counters a batch (account, gmail, yahoo): each written once, found once.
-    assert_eq!(puts(|c| c.requests), 8 * 5 * 3 * 2);
-    assert_eq!(puts(|c| c.unreported_failures), 8 * 5 * 3);
+    // Three counters a window (account, gmail, yahoo): each updated once, found once; no other
+    // request.
+    assert_eq!(updates(|c| c.requests), 8 * 5 * 3 * 2);
+    assert_eq!(updates(|c| c.unreported_failures), 8 * 5 * 3);
+    assert!(meters
+        .iter()
+        .all(|m| m.keys().all(|k| *k == "UpdateItem (counter)")));
     let reader = DynamoLedger::new(ddb, config);
     assert_eq!(
         total(&reader, &Scope::Account, Metric::Deliveries).await,
@@ -255,38 +287,34 @@ async fn the_stream_counts_exactly_what_the_events_add_up_to() {
         in_memory.document(doc, now).await.expect("same messages");
     }
 
-    let events = stream_events(&aws, &config.table_name).await;
-    assert!(!events.is_empty());
-    let count = Count {
-        counters: DynamoLedger::new(ddb.clone(), config.clone()),
-    };
-    let mut modified_scopes = 0;
-    for round in 0..2 {
-        for event in &events {
-            let changes = ses_ledger_aws::dynamo::stream::counted_changes(event).expect("readable");
-            if round == 0 {
-                modified_scopes += event["Records"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .zip(&changes)
-                    .filter(|(r, c)| r["eventName"] == "MODIFY" && !c.increments.is_empty())
-                    .count();
-            }
-            let report = count.batch(&changes).await.expect("batch");
-            if round == 1 {
-                assert_eq!(
-                    (report.counted, report.writes),
-                    (0, 0),
-                    "a redelivered batch changes nothing"
-                );
-            }
-        }
-    }
+    let shards = stream_batches(&aws, &config.table_name).await;
+    assert!(!shards.is_empty());
+    let modified_scopes: usize = shards
+        .iter()
+        .flat_map(|(_, batches)| batches.iter().flatten())
+        .filter(|r| r["eventName"] == "MODIFY")
+        .filter(|r| {
+            ses_ledger_aws::dynamo::stream::counted_changes(&serde_json::json!({ "Records": [r] }))
+                .expect("readable")
+                .iter()
+                .any(|c| !c.increments.is_empty())
+        })
+        .count();
     assert!(
         modified_scopes > 0,
         "the stream holds duplicates that knew more scopes"
     );
+    let count = Count {
+        counters: DynamoLedger::new(ddb.clone(), config.clone()),
+    };
+    for round in 0..2 {
+        for (shard, batches) in &shards {
+            let counted = count_window(&count, shard, batches).await;
+            if round == 1 {
+                assert_eq!(counted.writes, 0, "a redelivered window changes nothing");
+            }
+        }
+    }
 
     let streamed = DynamoLedger::new(ddb, config);
     let scopes = streamed.scopes().await.expect("scopes");
@@ -308,7 +336,7 @@ async fn the_stream_counts_exactly_what_the_events_add_up_to() {
     }
 }
 
-/// Lets its first `writes` counter writes through to DynamoDB, then fails every further one
+/// Lets its first `writes` counter updates through to DynamoDB, then fails every further one
 /// like a function that died before it.
 struct DiesAfter<'a> {
     inner: &'a DynamoLedger,
@@ -316,10 +344,11 @@ struct DiesAfter<'a> {
 }
 
 impl ses_ledger::ports::CounterWriter for DiesAfter<'_> {
-    async fn write_new(
+    async fn add_once(
         &self,
+        shard: &str,
         counter: &ses_ledger::tally::CounterWrite,
-    ) -> Result<ses_ledger::ports::CounterWritten, ses_ledger::ports::StoreError> {
+    ) -> Result<ses_ledger::ports::CounterAdded, ses_ledger::ports::StoreError> {
         use std::sync::atomic::Ordering;
         let left = self
             .writes
@@ -330,7 +359,7 @@ impl ses_ledger::ports::CounterWriter for DiesAfter<'_> {
                 message: "the function died here".into(),
             });
         }
-        self.inner.write_new(counter).await
+        self.inner.add_once(shard, counter).await
     }
 }
 
@@ -339,7 +368,7 @@ async fn a_consumer_that_dies_between_two_writes_neither_loses_nor_doubles_a_cou
     let aws = local_aws().await;
     let config = fresh_ledger(&aws, "diecount").await;
     let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config);
-    // 60 records, each in its own hour: 120 counter items.
+    // 60 records, each in its own hour: 120 counters to update as the window closes.
     let records: Vec<CountedChange> = stream(1, 60)
         .into_iter()
         .enumerate()
@@ -356,22 +385,30 @@ async fn a_consumer_that_dies_between_two_writes_neither_loses_nor_doubles_a_cou
             writes: 45.into(),
         },
     };
-    assert!(dying.batch(&records).await.is_err());
+    let (window, _) = dying
+        .invocation("shard-d", CounterWindow::default(), &records, false)
+        .await
+        .expect("no writes before the close");
+    assert!(dying
+        .invocation("shard-d", window.clone(), &[], true)
+        .await
+        .is_err());
     let written = scan_all(
         &aws_sdk_dynamodb::Client::new(&aws),
         &ledger.config().table_name,
     )
     .await
     .len();
-    // Writes in flight when the attempt failed may or may not have landed.
+    // Updates in flight when the close failed may or may not have landed.
     assert!(
         written > 0 && written <= 45,
-        "the first attempt died after at most 45 writes: {written}"
+        "the close died after at most 45 updates: {written}"
     );
 
-    // Lambda retries the batch whole, and once more after that.
-    let retry = Count { counters: &ledger }
-        .batch(&records)
+    // Lambda retries the close with the same state, and once more after that.
+    let count = Count { counters: &ledger };
+    let (_, retry) = count
+        .invocation("shard-d", window.clone(), &[], true)
         .await
         .expect("retry");
     assert_eq!(
@@ -379,12 +416,11 @@ async fn a_consumer_that_dies_between_two_writes_neither_loses_nor_doubles_a_cou
         (written, 120 - written),
         "{retry:?}"
     );
-    assert_eq!(retry.counted + retry.already_counted, 60, "{retry:?}");
-    let again = Count { counters: &ledger }
-        .batch(&records)
+    let (_, again) = count
+        .invocation("shard-d", window, &[], true)
         .await
         .expect("again");
-    assert_eq!((again.found, again.writes, again.counted), (120, 0, 0));
+    assert_eq!((again.found, again.writes), (120, 0));
     let hours = ledger
         .hourly(
             &Scope::Account,

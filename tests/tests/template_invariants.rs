@@ -765,13 +765,16 @@ fn the_stream_source_retries_whole_batches_and_the_count_function_may_read_it() 
             (
                 m.get("BatchSize").and_then(Value::as_u64),
                 m.get("MaximumBatchingWindowInSeconds")
-                    .and_then(Value::as_u64)
+                    .and_then(Value::as_u64),
+                m.get("TumblingWindowInSeconds").and_then(Value::as_u64),
             ),
             (
                 Some(measured.max_records as u64),
-                measured.window_seconds.map(u64::from)
+                measured.window_seconds.map(u64::from),
+                Some(u64::from(measured.tumbling_window_seconds)),
             ),
-            "{name}: the write-cost measurement batches differently from the mapping"
+            "{name}: the write-cost measurement cuts the stream differently from the mapping \
+             (and without a tumbling window the function is told no shard)"
         );
         for limit in ["MaximumRetryAttempts", "MaximumRecordAgeInSeconds"] {
             assert!(

@@ -96,21 +96,22 @@ pub trait EventStore: Send + Sync {
 
 /// The hourly counters, written from the ledger table's change stream (see `tally`).
 pub trait CounterWriter: Send + Sync {
-    /// Writes `counter` only if no item of its scope and hour is named by `counter.first` yet.
-    fn write_new(
+    /// Adds `counter` to its counter and moves `shard`'s high-water mark there to
+    /// `counter.last`, unless the mark is already past `counter.first` (an earlier attempt added
+    /// it).
+    fn add_once(
         &self,
+        shard: &str,
         counter: &crate::tally::CounterWrite,
-    ) -> impl Future<Output = Result<CounterWritten, StoreError>> + Send;
+    ) -> impl Future<Output = Result<CounterAdded, StoreError>> + Send;
 }
 
-/// What [`CounterWriter::write_new`] found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CounterWritten {
-    New,
-    /// An earlier attempt wrote the item; it covers the records up to `last`.
-    Exists {
-        last: crate::tally::SequenceNumber,
-    },
+/// What [`CounterWriter::add_once`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterAdded {
+    Added,
+    /// An earlier attempt added it.
+    AlreadyAdded,
 }
 
 /// The structured event stream (CloudWatch Logs in production).
@@ -242,11 +243,12 @@ impl<T: CounterReader> CounterReader for &T {
 }
 
 impl<T: CounterWriter> CounterWriter for &T {
-    fn write_new(
+    fn add_once(
         &self,
+        shard: &str,
         counter: &crate::tally::CounterWrite,
-    ) -> impl Future<Output = Result<CounterWritten, StoreError>> + Send {
-        (**self).write_new(counter)
+    ) -> impl Future<Output = Result<CounterAdded, StoreError>> + Send {
+        (**self).add_once(shard, counter)
     }
 }
 

@@ -1,15 +1,21 @@
-//! Counting from the ledger table's change stream: a batch of newly recorded events, and the
-//! counter items it writes. Pure; `usecase::Count` writes them through the `CounterWriter` port.
+//! Counting from the ledger table's change stream: what a stream shard's records add to the
+//! hourly counters, gathered over a tumbling window, and written once per counter when the window
+//! closes. Pure; `usecase::Count` writes through the `CounterWriter` port.
 //!
-//! Why this is exactly once without a transaction: a stream shard delivers its records in order,
-//! batches that follow one another never overlap, and Lambda retries a failed batch whole, from
-//! its first record (the event source mapping neither bisects batches nor reports partial
-//! failures; template.yaml says so). A batch writes one new item per counter it adds to (scope
-//! and hour), named by the first record that contributes to it and holding the last one, with a
-//! put that succeeds only if the item is new. A retry names the same items, so each one it finds
-//! already written covers its records; if the retry holds records past what the item covers, they
-//! go into a further item named by the first of them. A write is one item, so a crash between
-//! two writes leaves whole items, and the retry writes only the missing ones.
+//! Why this is exactly once. Lambda delivers a shard's records in order the first time, one
+//! batch at a time, and may deliver a record again, which is then one it has delivered before
+//! (AWS: "records are always processed in order the first time"). Each counter remembers, per
+//! stream shard, the last record it has counted (its high-water mark), so:
+//! - within a window, a record at or before the mark the window holds for that counter is a
+//!   redelivery and adds nothing ([`CounterWindow::add`]);
+//! - when the window closes, each counter gets one update that adds the window's sum and moves
+//!   the shard's mark, on the condition that the stored mark is still before the window's first
+//!   record for that counter. A retried close finds the updates that landed (the condition
+//!   fails) and makes only the others, so a crash between two writes loses and doubles nothing.
+//!
+//! Windows do not overlap (a record belongs to the window of its arrival), so no two of them
+//! add the same record.
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -19,8 +25,24 @@ use crate::counters::{ComplaintBreakdown, CounterIncrement, Metric, Scope};
 /// A position in a stream shard. DynamoDB Streams sequence numbers are decimal strings of
 /// varying length (up to 40 digits) that increase within a shard; zero-padded to 40 they order
 /// as text, which is how the checkpoint is compared and stored.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct SequenceNumber(String);
+
+impl TryFrom<String> for SequenceNumber {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        SequenceNumber::parse(&text)
+    }
+}
+
+impl From<SequenceNumber> for String {
+    fn from(s: SequenceNumber) -> String {
+        s.0
+    }
+}
 
 impl SequenceNumber {
     pub const DIGITS: usize = 40;
@@ -57,9 +79,11 @@ pub struct CountedChange {
 }
 
 /// What one counter item gains.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CounterDelta {
+    #[serde(with = "metric_counts")]
     pub metrics: BTreeMap<Metric, u64>,
+    #[serde(with = "detail_counts")]
     pub details: BTreeMap<ComplaintBreakdown, u64>,
 }
 
@@ -74,8 +98,8 @@ impl CounterDelta {
     }
 }
 
-/// One counter item to write: what the batch's records from `first` to `last` (stream order) add
-/// to `scope` in the hour `bucket`.
+/// One counter update: what a window's records from `first` to `last` (stream order) of one
+/// shard add to `scope` in the hour `bucket`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CounterWrite {
     pub scope: Scope,
@@ -85,72 +109,185 @@ pub struct CounterWrite {
     pub delta: CounterDelta,
 }
 
-/// What a batch adds to one counter (scope and hour), record by record in stream order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CounterPlan<'a> {
-    pub scope: &'a Scope,
-    pub bucket: DateTime<Utc>,
-    contributions: Vec<(&'a SequenceNumber, &'a CounterIncrement)>,
+/// A [`CounterWrite`] in the window's state, under its `<hour>|<scope>` key.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StateEntry {
+    first: SequenceNumber,
+    last: SequenceNumber,
+    #[serde(flatten)]
+    delta: CounterDelta,
 }
 
-impl<'a> CounterPlan<'a> {
-    fn after(
-        &self,
-        covered: Option<&SequenceNumber>,
-    ) -> impl Iterator<Item = &(&'a SequenceNumber, &'a CounterIncrement)> {
-        let covered = covered.cloned();
-        self.contributions
+/// What one stream shard's records of the current window add to each counter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CounterWindow {
+    counters: BTreeMap<(Scope, DateTime<Utc>), CounterWrite>,
+}
+
+/// What [`CounterWindow::add`] did with a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Added {
+    /// Records that added to some counter.
+    pub counted: usize,
+    /// Records the window had already counted (redelivered).
+    pub redelivered: usize,
+}
+
+impl CounterWindow {
+    /// Adds a batch's records, in stream order, skipping what the window already holds.
+    pub fn add(&mut self, changes: &[CountedChange]) -> Added {
+        let mut records: Vec<&CountedChange> = changes
             .iter()
-            .filter(move |(seq, _)| covered.as_ref().is_none_or(|c| *seq > c))
-    }
-
-    /// The item for the contributions after `covered` (all of them for `None`); `None` when an
-    /// item already covers every one.
-    pub fn write_after(&self, covered: Option<&SequenceNumber>) -> Option<CounterWrite> {
-        let mut pending = self.after(covered).peekable();
-        let first = (*pending.peek()?.0).clone();
-        let mut delta = CounterDelta::default();
-        let mut last = first.clone();
-        for (seq, increment) in pending {
-            delta.add(increment);
-            last = (*seq).clone();
+            .filter(|c| !c.increments.is_empty())
+            .collect();
+        records.sort_by(|a, b| a.sequence.cmp(&b.sequence));
+        let mut added = Added::default();
+        for record in records {
+            let mut counted = false;
+            for increment in &record.increments {
+                let counter = self
+                    .counters
+                    .entry((increment.scope.clone(), increment.bucket))
+                    .or_insert_with(|| CounterWrite {
+                        scope: increment.scope.clone(),
+                        bucket: increment.bucket,
+                        first: record.sequence.clone(),
+                        last: record.sequence.clone(),
+                        delta: CounterDelta::default(),
+                    });
+                if counter.last >= record.sequence && !counter.delta.is_empty() {
+                    continue;
+                }
+                counter.delta.add(increment);
+                counter.last = record.sequence.clone();
+                counted = true;
+            }
+            if counted {
+                added.counted += 1;
+            } else {
+                added.redelivered += 1;
+            }
         }
-        Some(CounterWrite {
-            scope: self.scope.clone(),
-            bucket: self.bucket,
-            first,
-            last,
-            delta,
-        })
+        added
     }
 
-    /// The records whose contributions come after `covered`.
-    pub fn records_after(&self, covered: Option<&SequenceNumber>) -> Vec<&'a SequenceNumber> {
-        self.after(covered).map(|(seq, _)| *seq).collect()
+    /// The updates the window closes with, one per counter.
+    pub fn writes(&self) -> impl Iterator<Item = &CounterWrite> {
+        self.counters.values()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counters.is_empty()
+    }
+
+    /// The window as Lambda carries it from one invocation to the next (`state`: a map of
+    /// strings, at most 1 MB per shard): one entry per counter.
+    pub fn to_state(&self) -> BTreeMap<String, String> {
+        self.counters
+            .iter()
+            .map(|((scope, bucket), write)| {
+                let entry = StateEntry {
+                    first: write.first.clone(),
+                    last: write.last.clone(),
+                    delta: write.delta.clone(),
+                };
+                (
+                    format!("{}|{}", bucket.format(BUCKET_FORMAT), scope.key()),
+                    serde_json::to_string(&entry).unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    /// The window a previous invocation handed on.
+    pub fn from_state<'a>(
+        state: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> Result<CounterWindow, String> {
+        let mut counters = BTreeMap::new();
+        for (key, value) in state {
+            let (bucket, scope) = key
+                .split_once('|')
+                .ok_or_else(|| format!("window state key {key:?} is not <hour>|<scope>"))?;
+            let bucket = chrono::NaiveDateTime::parse_from_str(bucket, BUCKET_FORMAT)
+                .map_err(|e| format!("window state key {key:?}: {e}"))?
+                .and_utc();
+            let scope =
+                Scope::parse(scope).ok_or_else(|| format!("window state key {key:?}: scope"))?;
+            let entry: StateEntry =
+                serde_json::from_str(value).map_err(|e| format!("window state {key:?}: {e}"))?;
+            let write = CounterWrite {
+                scope: scope.clone(),
+                bucket,
+                first: entry.first,
+                last: entry.last,
+                delta: entry.delta,
+            };
+            counters.insert((scope, bucket), write);
+        }
+        Ok(CounterWindow { counters })
     }
 }
 
-/// The counters a batch adds to, each with its contributions in stream order. A record that
-/// appears twice in the batch is taken once.
-pub fn plan(changes: &[CountedChange]) -> Vec<CounterPlan<'_>> {
-    let mut records: Vec<&CountedChange> = changes.iter().collect();
-    records.sort_by(|a, b| a.sequence.cmp(&b.sequence));
-    records.dedup_by(|a, b| a.sequence == b.sequence);
-    let mut counters: BTreeMap<(&Scope, DateTime<Utc>), CounterPlan<'_>> = BTreeMap::new();
-    for record in records {
-        for increment in &record.increments {
-            counters
-                .entry((&increment.scope, increment.bucket))
-                .or_insert_with(|| CounterPlan {
-                    scope: &increment.scope,
-                    bucket: increment.bucket,
-                    contributions: Vec::new(),
-                })
-                .contributions
-                .push((&record.sequence, increment));
-        }
+impl CounterDelta {
+    fn is_empty(&self) -> bool {
+        self.metrics.is_empty() && self.details.is_empty()
     }
-    counters.into_values().collect()
+}
+
+const BUCKET_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
+
+/// Metric counts by their attribute names, so the state reads as the counter items do.
+mod metric_counts {
+    use super::*;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &BTreeMap<Metric, u64>, s: S) -> Result<S::Ok, S::Error> {
+        v.iter()
+            .map(|(m, n)| (m.attribute(), *n))
+            .collect::<BTreeMap<_, _>>()
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<Metric, u64>, D::Error> {
+        BTreeMap::<String, u64>::deserialize(d)?
+            .into_iter()
+            .map(|(name, n)| {
+                Metric::ALL
+                    .iter()
+                    .find(|m| m.attribute() == name)
+                    .map(|m| (*m, n))
+                    .ok_or_else(|| serde::de::Error::custom(format!("unknown metric {name:?}")))
+            })
+            .collect()
+    }
+}
+
+mod detail_counts {
+    use super::*;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        v: &BTreeMap<ComplaintBreakdown, u64>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        v.iter()
+            .map(|(d, n)| (d.attribute(), *n))
+            .collect::<BTreeMap<_, _>>()
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<ComplaintBreakdown, u64>, D::Error> {
+        BTreeMap::<String, u64>::deserialize(d)?
+            .into_iter()
+            .map(|(name, n)| {
+                ComplaintBreakdown::parse(&name)
+                    .map(|b| (b, n))
+                    .ok_or_else(|| serde::de::Error::custom(format!("unknown detail {name:?}")))
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -195,44 +332,82 @@ mod tests {
     }
 
     #[test]
-    fn a_plan_sums_each_counter_in_stream_order_after_what_is_covered() {
+    fn a_window_sums_each_counter_once_in_stream_order() {
         let both = [Scope::Account, Scope::Provider("gmail".into())];
         let a = [Scope::Account];
-        // Out of order, one record twice, two hours.
-        let changes = vec![
+        let mut window = CounterWindow::default();
+        // Out of order within the batch, one record twice.
+        let added = window.add(&[
             change(3, &a, 10),
             change(1, &both, 10),
             change(2, &a, 11),
             change(1, &both, 10),
-            change(5, &a, 10),
-        ];
-        let plans = plan(&changes);
-        let keys: Vec<(String, u32)> = plans
-            .iter()
-            .map(|p| {
+        ]);
+        assert_eq!(
+            added,
+            Added {
+                counted: 3,
+                redelivered: 1
+            }
+        );
+        // The next batch, with a redelivery of the first record.
+        let added = window.add(&[change(1, &both, 10), change(5, &a, 10)]);
+        assert_eq!(
+            added,
+            Added {
+                counted: 1,
+                redelivered: 1
+            }
+        );
+        let writes: Vec<(String, u32, u64, u64, u64)> = window
+            .writes()
+            .map(|w| {
                 (
-                    p.scope.key(),
-                    p.bucket.format("%H").to_string().parse().unwrap_or(0),
+                    w.scope.key(),
+                    w.bucket.format("%H").to_string().parse().unwrap_or(99),
+                    w.delta.metrics[&Metric::Deliveries],
+                    w.first.as_str().parse().unwrap_or(0),
+                    w.last.as_str().parse().unwrap_or(0),
                 )
             })
             .collect();
         assert_eq!(
-            keys,
+            writes,
             vec![
-                ("account".into(), 10),
-                ("account".into(), 11),
-                ("provider:gmail".into(), 10)
+                ("account".into(), 10, 3, 1, 5),
+                ("account".into(), 11, 1, 2, 2),
+                ("provider:gmail".into(), 10, 1, 1, 1),
             ]
         );
-        let ten = &plans[0];
-        let all = ten.write_after(None).expect("pending");
-        assert_eq!((all.first.clone(), all.last.clone()), (seq(1), seq(5)));
-        assert_eq!(all.delta.metrics[&Metric::Deliveries], 3);
-        let rest = ten.write_after(Some(&seq(1))).expect("pending");
-        assert_eq!((rest.first, rest.last), (seq(3), seq(5)));
-        assert_eq!(rest.delta.metrics[&Metric::Deliveries], 2);
-        assert_eq!(ten.records_after(Some(&seq(3))), vec![&seq(5)]);
-        assert!(ten.write_after(Some(&seq(5))).is_none());
-        assert!(ten.records_after(Some(&seq(9))).is_empty());
+    }
+
+    #[test]
+    fn a_window_survives_the_trip_through_lambdas_state() {
+        let mut window = CounterWindow::default();
+        let mut complaint = change(
+            7,
+            &[Scope::Tag {
+                name: "tenant".into(),
+                value: "a|b".into(),
+            }],
+            3,
+        );
+        complaint.increments[0].metrics = vec![Metric::Complaints];
+        complaint.increments[0].details =
+            vec![ComplaintBreakdown::ComplaintFeedbackType("abuse".into())];
+        window.add(&[change(4, &[Scope::Account], 2), complaint]);
+        let state = window.to_state();
+        assert_eq!(CounterWindow::from_state(&state), Ok(window));
+        let mut broken = state.clone();
+        broken.insert(
+            "2026-11-20T02:00:00|account".into(),
+            "{\"first\":\"1\"}".into(),
+        );
+        assert!(CounterWindow::from_state(&broken).is_err());
+        let mut unknown = BTreeMap::new();
+        unknown.insert("not a key".to_string(), "{}".to_string());
+        assert!(CounterWindow::from_state(&unknown)
+            .expect_err("bad key")
+            .contains("not a key"));
     }
 }

@@ -6,7 +6,7 @@
 //! | recipient suppression state | `RCPT#<address>` | `SUMMARY`                          |
 //! | scope registry       | `SCOPES`                | `<scope>`                           |
 //! | alert state          | `ALERT#<scope>`         | `<rate name>`                       |
-//! | hourly counter, from the stream | `CNT#<scope>` | `H#<yyyy-mm-ddThh>#<first record>` |
+//! | hourly counter, from the stream | `CNT#<scope>` | `H#<yyyy-mm-ddThh>#all`             |
 //!
 //! The recipient history is the index `by_recipient` over event items: partition `rcpt` (the
 //! normalised address), sort `at` (the event time, millisecond RFC 3339 in UTC, which sorts as
@@ -15,7 +15,6 @@
 use chrono::{DateTime, Utc};
 
 use ses_ledger::counters::Scope;
-use ses_ledger::tally::SequenceNumber;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -67,11 +66,11 @@ pub fn counter_sk_to(bucket: DateTime<Utc>) -> String {
     format!("H#{}#~", bucket_label(bucket))
 }
 
-/// A counter item written from the stream: what one batch adds to a scope in an hour, named by
-/// the first stream record that contributes to it (`ses_ledger::tally`). An hour of a scope has
-/// one such item per batch that added to it; readers sum them.
-pub fn counter_sk(bucket: DateTime<Utc>, first: &SequenceNumber) -> String {
-    format!("H#{}#{}", bucket_label(bucket), first.as_str())
+/// The counter of a scope in an hour, written from the stream by every shard under its own
+/// high-water mark (`ses_ledger::tally`). Readers sum every item of the hour, so items of earlier
+/// layouts (one per writer, `H#<hour>#<writer>`) still count.
+pub fn counter_sk(bucket: DateTime<Utc>) -> String {
+    format!("H#{}#all", bucket_label(bucket))
 }
 
 pub fn alert_pk(scope: &Scope) -> String {

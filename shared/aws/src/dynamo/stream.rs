@@ -1,6 +1,7 @@
 //! The table's change stream as the counting consumer sees it: Lambda's DynamoDB stream event
-//! (`{"Records":[{"eventName", "dynamodb":{"SequenceNumber", "NewImage", "OldImage"}}]}`, images
-//! in DynamoDB JSON) into the changes `usecase::Count` applies. An event item counts when it is
+//! with a tumbling window (`{"Records":[{"eventName", "dynamodb":{"SequenceNumber", "NewImage",
+//! "OldImage"}}], "shardId", "state", "isFinalInvokeForWindow", "isWindowTerminatedEarly"}`,
+//! images in DynamoDB JSON) into the changes `usecase::Count` adds to the shard's window. An event item counts when it is
 //! inserted, and again in the scopes a later copy adds (a MODIFY whose `scopes` grew: the
 //! duplicate that knows more). Counters, checkpoints and summaries change too; they count nothing.
 
@@ -10,7 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
 use ses_ledger::counters::{ComplaintBreakdown, CounterIncrement, Metric, Scope};
-use ses_ledger::tally::{CountedChange, SequenceNumber};
+use ses_ledger::tally::{CountedChange, CounterWindow, SequenceNumber};
 
 use super::keys;
 
@@ -56,15 +57,57 @@ pub fn count_attributes(increment: &CounterIncrement) -> Vec<(String, AttributeV
     out
 }
 
-/// The changes of one stream event, in its order.
-pub fn counted_changes(event: &Value) -> Result<Vec<CountedChange>, StreamError> {
-    let records = event
-        .get("Records")
-        .and_then(Value::as_array)
-        .ok_or_else(|| StreamError {
-            index: 0,
-            message: "not a DynamoDB stream event: no Records list".into(),
+/// What the event source mapping says of an invocation besides its records: whose window it is,
+/// the window so far, and whether this invocation closes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowInvocation {
+    pub shard: String,
+    pub window: CounterWindow,
+    /// The last invocation of the window, or one Lambda cut short because the state grew past
+    /// 1 MB (the next invocation continues the window with a fresh state, so this one must write
+    /// what it holds).
+    pub closes: bool,
+}
+
+/// An event that is not a stream invocation with a tumbling window: the mapping lacks
+/// `TumblingWindowInSeconds`, or the state is not one this function handed on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stream window: {0}")]
+pub struct WindowError(pub String);
+
+/// The window properties of a stream event.
+pub fn window_invocation(event: &Value) -> Result<WindowInvocation, WindowError> {
+    let shard = event
+        .get("shardId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            WindowError("no shardId: the event source mapping needs TumblingWindowInSeconds".into())
         })?;
+    let state: std::collections::BTreeMap<String, String> = match event.get("state") {
+        None | Some(Value::Null) => Default::default(),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|e| WindowError(format!("state is not a map of strings: {e}")))?,
+    };
+    let window = CounterWindow::from_state(&state).map_err(WindowError)?;
+    let flag = |name: &str| event.get(name).and_then(Value::as_bool).unwrap_or(false);
+    Ok(WindowInvocation {
+        shard: shard.to_string(),
+        window,
+        closes: flag("isFinalInvokeForWindow") || flag("isWindowTerminatedEarly"),
+    })
+}
+
+/// The changes of one stream event, in its order. The last invocation of a window may carry no
+/// records.
+pub fn counted_changes(event: &Value) -> Result<Vec<CountedChange>, StreamError> {
+    let records = match event.get("Records") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(records) => records.as_array().ok_or_else(|| StreamError {
+            index: 0,
+            message: "not a DynamoDB stream event: Records is not a list".into(),
+        })?,
+    };
     let mut changes = Vec::new();
     for (index, record) in records.iter().enumerate() {
         let fail = |message: String| StreamError { index, message };

@@ -1,88 +1,123 @@
-//! The counters written from the table's change stream: one conditional `PutItem` per counter a
-//! batch adds to, named by the first stream record that contributes to it (see `ses_ledger::tally`
-//! for why that is exactly once). No transaction and no checkpoint: each item is written once
-//! and never updated, so concurrent consumers (one per stream shard) never touch the same item
-//! and there is nothing to conflict or throttle on one key. Readers sum a scope's items per hour.
+//! The counters written from the table's change stream: when a stream shard's window closes, one
+//! `UpdateItem` per counter (scope and hour) that adds the window's sum and moves the shard's
+//! high-water mark on the item, on the condition that the mark is still before the window's first
+//! record (see `ses_ledger::tally` for why that is exactly once). No transaction, no checkpoint
+//! item, no read: an update is one item, and updates of different shards to a hot counter are
+//! serialised by DynamoDB rather than refused. Readers sum a scope's items per hour.
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 
-use super::capacity::put_write_units;
 // The adapter's imports, types and helpers are shared by its parts.
 #[allow(unused_imports)]
 use super::items::*;
 use super::*;
-use ses_ledger::ports::{CounterWriter, CounterWritten};
+use ses_ledger::ports::{CounterAdded, CounterWriter};
 use ses_ledger::tally::{CounterWrite, SequenceNumber};
 
-/// The attribute holding the last stream record a counter item covers.
-const LAST_RECORD: &str = "last";
-
-impl DynamoLedger {
-    fn counter_item(&self, counter: &CounterWrite) -> Item {
-        let expires =
-            (counter.bucket + TimeDelta::days(i64::from(self.config.counter_ttl_days))).timestamp();
-        let mut item = Item::from([
-            (keys::PK.to_string(), s(keys::counter_pk(&counter.scope))),
-            (
-                keys::SK.to_string(),
-                s(keys::counter_sk(counter.bucket, &counter.first)),
-            ),
-            ("bucket".to_string(), s(keys::bucket_label(counter.bucket))),
-            (LAST_RECORD.to_string(), s(counter.last.as_str())),
-            (keys::EXPIRES_AT.to_string(), n(expires)),
-        ]);
-        for (metric, amount) in &counter.delta.metrics {
-            item.insert(metric.attribute().to_string(), n(*amount as i64));
-        }
-        for (detail, amount) in &counter.delta.details {
-            item.insert(detail.attribute(), n(*amount as i64));
-        }
-        item
-    }
+/// The attribute holding a stream shard's high-water mark on a counter item: the last record of
+/// that shard the counter has counted.
+fn mark_attribute(shard: &str) -> String {
+    format!("seq#{shard}")
 }
 
 impl CounterWriter for DynamoLedger {
-    async fn write_new(&self, counter: &CounterWrite) -> Result<CounterWritten, StoreError> {
-        const OPERATION: &str = "PutItem (counter)";
-        let item = self.counter_item(counter);
-        let units = put_write_units(&item);
+    async fn add_once(
+        &self,
+        shard: &str,
+        counter: &CounterWrite,
+    ) -> Result<CounterAdded, StoreError> {
+        const OPERATION: &str = "UpdateItem (counter)";
+        let expires =
+            (counter.bucket + TimeDelta::days(i64::from(self.config.counter_ttl_days))).timestamp();
+        let mut adds = Vec::new();
+        let mut names = HashMap::from([
+            ("#mark".to_string(), mark_attribute(shard)),
+            ("#x".to_string(), keys::EXPIRES_AT.to_string()),
+            ("#b".to_string(), "bucket".to_string()),
+        ]);
+        let mut values = HashMap::from([
+            (":first".to_string(), s(counter.first.as_str())),
+            (":last".to_string(), s(counter.last.as_str())),
+            (":x".to_string(), n(expires)),
+            (":b".to_string(), s(keys::bucket_label(counter.bucket))),
+        ]);
+        let amounts = counter
+            .delta
+            .metrics
+            .iter()
+            .map(|(m, v)| (m.attribute().to_string(), *v))
+            .chain(
+                counter
+                    .delta
+                    .details
+                    .iter()
+                    .map(|(d, v)| (d.attribute(), *v)),
+            );
+        for (i, (attribute, amount)) in amounts.enumerate() {
+            adds.push(format!("#m{i} :v{i}"));
+            names.insert(format!("#m{i}"), attribute);
+            values.insert(format!(":v{i}"), n(amount as i64));
+        }
+        let add = if adds.is_empty() {
+            String::new()
+        } else {
+            format!("ADD {} ", adds.join(", "))
+        };
+        let key = || {
+            format!(
+                "{} {}",
+                keys::counter_pk(&counter.scope),
+                keys::counter_sk(counter.bucket)
+            )
+        };
         let result = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.config.table_name)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
+            .key(keys::PK, s(keys::counter_pk(&counter.scope)))
+            .key(keys::SK, s(keys::counter_sk(counter.bucket)))
+            .update_expression(format!(
+                "{add}SET #mark = :last, #x = if_not_exists(#x, :x), #b = if_not_exists(#b, :b)"
+            ))
+            .condition_expression("attribute_not_exists(#mark) OR #mark < :first")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
         let error = match result {
             Ok(out) => {
-                self.meter
-                    .computed(OPERATION, 1, units, out.consumed_capacity());
-                return Ok(CounterWritten::New);
+                self.meter.consumed(OPERATION, 1, out.consumed_capacity());
+                return Ok(CounterAdded::Added);
             }
             Err(error) => error,
         };
-        let Some(PutItemError::ConditionalCheckFailedException(e)) = error.as_service_error()
+        let Some(UpdateItemError::ConditionalCheckFailedException(e)) = error.as_service_error()
         else {
             return Err(StoreError::service(OPERATION, error));
         };
         self.meter.failed(OPERATION, 1);
         let corrupt = |message: String| StoreError::Corrupt {
-            key: format!(
-                "{} {}",
-                keys::counter_pk(&counter.scope),
-                keys::counter_sk(counter.bucket, &counter.first)
-            ),
+            key: key(),
             message,
         };
-        let last = e
+        let mark = e
             .item()
-            .and_then(|i| i.get(LAST_RECORD))
+            .and_then(|i| i.get(&mark_attribute(shard)))
             .and_then(|v| v.as_s().ok())
-            .ok_or_else(|| corrupt(format!("no {LAST_RECORD:?} attribute")))?;
-        let last = SequenceNumber::parse(last).map_err(corrupt)?;
-        Ok(CounterWritten::Exists { last })
+            .ok_or_else(|| corrupt(format!("no mark of shard {shard}")))?;
+        let mark = SequenceNumber::parse(mark).map_err(corrupt)?;
+        if mark >= counter.last {
+            return Ok(CounterAdded::AlreadyAdded);
+        }
+        // Records of one window are added in one update, so a mark inside the window means the
+        // stream broke its order: stop rather than count twice or lose some.
+        Err(corrupt(format!(
+            "shard {shard} is marked at {}, inside the window {}..={}",
+            mark.as_str(),
+            counter.first.as_str(),
+            counter.last.as_str()
+        )))
     }
 }

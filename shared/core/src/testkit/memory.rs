@@ -24,9 +24,8 @@ struct State {
     details: HashMap<(Scope, DateTime<Utc>), BTreeMap<String, u64>>,
     scopes: BTreeSet<Scope>,
     alert_levels: HashMap<(Scope, crate::alarm::RateKind), crate::alarm::Level>,
-    /// (scope, hour, first record) -> the last record the counter item covers
-    counter_items:
-        HashMap<(Scope, DateTime<Utc>, crate::tally::SequenceNumber), crate::tally::SequenceNumber>,
+    /// (scope, hour, stream shard) -> the last record of the shard the counter has counted
+    counter_marks: HashMap<(Scope, DateTime<Utc>, String), crate::tally::SequenceNumber>,
     /// Counter writes that land and then report a failure, as a lost response would.
     lost_responses: usize,
     /// Counter writes still allowed before every further one fails unwritten (a dying consumer);
@@ -350,26 +349,35 @@ impl crate::ports::ReputationSource for FixedReputation {
 }
 
 impl crate::ports::CounterWriter for InMemoryLedger {
-    async fn write_new(
+    async fn add_once(
         &self,
+        shard: &str,
         counter: &crate::tally::CounterWrite,
-    ) -> Result<crate::ports::CounterWritten, StoreError> {
+    ) -> Result<crate::ports::CounterAdded, StoreError> {
         let mut s = self.lock()?;
         match &mut s.writes_left {
             Some(0) => {
                 return Err(StoreError::Refused {
-                    operation: "PutItem (counter)",
+                    operation: "UpdateItem (counter)",
                     message: "injected: the consumer died".into(),
                 })
             }
             Some(left) => *left -= 1,
             None => {}
         }
-        let key = (counter.scope.clone(), counter.bucket, counter.first.clone());
-        if let Some(last) = s.counter_items.get(&key) {
-            return Ok(crate::ports::CounterWritten::Exists { last: last.clone() });
+        let key = (counter.scope.clone(), counter.bucket, shard.to_string());
+        if let Some(mark) = s.counter_marks.get(&key) {
+            if *mark >= counter.last {
+                return Ok(crate::ports::CounterAdded::AlreadyAdded);
+            }
+            if *mark >= counter.first {
+                return Err(StoreError::Corrupt {
+                    key: format!("counter {}", counter.scope.key()),
+                    message: "the shard's mark is inside the window".into(),
+                });
+            }
         }
-        s.counter_items.insert(key, counter.last.clone());
+        s.counter_marks.insert(key, counter.last.clone());
         let cell = (counter.scope.clone(), counter.bucket);
         let metrics = s.counters.entry(cell.clone()).or_default();
         for (m, n) in &counter.delta.metrics {
@@ -383,10 +391,10 @@ impl crate::ports::CounterWriter for InMemoryLedger {
         if s.lost_responses > 0 {
             s.lost_responses -= 1;
             return Err(StoreError::Refused {
-                operation: "PutItem (counter)",
+                operation: "UpdateItem (counter)",
                 message: "injected: written, response lost".into(),
             });
         }
-        Ok(crate::ports::CounterWritten::New)
+        Ok(crate::ports::CounterAdded::Added)
     }
 }

@@ -1,26 +1,24 @@
-//! The counting use case: one batch of the ledger table's change stream into the hourly
-//! counters, exactly once (see `tally` for why).
-
-use std::collections::BTreeSet;
+//! The counting use case: one invocation of the count function over a stream shard's tumbling
+//! window, exactly once (see `tally` for why).
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use crate::ports::{CounterWriter, CounterWritten, StoreError};
-use crate::tally::{plan, CountedChange, CounterPlan, SequenceNumber};
+use crate::ports::{CounterAdded, CounterWriter, StoreError};
+use crate::tally::{CountedChange, CounterWindow};
 
-/// Counter items written at once. A batch of 1,000 records touches a few dozen counters; Lambda
-/// bills the wait, so they go out together rather than one after another.
+/// Counter updates sent at once when a window closes. A window touches a few dozen counters;
+/// Lambda bills the wait, so they go out together rather than one after another.
 const WRITES_IN_FLIGHT: usize = 16;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct CountReport {
-    /// Records of the batch that add to some counter and were counted now.
+    /// Records of the batch that added to the window's counters.
     pub counted: usize,
-    /// Records that add to some counter, all of whose counters an earlier attempt wrote.
-    pub already_counted: usize,
-    /// Counter items written.
+    /// Records of the batch the window had already counted (redelivered).
+    pub redelivered: usize,
+    /// Counter updates written as the window closed.
     pub writes: usize,
-    /// Counter items found already written (a redelivered batch).
+    /// Counter updates an earlier attempt to close the window had written.
     pub found: usize,
 }
 
@@ -28,69 +26,39 @@ pub struct Count<W> {
     pub counters: W,
 }
 
-/// What writing one counter did: the records it counted now, and the items written and found.
-struct CounterOutcome<'a> {
-    counted: Vec<&'a SequenceNumber>,
-    writes: usize,
-    found: usize,
-}
-
 impl<W: CounterWriter> Count<W> {
-    pub async fn batch(&self, changes: &[CountedChange]) -> Result<CountReport, StoreError> {
-        let plans = plan(changes);
-        let outcomes: Vec<CounterOutcome> = stream::iter(plans.iter().map(|p| self.counter(p)))
-            .buffer_unordered(WRITES_IN_FLIGHT)
-            .try_collect()
-            .await?;
-        let counting: BTreeSet<&SequenceNumber> = changes
-            .iter()
-            .filter(|c| !c.increments.is_empty())
-            .map(|c| &c.sequence)
-            .collect();
-        let counted: BTreeSet<&SequenceNumber> =
-            outcomes.iter().flat_map(|o| o.counted.clone()).collect();
-        Ok(CountReport {
-            counted: counted.len(),
-            already_counted: counting.len() - counted.len(),
-            writes: outcomes.iter().map(|o| o.writes).sum(),
-            found: outcomes.iter().map(|o| o.found).sum(),
-        })
-    }
-
-    /// Writes what the batch adds to one counter past the items earlier attempts wrote.
-    async fn counter<'a>(&self, plan: &CounterPlan<'a>) -> Result<CounterOutcome<'a>, StoreError> {
-        let mut covered: Option<SequenceNumber> = None;
-        let mut found = 0;
-        while let Some(write) = plan.write_after(covered.as_ref()) {
-            match self.counters.write_new(&write).await? {
-                CounterWritten::New => {
-                    return Ok(CounterOutcome {
-                        counted: plan.records_after(covered.as_ref()),
-                        writes: 1,
-                        found,
-                    })
-                }
-                // Every item covers at least the record that names it, so this moves forward.
-                CounterWritten::Exists { last } if last >= write.first => {
-                    found += 1;
-                    covered = Some(last);
-                }
-                CounterWritten::Exists { last } => {
-                    return Err(StoreError::Corrupt {
-                        key: format!("counter {} {}", write.scope.key(), write.first.as_str()),
-                        message: format!(
-                            "covers up to {}, before its own first record",
-                            last.as_str()
-                        ),
-                    })
-                }
-            }
+    /// Adds a batch of `shard`'s records to its window; when the window `closes`, writes each
+    /// counter once. Returns the window to hand to the next invocation (empty once closed).
+    pub async fn invocation(
+        &self,
+        shard: &str,
+        mut window: CounterWindow,
+        changes: &[CountedChange],
+        closes: bool,
+    ) -> Result<(CounterWindow, CountReport), StoreError> {
+        let added = window.add(changes);
+        let mut report = CountReport {
+            counted: added.counted,
+            redelivered: added.redelivered,
+            ..CountReport::default()
+        };
+        if !closes {
+            return Ok((window, report));
         }
-        Ok(CounterOutcome {
-            counted: Vec::new(),
-            writes: 0,
-            found,
-        })
+        let outcomes: Vec<CounterAdded> = stream::iter(
+            window
+                .writes()
+                .map(|counter| self.counters.add_once(shard, counter)),
+        )
+        .buffer_unordered(WRITES_IN_FLIGHT)
+        .try_collect()
+        .await?;
+        report.writes = outcomes
+            .iter()
+            .filter(|o| **o == CounterAdded::Added)
+            .count();
+        report.found = outcomes.len() - report.writes;
+        Ok((CounterWindow::default(), report))
     }
 }
 
@@ -99,6 +67,7 @@ mod tests {
     use super::*;
     use crate::config::LedgerConfig;
     use crate::counters::{CounterIncrement, Metric, Scope};
+    use crate::tally::SequenceNumber;
     use crate::testkit::memory::InMemoryLedger;
     use chrono::TimeZone;
     use proptest::prelude::*;
@@ -128,75 +97,115 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_lost_response_and_the_retried_batch_count_once() {
+    async fn a_lost_response_and_the_retried_close_count_once() {
         let ledger = InMemoryLedger::new(&LedgerConfig::default());
         let count = Count { counters: &ledger };
         let stream = changes(10, &[10]);
+        let (window, report) = count
+            .invocation("s1", CounterWindow::default(), &stream[..6], false)
+            .await
+            .expect("first batch");
+        assert_eq!((report.counted, report.writes), (6, 0));
+        assert_eq!(ledger.counter_total(&Scope::Account, Metric::Deliveries), 0);
+        // The closing invocation's first write lands but its response is lost.
         ledger.lose_next_responses(1);
-        assert!(count.batch(&stream[..6]).await.is_err());
-        // Lambda retries the failed batch from its first record, here with more behind it.
-        let report = count.batch(&stream).await.expect("retry");
-        assert_eq!(report.counted + report.already_counted, 10, "{report:?}");
+        assert!(count
+            .invocation("s1", window.clone(), &stream[6..], true)
+            .await
+            .is_err());
+        // Lambda retries it with the same state and records.
+        let (left, report) = count
+            .invocation("s1", window, &stream[6..], true)
+            .await
+            .expect("retry");
+        assert!(left.is_empty());
+        assert_eq!((report.writes, report.found), (3, 1), "{report:?}");
         assert_eq!(
             ledger.counter_total(&Scope::Account, Metric::Deliveries),
             10
         );
-        // The retry again: nothing moves.
-        let again = count.batch(&stream).await.expect("again");
-        assert_eq!(
-            (again.counted, again.already_counted, again.writes),
-            (0, 10, 0)
-        );
-        // The next batch starts after it.
-        let next = changes(12, &[10]);
-        count.batch(&next[10..]).await.expect("next batch");
+        for p in 0..3 {
+            let scope = Scope::Provider(format!("p{p}"));
+            let expected = (1..=10u64).filter(|i| i % 3 == p).count() as u64;
+            assert_eq!(ledger.counter_total(&scope, Metric::Deliveries), expected);
+        }
+        // Another shard's window adds to the same counters under its own mark.
+        let more = changes(12, &[10]);
+        count
+            .invocation("s2", CounterWindow::default(), &more[10..], true)
+            .await
+            .expect("other shard");
         assert_eq!(
             ledger.counter_total(&Scope::Account, Metric::Deliveries),
             12
         );
-        for p in 0..3 {
-            let scope = Scope::Provider(format!("p{p}"));
-            assert_eq!(ledger.counter_total(&scope, Metric::Deliveries), 4);
-        }
     }
 
     proptest! {
-        /// However the stream is cut into batches, whichever counter writes of an attempt land
-        /// before it dies, and however long the retry of a batch is (it starts at the same first
-        /// record and is never shorter), every record counts once in every counter it adds to.
+        /// However a shard's stream is cut into windows and batches, however often Lambda
+        /// redelivers a batch (in order, or a record it delivered before), and whichever writes
+        /// of a closing invocation land before it dies, every record counts once in every
+        /// counter it adds to.
         #[test]
-        fn attempts_that_die_anywhere_count_every_record_once(
+        fn windows_that_die_anywhere_count_every_record_once(
             n in 1u64..60,
             hours in proptest::collection::vec(0u32..4, 1..5),
-            cuts in proptest::collection::vec(1usize..12, 1..12),
+            windows in proptest::collection::vec(1usize..20, 1..8),
+            batches in proptest::collection::vec(1usize..6, 1..8),
+            redeliver in proptest::collection::vec(any::<bool>(), 1..8),
             deaths in proptest::collection::vec(0usize..8, 0..6),
-            longer in proptest::collection::vec(0usize..5, 1..6),
         ) {
             let stream = changes(n, &hours);
             let ledger = InMemoryLedger::new(&LedgerConfig::default());
             let count = Count { counters: &ledger };
             let mut deaths = deaths.into_iter();
-            let (mut start, mut i) = (0, 0);
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .build()
                 .expect("runtime");
             runtime.block_on(async {
+                let (mut start, mut w, mut b) = (0, 0, 0);
                 while start < stream.len() {
-                    let mut end = (start + cuts[i % cuts.len()]).min(stream.len());
-                    // An attempt dies after some of its writes, then the batch is retried,
-                    // perhaps with more records behind it.
+                    let end = (start + windows[w % windows.len()]).min(stream.len());
+                    w += 1;
+                    let mut window = CounterWindow::default();
+                    let mut at = start;
+                    while at < end {
+                        let to = (at + batches[b % batches.len()]).min(end);
+                        let again = redeliver[b % redeliver.len()];
+                        b += 1;
+                        let (next, _) = count
+                            .invocation("shard", window, &stream[at..to], false)
+                            .await
+                            .expect("no writes before the close");
+                        window = next;
+                        if again {
+                            // A redelivery of records the window holds.
+                            let (next, report) = count
+                                .invocation("shard", window, &stream[start..to], false)
+                                .await
+                                .expect("redelivery");
+                            assert_eq!(report.counted, 0);
+                            window = next;
+                        }
+                        at = to;
+                    }
+                    // The close dies after some writes, and is retried with the same state.
                     for after in deaths.by_ref() {
                         ledger.fail_writes_after(after);
-                        let died = count.batch(&stream[start..end]).await.is_err();
+                        let died = count
+                            .invocation("shard", window.clone(), &[], true)
+                            .await
+                            .is_err();
                         ledger.fail_writes_after(usize::MAX);
                         if !died {
                             break;
                         }
-                        end = (end + longer[i % longer.len()]).min(stream.len());
                     }
-                    count.batch(&stream[start..end]).await.expect("retry succeeds");
+                    count
+                        .invocation("shard", window, &[], true)
+                        .await
+                        .expect("close succeeds");
                     start = end;
-                    i += 1;
                 }
             });
             prop_assert_eq!(
