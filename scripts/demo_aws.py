@@ -97,9 +97,12 @@ def lambda_record(record):
 
 
 def count():
-    """Plays the count function's event source mapping once over the table's stream: reads each
-    shard from where the last call stopped, hands the records to the real count binary under the
-    emulator in batches of up to 1,000, and retries a failed batch whole, from its first record."""
+    """Plays the count function's event source mapping once over the table's stream: each shard,
+    from where the last call stopped, is one tumbling window. Its records go to the real count
+    binary under the emulator in batches of up to 1,000, each with the state the invocation
+    before returned; then an invocation closes the window and the counters are written. A failed
+    invocation is retried with the same records and state, and the shard's position moves only
+    once the window is closed, as Lambda checkpoints a window."""
     url = os.environ["LAMBDA_INVOKE_URL"].rstrip("/")
     assert url.startswith("http://127.0.0.1:"), url
     ddb = client("dynamodb", "AWS_ENDPOINT_URL_DYNAMODB")
@@ -109,7 +112,7 @@ def count():
     if os.path.exists(STREAM_POSITION):
         with open(STREAM_POSITION) as f:
             position = json.load(f)
-    counted = batches = 0
+    counted = batches = writes = 0
     for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
         sid = shard["ShardId"]
         after = position.get(sid)
@@ -119,36 +122,44 @@ def count():
         else:
             kwargs.update(ShardIteratorType="TRIM_HORIZON")
         iterator = streams.get_shard_iterator(**kwargs)["ShardIterator"]
-        pending = []
+        records = []
         while iterator:
             page = streams.get_records(ShardIterator=iterator, Limit=1000)
-            pending.extend(lambda_record(r) for r in page["Records"])
+            records.extend(lambda_record(r) for r in page["Records"])
             iterator = page.get("NextShardIterator")
-            while len(pending) >= 1000 or (pending and not page["Records"]):
-                batch, pending = pending[:1000], pending[1000:]
-                counted += invoke_until_it_takes(url, batch)
-                batches += 1
-                position[sid] = batch[-1]["dynamodb"]["SequenceNumber"]
-                with open(STREAM_POSITION, "w") as f:
-                    json.dump(position, f)
             if not page["Records"]:
                 break
-    print(f"count: {batches} stream batches, {counted} recipient events added to the counters")
+        if not records:
+            continue
+        state = {}
+        for start in range(0, len(records), 1000):
+            out = invoke_until_it_takes(url, sid, records[start:start + 1000], state, False)
+            counted += out["counted"]
+            state = out["state"]
+            batches += 1
+        writes += invoke_until_it_takes(url, sid, [], state, True)["writes"]
+        position[sid] = records[-1]["dynamodb"]["SequenceNumber"]
+        with open(STREAM_POSITION, "w") as f:
+            json.dump(position, f)
+    print(f"count: {batches} stream batches, {counted} recipient events added to the counters "
+          f"in {writes} counter updates")
 
 
-def invoke_until_it_takes(url, batch):
-    body = json.dumps({"Records": batch}).encode()
+def invoke_until_it_takes(url, shard, batch, state, closes):
+    body = json.dumps({"Records": batch, "shardId": shard, "state": state,
+                       "isFinalInvokeForWindow": closes,
+                       "isWindowTerminatedEarly": False}).encode()
     for attempt in range(10):
         request = urllib.request.Request(f"{url}/2015-03-31/functions/count/invocations", data=body,
                                          headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=120) as response:
-                return json.load(response)["counted"]
+                return json.load(response)
         except urllib.error.HTTPError as error:
-            print(f"count: batch failed ({error.code}: {error.read()[:200]!r}); retrying it whole",
-                  file=sys.stderr)
+            print(f"count: invocation failed ({error.code}: {error.read()[:200]!r}); retrying it "
+                  "with the same records and state", file=sys.stderr)
             time.sleep(min(2 ** attempt, 30))
-    sys.exit("count: a stream batch kept failing")
+    sys.exit("count: an invocation kept failing")
 
 
 def log_sample(n):

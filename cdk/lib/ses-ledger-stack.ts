@@ -226,8 +226,13 @@ export class SesLedgerStack extends Stack {
     });
     const streamArn = table.tableStreamArn ?? "";
     const countRole = functionRole("CountFunctionRole", [
-      // Counter items are only ever put, once each (functions/count).
-      new iam.PolicyStatement({ sid: "WriteCounterItems", actions: ["dynamodb:PutItem"], resources: [table.tableArn] }),
+      // Counter items only (partition keys CNT#...), and only updated (functions/count).
+      new iam.PolicyStatement({
+        sid: "UpdateCounterItems",
+        actions: ["dynamodb:UpdateItem"],
+        resources: [table.tableArn],
+        conditions: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["CNT#*"] } },
+      }),
       new iam.PolicyStatement({
         sid: "ReadTheLedgerStream",
         actions: ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],

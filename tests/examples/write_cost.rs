@@ -109,8 +109,7 @@ async fn main() {
     let count_started = Instant::now();
     let counted = TableDiffStream::default()
         .count_into(&counting, batching, Arrival::EventTime)
-        .await
-        .records;
+        .await;
     let count_elapsed = count_started.elapsed();
 
     let mut meter = app.store.meter().snapshot();
@@ -199,8 +198,14 @@ async fn main() {
         per(duplicate as f64)
     );
     println!(
-        "| events counted from the stream | {counted} | {:.3} |",
-        per(counted as f64)
+        "| events counted from the stream | {} | {:.3} |",
+        counted.records,
+        per(counted.records as f64)
+    );
+    println!(
+        "| count function invocations (batches and window closes) | {} | {:.3} |",
+        counted.invocations,
+        per(counted.invocations as f64)
     );
     println!(
         "| write units reported (index writes and transactions at DynamoDB's rules) | {reported_writes:.0} | {:.2} |",

@@ -135,6 +135,8 @@ pub struct Counted {
     pub writes: usize,
     /// Counter updates found written by an earlier close.
     pub found: usize,
+    /// Invocations of the count function, closing ones included.
+    pub invocations: usize,
 }
 
 /// The shard name the emulated stream uses (a real one looks like `shardId-<digits>-<hex>`).
@@ -173,6 +175,7 @@ pub async fn count_window<W: ses_ledger::ports::CounterWriter>(
         counted.records += out["counted"].as_u64().unwrap_or(0) as usize;
         counted.writes += out["writes"].as_u64().unwrap_or(0) as usize;
         counted.found += out["found"].as_u64().unwrap_or(0) as usize;
+        counted.invocations += 1;
         state = out["state"].clone();
     }
     counted
@@ -194,6 +197,7 @@ pub async fn count_stream(aws: &SdkConfig, config: &LedgerConfig) -> Counted {
         counted.records += window.records;
         counted.writes += window.writes;
         counted.found += window.found;
+        counted.invocations += window.invocations;
     }
     counted
 }
@@ -555,7 +559,7 @@ impl StreamBatching {
     /// holds the two equal).
     pub const COUNT_FUNCTION: StreamBatching = StreamBatching {
         max_records: 1000,
-        window_seconds: Some(60),
+        window_seconds: Some(300),
         tumbling_window_seconds: 900,
     };
 }
@@ -647,6 +651,7 @@ impl TableDiffStream {
             counted.records += window.records;
             counted.writes += window.writes;
             counted.found += window.found;
+            counted.invocations += window.invocations;
         }
         counted
     }

@@ -827,13 +827,24 @@ fn the_stream_source_retries_whole_batches_and_the_count_function_may_read_it() 
             );
         }
         assert!(
-            may("dynamodb:PutItem", &table.id),
-            "{name}: counter items are put"
+            may("dynamodb:UpdateItem", &table.id),
+            "{name}: counters are updated"
         );
-        // Least privilege: counter items are written once and never changed, so the function
-        // that reads every recorded event can alter none of them.
+        // Least privilege: the function that reads every recorded event may only update
+        // counter items, never put, delete or touch an event or a recipient's state.
+        let counter_statements: Vec<&Value> = statements
+            .iter()
+            .filter(|st| st["Effect"] == "Allow" && allows(st, "dynamodb:UpdateItem"))
+            .collect();
+        assert!(
+            counter_statements.iter().all(|st| {
+                st["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+                    == serde_json::json!(["CNT#*"])
+            }),
+            "{name}: counter updates are limited to counter items: {counter_statements:?}"
+        );
         for action in [
-            "dynamodb:UpdateItem",
+            "dynamodb:PutItem",
             "dynamodb:DeleteItem",
             "dynamodb:BatchWriteItem",
         ] {

@@ -271,6 +271,10 @@ mod tests {
             .unwrap_err()
             .message
             .contains("not a decimal number"));
-        assert!(counted_changes(&json!({"hello": 1})).is_err());
+        assert!(counted_changes(&json!({"Records": 5})).is_err());
+        // A window's closing invocation may carry no records (its window properties are
+        // checked by `window_invocation`).
+        assert_eq!(counted_changes(&json!({"shardId": "s"})), Ok(Vec::new()));
+        assert!(window_invocation(&json!({"Records": []})).is_err());
     }
 }
