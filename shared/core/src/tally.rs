@@ -16,6 +16,7 @@
 //! Windows do not overlap (a record belongs to the window of its arrival), so no two of them
 //! add the same record.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -145,21 +146,29 @@ impl CounterWindow {
         for record in records {
             let mut counted = false;
             for increment in &record.increments {
-                let counter = self
+                match self
                     .counters
                     .entry((increment.scope.clone(), increment.bucket))
-                    .or_insert_with(|| CounterWrite {
-                        scope: increment.scope.clone(),
-                        bucket: increment.bucket,
-                        first: record.sequence.clone(),
-                        last: record.sequence.clone(),
-                        delta: CounterDelta::default(),
-                    });
-                if counter.last >= record.sequence && !counter.delta.is_empty() {
-                    continue;
+                {
+                    Entry::Vacant(slot) => {
+                        let mut delta = CounterDelta::default();
+                        delta.add(increment);
+                        slot.insert(CounterWrite {
+                            scope: increment.scope.clone(),
+                            bucket: increment.bucket,
+                            first: record.sequence.clone(),
+                            last: record.sequence.clone(),
+                            delta,
+                        });
+                    }
+                    // Redelivered: the window has counted this record, or one after it.
+                    Entry::Occupied(held) if held.get().last >= record.sequence => continue,
+                    Entry::Occupied(mut held) => {
+                        let counter = held.get_mut();
+                        counter.delta.add(increment);
+                        counter.last = record.sequence.clone();
+                    }
                 }
-                counter.delta.add(increment);
-                counter.last = record.sequence.clone();
                 counted = true;
             }
             if counted {
@@ -191,6 +200,8 @@ impl CounterWindow {
                     last: write.last.clone(),
                     delta: write.delta.clone(),
                 };
+                // Strings and numbers only, so this cannot fail; were it to, the empty entry
+                // would fail the next invocation's `from_state` rather than lose a count.
                 (
                     format!("{}|{}", bucket.format(BUCKET_FORMAT), scope.key()),
                     serde_json::to_string(&entry).unwrap_or_default(),
@@ -225,12 +236,6 @@ impl CounterWindow {
             counters.insert((scope, bucket), write);
         }
         Ok(CounterWindow { counters })
-    }
-}
-
-impl CounterDelta {
-    fn is_empty(&self) -> bool {
-        self.metrics.is_empty() && self.details.is_empty()
     }
 }
 
