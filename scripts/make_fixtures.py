@@ -196,6 +196,13 @@ def oddities(by_name, out):
     }
     docs["offset-timestamp"] = [("offset-timestamp", compact(delivery))]
 
+    # Whole seconds in `mail`, six fractional digits in the event: the ledger writes both in one
+    # shape (three digits, Z).
+    mixed = copy.deepcopy(by_name["delivery-record"])
+    mixed["mail"]["timestamp"] = "2022-04-01T21:24:49Z"
+    mixed["delivery"]["timestamp"] = "2022-04-01T21:24:50.123456Z"
+    docs["timestamp-shapes"] = [("timestamp-shapes", compact(mixed))]
+
     bounce = copy.deepcopy(by_name["bounce-notification-with-a-dsn"])
     bounce["mail"]["source"] = '"John Doe" <john@Example.COM>'
     docs["display-name-source"] = [("display-name-source", compact(bounce))]

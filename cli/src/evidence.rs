@@ -261,7 +261,7 @@ pub async fn build(
     ])?;
     for e in &complaints {
         complaints_csv.write_record([
-            e.event_time.to_rfc3339(),
+            ses_ledger::timestamp::format_timestamp(e.event_time),
             e.recipient.clone().unwrap_or_default(),
             e.mailbox_provider.clone().unwrap_or_default(),
             e.detail.complaint_feedback_type.clone().unwrap_or_default(),
@@ -269,7 +269,9 @@ pub async fn build(
             e.detail.complaint_user_agent.clone().unwrap_or_default(),
             e.ses_message_id.clone(),
             e.configuration_set.clone().unwrap_or_default(),
-            e.sent_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            e.sent_at
+                .map(ses_ledger::timestamp::format_timestamp)
+                .unwrap_or_default(),
             e.event_id.clone(),
         ])?;
     }
@@ -288,7 +290,7 @@ pub async fn build(
     ])?;
     for e in &bounces {
         bounces_csv.write_record([
-            e.event_time.to_rfc3339(),
+            ses_ledger::timestamp::format_timestamp(e.event_time),
             e.recipient.clone().unwrap_or_default(),
             e.mailbox_provider.clone().unwrap_or_default(),
             e.detail.bounce_type.clone().unwrap_or_default(),
@@ -304,8 +306,8 @@ pub async fn build(
     let queries = format!(
         "# CloudWatch Logs Insights queries\n\nLog group `{log_group}`, time range {} to {} (UTC). Each query reproduces a figure of summary.md from the event stream.\n\n\
          ## Complaint rate per day (naive and feedback-loop)\n\n```\n{}\n```\n\n## Every complaint\n\n```\n{}\n```\n\n## Every counted hard bounce\n\n```\n{}\n```\n",
-        period.from.to_rfc3339(),
-        period.to.to_rfc3339(),
+        ses_ledger::timestamp::format_timestamp(period.from),
+        ses_ledger::timestamp::format_timestamp(period.to),
         insights::complaint_rate(&Scope::Account, feedback_loop_providers),
         insights::complaints(&Scope::Account),
         insights::hard_bounces(&Scope::Account),

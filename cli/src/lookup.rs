@@ -1,6 +1,5 @@
 //! `recipient`, `suppressed` and `message`: what happened to an address or a message.
 
-use chrono::SecondsFormat;
 use ses_ledger::event::RecipientEvent;
 use ses_ledger::ports::LedgerReader;
 use ses_ledger::summary::{RecipientSummary, Suppression};
@@ -23,7 +22,7 @@ fn detail(e: &RecipientEvent) -> String {
 
 fn event_row(e: &RecipientEvent, with_recipient: bool) -> Vec<String> {
     let mut row = vec![
-        e.event_time.to_rfc3339_opts(SecondsFormat::Millis, true),
+        ses_ledger::timestamp::format_timestamp(e.event_time),
         e.event_type.to_string(),
         e.event_subtype.clone().unwrap_or_default(),
     ];
@@ -48,7 +47,7 @@ fn state_text(suppression: Option<&Suppression>, known: bool) -> String {
         Some(s) => format!(
             "suppressed: {} since {}",
             s.reason.as_str(),
-            s.since.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ses_ledger::timestamp::format_timestamp(s.since)
         ),
         None if known => "not suppressed".into(),
         None => "unknown address (no events recorded)".into(),

@@ -156,11 +156,16 @@ pub struct RecipientEvent {
 
     pub ses_message_id: String,
     /// `mail.timestamp`: when SES accepted the message.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::timestamp::serialize_option"
+    )]
     pub sent_at: Option<DateTime<Utc>>,
     /// When the event happened (bounce/complaint/delivery/... timestamp; `sent_at` when the event
     /// has none).
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub event_time: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub ingested_at: DateTime<Utc>,
 
     /// `mail.source` as SES gave it (may carry a display name).
@@ -228,7 +233,10 @@ pub struct TypeSpecificFields {
     pub complaint_user_agent: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub complaint_subtype: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::timestamp::serialize_option"
+    )]
     pub complaint_arrival_date: Option<DateTime<Utc>>,
 
     // Delivery
@@ -244,7 +252,10 @@ pub struct TypeSpecificFields {
     // DeliveryDelay
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delay_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::timestamp::serialize_option"
+    )]
     pub delay_expiration_time: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delay_status: Option<String>,

@@ -2,7 +2,7 @@
 //! tenant, both payload formats, duplicates and out-of-order arrival. Seeded: the same scenario and
 //! seed give the same stream. Used by `ses-ledger simulate`, the demo and the tests.
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -241,7 +241,7 @@ struct Mail {
 }
 
 fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    crate::timestamp::format_timestamp(t)
 }
 
 impl Mail {

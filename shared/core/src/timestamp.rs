@@ -3,8 +3,33 @@
 //! `2018-10-08T14:05:45 +0000`, `2018-10-08T14:05:45+0000` and `2018-10-08 14:05:45Z`: one lenient
 //! parser accepts them all so no event is lost over the spelling of its time.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serializer};
+
+/// The one shape every timestamp leaves the ledger in (log lines, the CLI's JSON and CSV,
+/// DynamoDB attributes): RFC 3339 in UTC with exactly three fractional digits and `Z`,
+/// `2022-04-01T21:24:49.000Z`. One width means text order is time order; finer digits than SES's
+/// milliseconds (some payloads carry six) are cut, not rounded, so a time never moves forward.
+pub fn format_timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// `#[serde(serialize_with = "timestamp::serialize")]`: [`format_timestamp`].
+pub fn serialize<S: Serializer>(t: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format_timestamp(*t))
+}
+
+/// `#[serde(serialize_with = "timestamp::serialize_option")]`, with
+/// `skip_serializing_if = "Option::is_none"`.
+pub fn serialize_option<S: Serializer>(
+    t: &Option<DateTime<Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => serializer.serialize_str(&format_timestamp(*t)),
+        None => serializer.serialize_none(),
+    }
+}
 
 /// What a valid timestamp looks like, for error messages.
 const EXAMPLE: &str = "2017-08-05T00:41:02.669Z";
@@ -181,10 +206,28 @@ mod tests {
             let _ = parse_timestamp(&text);
         }
 
+        /// One width for every time, so sorting the text sorts the times (`...49Z` would sort
+        /// after `...49.500Z`), and sub-millisecond digits are cut, never rounded up.
+        #[test]
+        fn the_one_shape_sorts_as_time(
+            a in 0i64..4_102_444_800_000_000, b in 0i64..4_102_444_800_000_000,
+        ) {
+            let (ta, tb) = (
+                DateTime::from_timestamp_micros(a).expect("in range"),
+                DateTime::from_timestamp_micros(b).expect("in range"),
+            );
+            let (fa, fb) = (format_timestamp(ta), format_timestamp(tb));
+            prop_assert_eq!(fa.len(), "2022-04-01T21:24:49.000Z".len());
+            prop_assert!(fa.ends_with('Z'));
+            prop_assert_eq!(fa.cmp(&fb), (a / 1000).cmp(&(b / 1000)));
+            let back = parse_timestamp(&fa).expect("parses back");
+            prop_assert!(back <= ta && ta - back < chrono::Duration::milliseconds(1));
+        }
+
         #[test]
         fn formatted_times_parse_back(secs in 0i64..4_102_444_800, millis in 0u32..1000) {
             let t = DateTime::from_timestamp(secs, millis * 1_000_000).expect("in range");
-            let text = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let text = format_timestamp(t);
             prop_assert_eq!(parse_timestamp(&text), Some(t));
             let odd = t.format("%Y-%m-%dT%H:%M:%S%.3f +0000").to_string();
             prop_assert_eq!(parse_timestamp(&odd), Some(t));

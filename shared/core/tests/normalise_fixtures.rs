@@ -884,3 +884,47 @@ mod never_panics {
         }
     }
 }
+
+/// Issue 10, point 4: whatever shape SES wrote (whole seconds, three digits, six digits), every
+/// timestamp of a record leaves in one: three fractional digits and `Z`, so text order is time
+/// order (`...49Z` would sort after `...49.500Z`).
+#[test]
+fn every_timestamp_leaves_in_one_shape() {
+    let events = oddity("timestamp-shapes");
+    assert_eq!(events.len(), 1);
+    let line = serde_json::to_value(&events[0]).expect("serialises");
+    assert_eq!(line["sent_at"], "2022-04-01T21:24:49.000Z");
+    // Six digits are cut to three, never rounded up.
+    assert_eq!(line["event_time"], "2022-04-01T21:24:50.123Z");
+    let ingested = line["ingested_at"].as_str().expect("ingested_at");
+    assert_eq!(
+        ingested.len(),
+        "2022-04-01T21:24:49.000Z".len(),
+        "{ingested}"
+    );
+    assert!(ingested.ends_with('Z'), "{ingested}");
+
+    let e = oddity("offset-timestamp").remove(0);
+    let line = serde_json::to_value(&e).expect("serialises");
+    assert_eq!(line["sent_at"], "2018-10-08T14:05:45.000Z");
+    assert_eq!(line["event_time"], "2018-10-08T14:05:46.000Z");
+    for (name, ses) in fixtures_in("ses/event-publishing") {
+        for event in raw(&ses) {
+            let line = serde_json::to_value(&event).expect("serialises");
+            for field in [
+                "sent_at",
+                "event_time",
+                "ingested_at",
+                "complaint_arrival_date",
+                "delay_expiration_time",
+            ] {
+                if let Some(text) = line[field].as_str() {
+                    assert!(
+                        text.len() == 24 && text.ends_with('Z') && text.as_bytes()[19] == b'.',
+                        "{name}: {field} = {text}"
+                    );
+                }
+            }
+        }
+    }
+}

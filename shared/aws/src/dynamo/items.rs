@@ -11,7 +11,7 @@ pub(super) fn n(v: i64) -> AttributeValue {
 }
 
 pub(super) fn time(t: DateTime<Utc>) -> AttributeValue {
-    s(t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    s(ses_ledger::timestamp::format_timestamp(t))
 }
 
 /// What the ledger keeps of a recipient event ([`RecipientEvent::ledger_view`]) as its one item

@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, Duration as TimeDelta, SecondsFormat, Utc};
+use chrono::{DateTime, Duration as TimeDelta, Utc};
 
 use ses_ledger::alarm::{Level, RateKind};
 use ses_ledger::config::LedgerConfig;
