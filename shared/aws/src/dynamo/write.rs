@@ -186,7 +186,7 @@ impl DynamoLedger {
 
     /// One transaction with its consumed capacity metered: `units` computed by DynamoDB's rules
     /// before sending (DynamoDB Local under-reports transactions), a failure counted as billed.
-    pub(super) async fn transact(
+    async fn transact(
         &self,
         operation: &'static str,
         items: Vec<TransactWriteItem>,
@@ -306,17 +306,17 @@ fn put(
 }
 
 /// Why a transaction was cancelled, from its per-item reasons (the first item is the guarded one).
-pub(super) enum Cancelled {
+enum Cancelled {
     Duplicate {
         /// Scopes the recorded copy was counted in.
         counted: HashSet<String>,
     },
-    /// Another writer changed the suppression state or a counter first: read again and retry.
+    /// Another writer changed the suppression state first: read again and retry.
     Contention,
     Other(String),
 }
 
-pub(super) fn classify_cancellation(
+fn classify_cancellation(
     error: &SdkError<TransactWriteItemsError>,
 ) -> Option<Cancelled> {
     let TransactWriteItemsError::TransactionCanceledException(tce) = error.as_service_error()?
@@ -349,7 +349,7 @@ pub(super) fn classify_cancellation(
 }
 
 /// Exponential backoff with jitter derived from the attempt and a caller value (no RNG needed).
-pub(super) fn backoff(attempt: u32, salt: &str) -> Duration {
+fn backoff(attempt: u32, salt: &str) -> Duration {
     let base = 20u64 << attempt.min(5);
     let jitter = salt.bytes().fold(attempt as u64, |a, b| {
         a.wrapping_mul(31).wrapping_add(b as u64)
