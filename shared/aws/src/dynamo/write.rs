@@ -316,9 +316,7 @@ enum Cancelled {
     Other(String),
 }
 
-fn classify_cancellation(
-    error: &SdkError<TransactWriteItemsError>,
-) -> Option<Cancelled> {
+fn classify_cancellation(error: &SdkError<TransactWriteItemsError>) -> Option<Cancelled> {
     let TransactWriteItemsError::TransactionCanceledException(tce) = error.as_service_error()?
     else {
         return None;
