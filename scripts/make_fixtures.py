@@ -252,6 +252,60 @@ def oddities(by_name, out):
         ("complaint-both-formats/event-publishing", compact(publishing)),
     ]
 
+    # An open of a message with no destination at all, and a send whose destination is empty:
+    # each is one record of its message, unattributed.
+    no_destination = copy.deepcopy(by_name["open-record"])
+    del no_destination["mail"]["destination"]
+    empty_send = copy.deepcopy(by_name["send-record"])
+    empty_send["mail"]["destination"] = []
+    docs["no-recipient"] = [
+        ("no-recipient/open", compact(no_destination)),
+        ("no-recipient/send", compact(empty_send)),
+    ]
+
+    # One open and one click of a message sent to four people: SES does not say who opened, so
+    # each is one record, unattributed; the official single-recipient open is that recipient's.
+    four = ["a@example.com", "b@example.com", "c@example.org", "d@example.net"]
+    shared_open = copy.deepcopy(by_name["open-record"])
+    shared_open["mail"]["destination"] = four
+    shared_open["mail"]["messageId"] = "EXAMPLE-four-recipients-000000"
+    shared_click = copy.deepcopy(by_name["click-record"])
+    shared_click["mail"]["destination"] = four
+    shared_click["mail"]["messageId"] = "EXAMPLE-four-recipients-000000"
+    docs["engagement-of-several-recipients"] = [
+        ("engagement/open-of-four", compact(shared_open)),
+        ("engagement/click-of-four", compact(shared_click)),
+        ("engagement/open-of-one", compact(by_name["open-record"])),
+    ]
+
+    # Trimmed payloads without `mail.timestamp`: a hard bounce with its own time, and a send
+    # with none, whose time can only be the SNS envelope's.
+    untimed_bounce = copy.deepcopy(by_name["bounce-notification-with-a-dsn"])
+    del untimed_bounce["mail"]["timestamp"]
+    untimed_send = copy.deepcopy(by_name["send-record"])
+    del untimed_send["mail"]["timestamp"]
+    docs["missing-mail-timestamp"] = [
+        ("missing-mail-timestamp/bounce", compact(untimed_bounce)),
+        ("missing-mail-timestamp/send", compact(untimed_send)),
+    ]
+
+    # Values outside what SES documents: a bounce type seen in third-party payloads (it means
+    # Transient), a feedback type no ISP registers, and a delay type SES never listed.
+    temporary = copy.deepcopy(by_name["bounce-record"])
+    temporary["bounce"]["bounceType"] = "Temporary"
+    temporary["bounce"]["bounceSubType"] = "MailboxFull"
+    temporary["bounce"]["feedbackId"] = "temporary-bounce-feedback-id"
+    spam = copy.deepcopy(by_name["complaint-record"])
+    spam["complaint"]["complaintFeedbackType"] = "spam"
+    spam["complaint"]["feedbackId"] = "spam-complaint-feedback-id"
+    throttled = copy.deepcopy(by_name["deliverydelay-record"])
+    throttled["deliveryDelay"]["delayType"] = "Throttled"
+    docs["undocumented-values"] = [
+        ("undocumented-values/bounce-type", compact(temporary)),
+        ("undocumented-values/feedback-type", compact(spam)),
+        ("undocumented-values/delay-type", compact(throttled)),
+    ]
+
     # Setup messages SES sends once per topic or destination: no events, and no errors.
     subscribed = {
         "notificationType": "AmazonSnsSubscriptionSucceeded",
@@ -274,6 +328,94 @@ def oddities(by_name, out):
     write(out / "oddities" / "signing-cert-url-caps.json", sns_event([record]))
 
 
+def receiving_mail(recipient):
+    """SES receiving's `mail` and `receipt` (inbound mail to the operator's own domain)."""
+    mail = {
+        "timestamp": "2024-03-04T10:15:30.123Z",
+        "source": "customer@example.org",
+        "messageId": "o3vrnil0e2ic28trm7dfhrc2v0clambda4nbp0g1",
+        "destination": [recipient],
+        "headersTruncated": False,
+        "headers": [{"name": "From", "value": "Customer <customer@example.org>"}],
+        "commonHeaders": {
+            "returnPath": "customer@example.org",
+            "from": ["Customer <customer@example.org>"],
+            "date": "Mon, 4 Mar 2024 10:15:29 +0000",
+            "to": [recipient],
+            "messageId": "<0123456789@example.org>",
+            "subject": "Re: your order",
+        },
+    }
+    verdict = {"status": "PASS"}
+    receipt = {
+        "timestamp": "2024-03-04T10:15:30.123Z",
+        "processingTimeMillis": 574,
+        "recipients": [recipient],
+        "spamVerdict": verdict,
+        "virusVerdict": verdict,
+        "spfVerdict": verdict,
+        "dkimVerdict": verdict,
+        "dmarcVerdict": verdict,
+    }
+    return mail, receipt
+
+
+def skipped(out):
+    """Messages that reach SES topics, queues and files but are no sending events."""
+    inbox = "support@example.com"
+    mail, receipt = receiving_mail(inbox)
+    received_sns = {
+        "notificationType": "Received",
+        "mail": mail,
+        "receipt": {**receipt, "action": {"type": "SNS", "topicArn": TOPIC_ARN, "encoding": "UTF8"}},
+        "content": "Return-Path: <customer@example.org>\r\nSubject: Re: your order\r\n\r\nThanks!\r\n",
+    }
+    write(
+        out / "skipped" / "received-mail-sns.json",
+        sns_event([sns_record("skipped/received", compact(received_sns), "2024-03-04T10:15:31.000Z")]),
+    )
+    function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:inbound-mail"
+    lambda_receipt = {**receipt, "action": {"type": "Lambda", "functionArn": function_arn, "invocationType": "Event"}}
+    write(
+        out / "skipped" / "received-mail-lambda.json",
+        {"Records": [{"eventSource": "aws:ses", "eventVersion": "1.0", "ses": {"mail": mail, "receipt": lambda_receipt}}]},
+    )
+
+    def sns_control(kind, name, message):
+        return {
+            "Type": kind,
+            "MessageId": uid(f"skipped/{name}"),
+            "Token": hashlib.sha256(name.encode()).hexdigest() * 2,
+            "TopicArn": TOPIC_ARN,
+            "Message": message,
+            "SubscribeURL": f"https://sns.{REGION}.amazonaws.com/?Action=ConfirmSubscription&TopicArn={TOPIC_ARN}&Token=EXAMPLE",
+            "Timestamp": "2024-03-04T10:00:00.000Z",
+            "SignatureVersion": "1",
+            "Signature": "EXAMPLE",
+            "SigningCertURL": CERT_URL,
+        }
+
+    confirm = sns_control(
+        "SubscriptionConfirmation",
+        "subscription-confirmation",
+        f"You have chosen to subscribe to the topic {TOPIC_ARN}.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
+    )
+    unsubscribe = sns_control(
+        "UnsubscribeConfirmation",
+        "unsubscribe-confirmation",
+        f"You have chosen to deactivate subscription {TOPIC_ARN}:{uid('subscription')}.\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message.",
+    )
+    # What an HTTPS endpoint receives (and captured dumps hold): the bare SNS JSON.
+    write(out / "skipped" / "sns-subscription-confirmation.json", confirm)
+    write(out / "skipped" / "sns-unsubscribe-confirmation.json", unsubscribe)
+    # What a queue subscribed across accounts receives until someone confirms.
+    body = json.dumps(confirm, indent=2, separators=(",", " : "))
+    write(
+        out / "skipped" / "sqs-subscription-confirmation.json",
+        {"Records": [sqs_record("skipped/subscription-confirmation", body)]},
+    )
+
+
 def malformed(by_name, out):
     """SNS -> Lambda events whose Message cannot be used."""
     delivery = compact(by_name["delivery-record"])
@@ -294,6 +436,13 @@ def malformed(by_name, out):
     for name, message in cases.items():
         record = sns_record(f"malformed/{name}", message, "2016-10-19T23:21:05.000Z")
         write(out / "malformed" / f"{name}.json", sns_event([record]))
+    # A send with no time anywhere: no `mail.timestamp`, no event time, an envelope trimmed of
+    # its Timestamp.
+    untimed = copy.deepcopy(by_name["send-record"])
+    del untimed["mail"]["timestamp"]
+    record = sns_record("malformed/no-time-at-all", compact(untimed), "2016-10-19T23:21:05.000Z")
+    del record["Sns"]["Timestamp"]
+    write(out / "malformed" / "no-time-at-all.json", sns_event([record]))
 
 
 def on_failure_record(name, request_payload):
@@ -356,7 +505,7 @@ def main():
     args = parser.parse_args()
     out = args.out
 
-    for generated in ["ses", "sns", "sqs", "eventbridge", "oddities", "malformed", "dlq"]:
+    for generated in ["ses", "sns", "sqs", "eventbridge", "oddities", "malformed", "dlq", "skipped"]:
         shutil.rmtree(out / generated, ignore_errors=True)
 
     examples = load_examples(args.examples)
@@ -389,6 +538,7 @@ def main():
         sns_event([sns_record(f"batch/{stem}", compact(ses), sns_time(ses)) for stem, ses in every]),
     )
     oddities(by_name, out)
+    skipped(out)
     malformed(by_name, out)
     dead_letters(by_name, out)
 

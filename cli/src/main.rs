@@ -204,8 +204,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             };
             let summary = replay::replay(&files, &app, !quiet).await?;
             println!(
-                "{} SES messages: {} recipient events new, {} duplicate, {} messages rejected",
-                summary.messages, summary.new, summary.duplicate, summary.rejected
+                "{} SES messages: {} recipient events new, {} duplicate, {} messages rejected, {} skipped",
+                summary.messages, summary.new, summary.duplicate, summary.rejected, summary.skipped
             );
             Ok(if summary.rejected > 0 {
                 ExitCode::from(2)

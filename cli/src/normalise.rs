@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
-use ses_ledger::envelope::{parse_documents_with_lines, split_document};
+use ses_ledger::envelope::{parse_documents_with_lines, split_document, Content};
 use ses_ledger::event::Origin;
 use ses_ledger::normalise::normalise;
 use ses_ledger::usecase::ingest::describe_origin;
@@ -136,10 +136,17 @@ fn normalise_text(
         };
         let count = messages.len();
         for (i, message) in messages.into_iter().enumerate() {
-            match message
-                .ses
-                .and_then(|ses| normalise(&ses, &message.origin, ingested_at))
-            {
+            let at = || location(label, line, i + 1, count, &message.origin);
+            let result = match &message.content {
+                Content::Ses(ses) => normalise(ses, &message.origin, ingested_at),
+                // Not an error: these reach every SES topic and queue, and hold no event.
+                Content::Skipped(skip) => {
+                    writeln!(err, "{}: skipped ({}): {skip}", at(), skip.code())?;
+                    continue;
+                }
+                Content::Invalid(e) => Err(e.clone()),
+            };
+            match result {
                 Ok(events) => {
                     for event in events {
                         serde_json::to_writer(&mut *out, &event)?;
@@ -147,8 +154,7 @@ fn normalise_text(
                     }
                 }
                 Err(e) => {
-                    let at = location(label, line, i + 1, count, &message.origin);
-                    writeln!(err, "{at}: {e}")?;
+                    writeln!(err, "{}: {e}", at())?;
                     outcome = Outcome::BadInput;
                 }
             }
@@ -243,6 +249,35 @@ mod tests {
         // 15 single examples (16 recipient events) and the batch of all of them.
         assert_eq!(run.events.len(), 32);
         assert!(run.events.iter().all(|e| e.origin.sns_message_id.is_some()));
+    }
+
+    #[test]
+    fn what_is_no_sending_event_is_skipped_with_a_note_and_exits_0() {
+        let run = run_on(&json_files("skipped"), "");
+        assert_eq!(run.outcome, Outcome::Clean, "{:?}", run.errors);
+        assert!(run.events.is_empty(), "no record of any of them");
+        let reasons: Vec<&str> = run
+            .errors
+            .iter()
+            .map(|e| {
+                e.split_once("skipped (")
+                    .and_then(|(_, rest)| rest.split_once(')'))
+                    .map_or("", |(code, _)| code)
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                "received_mail",
+                "received_mail",
+                "sns_subscription_confirmation",
+                "sns_unsubscribe_confirmation",
+                "sns_subscription_confirmation"
+            ],
+            "{:?}",
+            run.errors
+        );
+        assert!(run.errors[2].contains("(SNS message "), "{}", run.errors[2]);
     }
 
     #[test]

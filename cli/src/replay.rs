@@ -20,6 +20,8 @@ pub struct ReplaySummary {
     pub new: usize,
     pub duplicate: usize,
     pub rejected: usize,
+    /// Messages that are no SES sending event (SNS subscription messages, SES receiving, ...).
+    pub skipped: usize,
 }
 
 /// Every file under the given paths (directories are walked), sorted.
@@ -100,6 +102,17 @@ pub async fn record<S: EventStore, L: EventLog>(
         let report = app.inbound(messages, Utc::now()).await;
         let mut counts = Counts::default();
         for (file, m) in files.iter().zip(&report.messages) {
+            if let Some(skip) = m.skipped {
+                summary.skipped += 1;
+                bar.suspend(|| {
+                    eprintln!(
+                        "{}: {}: skipped ({}): {skip}",
+                        file.display(),
+                        describe_origin(&m.origin),
+                        skip.code()
+                    )
+                });
+            }
             match &m.result {
                 Ok(c) => counts += *c,
                 Err(e) => {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use ses_ledger::alarm::{AlarmConfig, RateKind, SesFigure};
-use ses_ledger::counters::{bucket_of, Scope};
+use ses_ledger::counters::{bucket_of, Metric, Scope};
 use ses_ledger::ports::{CounterReader, ReputationSource};
 use ses_ledger::rates::{compute, lookback, WindowRates};
 
@@ -81,6 +81,9 @@ pub fn print(reports: &[ScopeReport], output: Output) -> anyhow::Result<()> {
         "bounce (SES rules)",
         "SES complaint",
         "SES bounce",
+        // Events with a value SES does not document: a non-zero count means the event log's
+        // `undocumented_values` is worth a look before trusting the rates.
+        "undocumented",
     ];
     let mut rows = Vec::new();
     for r in reports {
@@ -93,6 +96,7 @@ pub fn print(reports: &[ScopeReport], output: Output) -> anyhow::Result<()> {
                 w.bounce.describe(),
                 short(&r.ses_complaint),
                 short(&r.ses_bounce),
+                w.totals.get(Metric::Undocumented).to_string(),
             ]);
         }
     }

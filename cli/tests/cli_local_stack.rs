@@ -120,7 +120,7 @@ async fn replay_is_idempotent_and_lookups_show_what_it_recorded() {
     assert_eq!((total, distinct_ids.len()), (64, 16));
     assert_eq!(
         stdout(&first).trim_end().lines().last(),
-        Some("60 SES messages: 16 recipient events new, 48 duplicate, 0 messages rejected")
+        Some("60 SES messages: 16 recipient events new, 48 duplicate, 0 messages rejected, 0 skipped")
     );
     let second = run(
         &config,
@@ -133,7 +133,9 @@ async fn replay_is_idempotent_and_lookups_show_what_it_recorded() {
     );
     assert_eq!(
         stdout(&second).trim_end().lines().last(),
-        Some("60 SES messages: 0 recipient events new, 64 duplicate, 0 messages rejected")
+        Some(
+            "60 SES messages: 0 recipient events new, 64 duplicate, 0 messages rejected, 0 skipped"
+        )
     );
 
     let bad = run(
@@ -483,7 +485,7 @@ async fn replay_takes_dead_letter_queue_contents_as_saved() {
     );
     assert_eq!(
         stdout(&first).trim_end().lines().last(),
-        Some("3 SES messages: 3 recipient events new, 0 duplicate, 0 messages rejected")
+        Some("3 SES messages: 3 recipient events new, 0 duplicate, 0 messages rejected, 0 skipped")
     );
     let mut expected = expected_events("dlq/on-failure-record.json");
     expected.extend(expected_events("dlq/receive-message.json"));
@@ -505,6 +507,28 @@ async fn replay_takes_dead_letter_queue_contents_as_saved() {
     );
     assert_eq!(
         stdout(&again).trim_end().lines().last(),
-        Some("3 SES messages: 0 recipient events new, 3 duplicate, 0 messages rejected")
+        Some("3 SES messages: 0 recipient events new, 3 duplicate, 0 messages rejected, 0 skipped")
+    );
+
+    // What a dump of an SES topic also holds: skipped by name, and the replay still succeeds.
+    let skipped = repo_root().join("events/skipped");
+    let out = run(
+        &config,
+        &["replay", "--quiet", skipped.to_str().unwrap_or_default()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout(&out).trim_end().lines().last(),
+        Some("5 SES messages: 0 recipient events new, 0 duplicate, 0 messages rejected, 5 skipped")
+    );
+    let notes = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        notes.matches("skipped (received_mail)").count(),
+        2,
+        "{notes}"
     );
 }

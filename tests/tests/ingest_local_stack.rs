@@ -190,6 +190,7 @@ async fn malformed_input_on_the_sns_path_fails_the_invocation_and_writes_nothing
     let expected = [
         ("bad-timestamp", "bounce.timestamp: expected a timestamp like 2017-08-05T00:41:02.669Z, got \"yesterday\""),
         ("missing-message-id", "mail.messageId: required field is missing"),
+        ("no-time-at-all", "mail.timestamp: required field is missing, and neither the event nor its envelope has a timestamp to fall back on"),
         ("not-json-message", "the SNS Message is not JSON: expected value at line 1 column 1"),
         ("not-ses-message", "the SNS Message is not an SES message (it has neither notificationType nor eventType): got an object with keys \"hello\""),
         ("truncated-message", "the SNS Message is not JSON: EOF while parsing a value"),

@@ -263,6 +263,131 @@ async fn the_ingest_binary_records_once_and_rejects_bad_input() {
 }
 
 #[tokio::test]
+async fn the_ingest_binary_skips_what_is_no_sending_event_and_counts_undocumented_values() {
+    let aws = local_aws().await;
+    ensure_resources(&aws).await;
+    // SES receiving in both shapes, and SNS's subscription messages: answered 200, skipped by
+    // name, never an error that fails the batch or a retry.
+    for name in [
+        "received-mail-sns",
+        "received-mail-lambda",
+        "sns-subscription-confirmation",
+        "sns-unsubscribe-confirmation",
+    ] {
+        let (status, body) = invoke("ingest", &fixture(&format!("skipped/{name}.json"))).await;
+        assert_eq!(status, 200, "{name}: {body}");
+        assert_eq!(
+            (&body["new"], &body["skipped"]),
+            (&serde_json::json!(0), &serde_json::json!(1)),
+            "{name}: {body}"
+        );
+    }
+    let (status, body) = invoke(
+        "ingest",
+        &fixture("skipped/sqs-subscription-confirmation.json"),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["batchItemFailures"]),
+        (200, &serde_json::json!([])),
+        "the queue deletes it: {body}"
+    );
+
+    // Values SES does not document, under message ids of this run.
+    let run = unique("e2e-undocumented");
+    let mut doc = fixture("oddities/undocumented-values.json");
+    let mut hours = std::collections::BTreeSet::new();
+    for (i, record) in doc["Records"]
+        .as_array_mut()
+        .expect("records")
+        .iter_mut()
+        .enumerate()
+    {
+        let mut ses: serde_json::Value =
+            serde_json::from_str(record["Sns"]["Message"].as_str().expect("message"))
+                .expect("SES JSON");
+        ses["mail"]["messageId"] = format!("{run}-{i}").into();
+        record["Sns"]["Message"] = ses.to_string().into();
+    }
+    for event in normalised_events(&doc) {
+        hours.insert(ses_ledger::counters::bucket_of(event.event_time));
+    }
+    let config = ses_ledger::config::LedgerConfig {
+        table_name: TABLE.into(),
+        ..Default::default()
+    };
+    let reader =
+        ses_ledger_aws::dynamo::DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config);
+    let undocumented = || async {
+        let mut total = 0;
+        for hour in &hours {
+            for h in ses_ledger::ports::CounterReader::hourly(
+                &reader,
+                &ses_ledger::counters::Scope::Account,
+                *hour,
+                *hour,
+            )
+            .await
+            .expect("counters")
+            {
+                total += h.totals.get(ses_ledger::counters::Metric::Undocumented);
+            }
+        }
+        total
+    };
+    let before = undocumented().await;
+    let (status, body) = invoke("ingest", &doc).await;
+    assert_eq!(
+        (status, &body["new"]),
+        (200, &serde_json::json!(3)),
+        "{body}"
+    );
+    let lines = log_messages(&aws_sdk_cloudwatchlogs::Client::new(&aws), LOG_GROUP).await;
+    let mut logged: Vec<String> = lines
+        .iter()
+        .filter(|l| {
+            l["ses_message_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with(&run))
+        })
+        .flat_map(|l| {
+            l["undocumented_values"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    logged.sort();
+    assert_eq!(
+        logged,
+        [
+            "bounce.bounceType=Temporary",
+            "complaint.complaintFeedbackType=spam",
+            "deliveryDelay.delayType=Throttled"
+        ],
+        "the log line keeps each original value"
+    );
+    let batch = stream_batch(&aws, |image| {
+        image["pk"]["S"]
+            .as_str()
+            .is_some_and(|pk| pk.starts_with(&format!("MSG#{run}")))
+    })
+    .await;
+    let (status, body) = invoke("count", &batch).await;
+    assert_eq!(
+        (status, &body["counted"]),
+        (200, &serde_json::json!(3)),
+        "{body}"
+    );
+    assert_eq!(
+        undocumented().await - before,
+        3,
+        "each event with an undocumented value is counted once, for the report"
+    );
+}
+
+#[tokio::test]
 async fn the_alarm_binary_publishes_one_alert_per_level_change() {
     let aws = local_aws().await;
     ensure_resources(&aws).await;

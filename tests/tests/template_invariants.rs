@@ -702,7 +702,7 @@ fn the_cdk_app_deploys_the_same_stack_as_the_sam_template() {
             "{variant}: IAM actions per function"
         );
         assert_eq!(from_sam.alarms, from_cdk.alarms, "{variant}: alarms");
-        assert_eq!(from_sam.queries.len(), 6, "{variant}: the saved queries");
+        assert_eq!(from_sam.queries.len(), 7, "{variant}: the saved queries");
         assert_eq!(
             from_sam.queries, from_cdk.queries,
             "{variant}: saved queries"

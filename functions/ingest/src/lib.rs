@@ -71,11 +71,36 @@ pub async fn handle<S: EventStore, L: EventLog>(
             );
         }
     }
+    for m in &report.messages {
+        if let Some(skip) = m.skipped {
+            tracing::info!(
+                request_id,
+                origin = %describe_origin(&m.origin),
+                sns_message_id = m.origin.sns_message_id.as_deref(),
+                sqs_message_id = m.origin.sqs_message_id.as_deref(),
+                reason = skip.code(),
+                "skipped: {skip}"
+            );
+        }
+    }
+    for (field, count) in &report.undocumented {
+        tracing::warn!(
+            request_id,
+            field,
+            count,
+            "SES sent a value it does not document; the event log line lists it in undocumented_values"
+        );
+    }
+    // Embedded Metric Format: CloudWatch turns these stdout lines into SesLedger metrics.
+    for line in report.emf_lines(Utc::now()) {
+        println!("{line}");
+    }
     let counts = report.counts();
     tracing::info!(
         request_id,
         new = counts.new,
         duplicates = counts.duplicate,
+        skipped = report.skipped().values().sum::<usize>(),
         messages = report.messages.len(),
         "ingested"
     );
@@ -112,7 +137,8 @@ fn respond(report: &IngestReport) -> Result<Value, IngestError> {
         });
     }
     let counts = report.counts();
-    Ok(serde_json::json!({ "new": counts.new, "duplicates": counts.duplicate }))
+    let skipped: usize = report.skipped().values().sum();
+    Ok(serde_json::json!({ "new": counts.new, "duplicates": counts.duplicate, "skipped": skipped }))
 }
 
 #[cfg(test)]

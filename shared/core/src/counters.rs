@@ -88,10 +88,12 @@ pub enum Metric {
     ComplaintsNotSuppressed,
     Delays,
     Rejects,
+    /// Events with a value SES does not document (`undocumented_values`), whatever their type.
+    Undocumented,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 9] = [
+    pub const ALL: [Metric; 10] = [
         Metric::Sends,
         Metric::Deliveries,
         Metric::FeedbackLoopDeliveries,
@@ -101,6 +103,7 @@ impl Metric {
         Metric::ComplaintsNotSuppressed,
         Metric::Delays,
         Metric::Rejects,
+        Metric::Undocumented,
     ];
 
     pub fn attribute(self) -> &'static str {
@@ -114,6 +117,7 @@ impl Metric {
             Metric::ComplaintsNotSuppressed => "complaints_not_suppressed",
             Metric::Delays => "delays",
             Metric::Rejects => "rejects",
+            Metric::Undocumented => "undocumented",
         }
     }
 }
@@ -123,7 +127,7 @@ pub fn metrics_for(event: &RecipientEvent, config: &LedgerConfig) -> Vec<Metric>
     if event.recipient_domain.as_deref() == Some(MAILBOX_SIMULATOR_DOMAIN) {
         return Vec::new();
     }
-    match event.event_type {
+    let mut metrics = match event.event_type {
         EventType::Send => vec![Metric::Sends],
         EventType::Delivery => {
             let fbl = event
@@ -143,7 +147,11 @@ pub fn metrics_for(event: &RecipientEvent, config: &LedgerConfig) -> Vec<Metric>
         EventType::DeliveryDelay => vec![Metric::Delays],
         EventType::Reject => vec![Metric::Rejects],
         _ => Vec::new(),
+    };
+    if !event.undocumented_values.is_empty() {
+        metrics.push(Metric::Undocumented);
     }
+    metrics
 }
 
 /// Every scope an event belongs to.

@@ -12,6 +12,10 @@ use crate::event::{Origin, Transport};
 pub const SNS_VALIDATION_NOTICE: &str =
     "Successfully validated SNS topic for Amazon SES event publishing.";
 
+/// The notification SES sends once when an identity's notification topic is set up. It names no
+/// mail and is no event.
+pub const SUBSCRIPTION_SUCCEEDED: &str = "AmazonSnsSubscriptionSucceeded";
+
 /// Why an input document or one SES message in it cannot be used. The messages name the offending
 /// part; callers add where the message came from (file, line, SNS/SQS ids).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,13 +37,112 @@ pub enum InputError {
     Invalid { path: String, message: String },
 }
 
-/// One SES message found in an input document, with where it came from.
+/// A message that reaches the same topics, queues and files as SES events but is none: it is
+/// skipped on purpose, counted by reason, and never fails a batch. This is the one table of what
+/// is skipped and why (docs/event-schema.md repeats it for operators).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Skip {
+    /// SES *receiving*: mail sent to the operator's own domain, from a receipt rule's SNS action
+    /// (`notificationType: "Received"`) or its Lambda action (`Records[].ses`). Its recipient is
+    /// the operator's mailbox, so ledgering it would put our own address into the histories.
+    ReceivedMail,
+    /// What SNS sends an HTTPS endpoint or a queue of another account before it delivers.
+    SnsSubscriptionConfirmation,
+    /// What SNS sends once an endpoint has been unsubscribed.
+    SnsUnsubscribeConfirmation,
+    /// SES's plain-text [`SNS_VALIDATION_NOTICE`], sent each time an event destination is
+    /// (re)created.
+    SesTopicValidation,
+    /// SES's `AmazonSnsSubscriptionSucceeded`, sent once when an identity's topic is set.
+    SesSubscriptionSucceeded,
+}
+
+impl Skip {
+    pub const ALL: [Skip; 5] = [
+        Skip::ReceivedMail,
+        Skip::SnsSubscriptionConfirmation,
+        Skip::SnsUnsubscribeConfirmation,
+        Skip::SesTopicValidation,
+        Skip::SesSubscriptionSucceeded,
+    ];
+
+    /// The stable name in logs, metrics (the `Reason` dimension) and JSON output.
+    pub fn code(self) -> &'static str {
+        match self {
+            Skip::ReceivedMail => "received_mail",
+            Skip::SnsSubscriptionConfirmation => "sns_subscription_confirmation",
+            Skip::SnsUnsubscribeConfirmation => "sns_unsubscribe_confirmation",
+            Skip::SesTopicValidation => "ses_topic_validation",
+            Skip::SesSubscriptionSucceeded => "ses_subscription_succeeded",
+        }
+    }
+
+    /// Why the message is skipped, for an operator reading a log or the CLI's notes.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Skip::ReceivedMail => "SES receiving (inbound mail to your own domain), not a sending event",
+            Skip::SnsSubscriptionConfirmation => {
+                "an SNS SubscriptionConfirmation: confirm it with its SubscribeURL if the subscription is wanted; it holds no SES event"
+            }
+            Skip::SnsUnsubscribeConfirmation => {
+                "an SNS UnsubscribeConfirmation: the endpoint was unsubscribed; it holds no SES event"
+            }
+            Skip::SesTopicValidation => "SES's topic validation notice, sent when an event destination is set up",
+            Skip::SesSubscriptionSucceeded => {
+                "SES's AmazonSnsSubscriptionSucceeded notice, sent when an identity's topic is set up"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+/// What one record of an input document holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    /// An SES sending event, to normalise.
+    Ses(Value),
+    /// A message that is no SES sending event, skipped on purpose.
+    Skipped(Skip),
+    /// Why the record holds no usable message.
+    Invalid(InputError),
+}
+
+impl Content {
+    /// The SES message, if the record holds one.
+    pub fn ses(&self) -> Option<&Value> {
+        match self {
+            Content::Ses(value) => Some(value),
+            Content::Skipped(_) | Content::Invalid(_) => None,
+        }
+    }
+
+    pub fn skipped(&self) -> Option<Skip> {
+        match self {
+            Content::Skipped(skip) => Some(*skip),
+            Content::Ses(_) | Content::Invalid(_) => None,
+        }
+    }
+
+    pub fn error(&self) -> Option<&InputError> {
+        match self {
+            Content::Invalid(e) => Some(e),
+            Content::Ses(_) | Content::Skipped(_) => None,
+        }
+    }
+}
+
+/// One record found in an input document, with where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inbound {
     pub origin: Origin,
-    /// The SES message, or why this record holds none (its origin is still filled, so an SQS
-    /// batch can report exactly this record).
-    pub ses: Result<Value, InputError>,
+    /// The SES message, why it is skipped, or why this record holds none (its origin is still
+    /// filled, so an SQS batch can report exactly this record).
+    pub content: Content,
 }
 
 /// Detects the shape of a Lambda input or file document and splits it into SES messages:
@@ -49,9 +152,9 @@ pub struct Inbound {
 /// SES message (`notificationType` or `eventType`), or a bare SNS envelope
 /// (`{"Type":"Notification","Message":".."}`).
 ///
-/// A record whose message is not JSON or not SES yields an [`Inbound`] with `ses: Err(..)`; a
-/// document that is none of these shapes is `Err`. SES's plain-text [`SNS_VALIDATION_NOTICE`]
-/// yields nothing.
+/// A record whose message is not JSON or not SES yields an [`Inbound`] with
+/// [`Content::Invalid`]; one that is no SES sending event but known (see [`Skip`]) yields
+/// [`Content::Skipped`]; a document that is none of these shapes is `Err`.
 pub fn split_document(doc: &Value) -> Result<Vec<Inbound>, InputError> {
     let Some(obj) = doc.as_object() else {
         return Err(InputError::UnknownShape {
@@ -81,15 +184,15 @@ pub fn split_document(doc: &Value) -> Result<Vec<Inbound>, InputError> {
                 transport: Some(Transport::Raw),
                 ..Origin::default()
             },
-            ses: Ok(doc.clone()),
+            content: ses_content(doc.clone(), "the document"),
         }]);
     }
-    if is_sns_notification(obj) {
+    if is_sns_notification(obj) || sns_control_message(obj).is_some() {
         let origin = Origin {
             transport: Some(Transport::Sns),
             ..Origin::default()
         };
-        return Ok(sns_message(obj, origin).into_iter().collect());
+        return Ok(vec![sns_message(obj, origin)]);
     }
     Err(InputError::UnknownShape {
         found: describe(doc),
@@ -152,6 +255,52 @@ fn is_sns_notification(obj: &Map<String, Value>) -> bool {
     obj.get("Type").and_then(Value::as_str) == Some("Notification") && obj.contains_key("Message")
 }
 
+/// SNS's own messages about a subscription (they carry `Type` and `TopicArn` like a
+/// notification, but their `Message` is SNS's text, not SES's).
+fn sns_control_message(obj: &Map<String, Value>) -> Option<Skip> {
+    if !obj.contains_key("TopicArn") {
+        return None;
+    }
+    match obj.get("Type").and_then(Value::as_str)? {
+        "SubscriptionConfirmation" => Some(Skip::SnsSubscriptionConfirmation),
+        "UnsubscribeConfirmation" => Some(Skip::SnsUnsubscribeConfirmation),
+        _ => None,
+    }
+}
+
+/// Why an SES-shaped message is no sending event, if it is none.
+pub fn skip_of_ses(value: &Value) -> Option<Skip> {
+    match value.get("notificationType").and_then(Value::as_str) {
+        Some("Received") => Some(Skip::ReceivedMail),
+        Some(SUBSCRIPTION_SUCCEEDED) => Some(Skip::SesSubscriptionSucceeded),
+        _ => None,
+    }
+}
+
+/// A receipt rule's Lambda action: `Records[]` of `{"eventSource": "aws:ses", "ses": {..}}`.
+fn is_receipt_record(record: &Value) -> bool {
+    record.get("eventSource").and_then(Value::as_str) == Some("aws:ses")
+        || record.get("ses").and_then(|s| s.get("receipt")).is_some()
+}
+
+/// A JSON value where an SES message should be: the message, a skip, or why it is neither.
+fn ses_content(value: Value, what: &str) -> Content {
+    if let Some(skip) = skip_of_ses(&value) {
+        return Content::Skipped(skip);
+    }
+    if let Some(skip) = value.as_object().and_then(sns_control_message) {
+        return Content::Skipped(skip);
+    }
+    if is_ses(&value) {
+        Content::Ses(value)
+    } else {
+        Content::Invalid(InputError::NotSes {
+            what: what.into(),
+            found: describe(&value),
+        })
+    }
+}
+
 fn split_records(records: &Value) -> Result<Vec<Inbound>, InputError> {
     let Some(records) = records.as_array() else {
         return Err(InputError::UnknownShape {
@@ -172,14 +321,20 @@ fn split_records(records: &Value) -> Result<Vec<Inbound>, InputError> {
                 transport: Some(Transport::Sns),
                 ..Origin::default()
             };
-            out.extend(sns_message(sns, origin));
+            out.push(sns_message(sns, origin));
         } else if is_sqs_record(record) {
             known = true;
-            out.extend(sqs_message(record));
+            out.push(sqs_message(record));
+        } else if is_receipt_record(record) {
+            known = true;
+            out.push(Inbound {
+                origin: Origin::default(),
+                content: Content::Skipped(Skip::ReceivedMail),
+            });
         } else {
             out.push(Inbound {
                 origin: Origin::default(),
-                ses: Err(InputError::UnknownShape {
+                content: Content::Invalid(InputError::UnknownShape {
                     found: format!(
                         "Records[{i}] that is neither SNS nor SQS: {}",
                         describe(record)
@@ -206,27 +361,37 @@ fn is_sqs_record(record: &Value) -> bool {
 
 /// The SES message in an SNS envelope (Lambda's `Sns` object, an SQS body, a bare envelope);
 /// `origin` is completed with the envelope's ids.
-fn sns_message(sns: &Map<String, Value>, mut origin: Origin) -> Option<Inbound> {
+fn sns_message(sns: &Map<String, Value>, mut origin: Origin) -> Inbound {
     origin.sns_message_id = string(sns, "MessageId");
     origin.sns_topic_arn = string(sns, "TopicArn");
-    let ses = match sns.get("Message") {
-        Some(Value::String(text)) => parse_ses_text(text, "the SNS Message")?,
-        Some(other) => Err(InputError::Invalid {
+    origin.envelope_time = sns
+        .get("Timestamp")
+        .and_then(Value::as_str)
+        .and_then(crate::timestamp::parse_timestamp);
+    if let Some(skip) = sns_control_message(sns) {
+        return Inbound {
+            origin,
+            content: Content::Skipped(skip),
+        };
+    }
+    let content = match sns.get("Message") {
+        Some(Value::String(text)) => ses_text(text, "the SNS Message"),
+        Some(other) => Content::Invalid(InputError::Invalid {
             path: "Message".into(),
             message: format!(
                 "expected a string holding the SES JSON, got {}",
                 describe(other)
             ),
         }),
-        None => Err(InputError::Invalid {
+        None => Content::Invalid(InputError::Invalid {
             path: "Message".into(),
             message: "the SNS envelope has no Message".into(),
         }),
     };
-    Some(Inbound { origin, ses })
+    Inbound { origin, content }
 }
 
-fn sqs_message(record: &Value) -> Option<Inbound> {
+fn sqs_message(record: &Value) -> Inbound {
     let mut origin = Origin {
         // Until the body shows an SNS envelope it counts as raw: an unreadable body still has to
         // be reported as an SQS record so the batch can name it.
@@ -235,50 +400,43 @@ fn sqs_message(record: &Value) -> Option<Inbound> {
             .get("messageId")
             .and_then(Value::as_str)
             .map(str::to_string),
+        // When SQS received it: the last time to fall back on for a message that has none.
+        envelope_time: record
+            .get("attributes")
+            .and_then(|a| a.get("SentTimestamp"))
+            .and_then(Value::as_str)
+            .and_then(|ms| ms.parse::<i64>().ok())
+            .and_then(chrono::DateTime::from_timestamp_millis),
         ..Origin::default()
     };
     let text = match record.get("body") {
         Some(Value::String(text)) => text,
         other => {
-            return Some(Inbound {
+            return Inbound {
                 origin,
-                ses: Err(InputError::Invalid {
+                content: Content::Invalid(InputError::Invalid {
                     path: "body".into(),
                     message: format!(
                         "expected the SQS body as a string, got {}",
                         other.map_or_else(|| "nothing".into(), describe)
                     ),
                 }),
-            })
+            }
         }
     };
-    let body = match parse_json_text(text, "the SQS body")? {
+    let body = match parse_json_text(text, "the SQS body") {
         Ok(body) => body,
-        Err(e) => {
-            return Some(Inbound {
-                origin,
-                ses: Err(e),
-            })
-        }
+        Err(content) => return Inbound { origin, content },
     };
-    if let Some(envelope) = body.as_object().filter(|o| is_sns_notification(o)) {
+    let is_envelope = body
+        .as_object()
+        .is_some_and(|o| is_sns_notification(o) || sns_control_message(o).is_some());
+    if let (true, Some(envelope)) = (is_envelope, body.as_object()) {
         origin.transport = Some(Transport::SqsSns);
         return sns_message(envelope, origin);
     }
-    let ses = if is_ses(&body) {
-        Ok(body)
-    } else {
-        // An SNS SubscriptionConfirmation lands here until someone confirms the subscription.
-        let found = match body.get("Type").and_then(Value::as_str) {
-            Some(kind) if body.get("TopicArn").is_some() => format!("an SNS {kind} message"),
-            _ => describe(&body),
-        };
-        Err(InputError::NotSes {
-            what: "the SQS body".into(),
-            found,
-        })
-    };
-    Some(Inbound { origin, ses })
+    let content = ses_content(body, "the SQS body");
+    Inbound { origin, content }
 }
 
 /// One message of `aws sqs receive-message` output (`{"Messages":[{"MessageId", "Body"}]}`), as
@@ -307,10 +465,10 @@ fn received_message(message: &Value) -> Vec<Inbound> {
                         .map(str::to_string),
                     ..Origin::default()
                 },
-                ses: Err(e),
+                content: Content::Invalid(e),
             }]
         }),
-        None => sqs_message(&as_record).into_iter().collect(),
+        None => vec![sqs_message(&as_record)],
     }
 }
 
@@ -324,47 +482,43 @@ fn eventbridge(obj: &Map<String, Value>) -> Result<Inbound, InputError> {
     let origin = Origin {
         transport: Some(Transport::EventBridge),
         eventbridge_id: string(obj, "id"),
+        envelope_time: obj
+            .get("time")
+            .and_then(Value::as_str)
+            .and_then(crate::timestamp::parse_timestamp),
         ..Origin::default()
     };
-    let ses = match obj.get("detail") {
-        Some(detail) if is_ses(detail) => Ok(detail.clone()),
-        Some(detail) => Err(InputError::NotSes {
-            what: "the EventBridge detail".into(),
-            found: describe(detail),
-        }),
-        None => Err(InputError::Invalid {
+    let content = match obj.get("detail") {
+        Some(detail) => ses_content(detail.clone(), "the EventBridge detail"),
+        None => Content::Invalid(InputError::Invalid {
             path: "detail".into(),
             message: "the EventBridge event has no detail".into(),
         }),
     };
-    Ok(Inbound { origin, ses })
+    Ok(Inbound { origin, content })
 }
 
-/// Text that should hold an SES message; `None` for SES's validation notice.
-fn parse_ses_text(text: &str, what: &str) -> Option<Result<Value, InputError>> {
-    Some(parse_json_text(text, what)?.and_then(|value| {
-        if is_ses(&value) {
-            Ok(value)
-        } else {
-            Err(InputError::NotSes {
-                what: what.into(),
-                found: describe(&value),
-            })
-        }
-    }))
+/// Text that should hold an SES message.
+fn ses_text(text: &str, what: &str) -> Content {
+    match parse_json_text(text, what) {
+        Ok(value) => ses_content(value, what),
+        Err(content) => content,
+    }
 }
 
-/// Text that should hold JSON; `None` for SES's validation notice. Surrounding whitespace (SES
-/// messages often end in a newline) does not matter.
-fn parse_json_text(text: &str, what: &str) -> Option<Result<Value, InputError>> {
+/// Text that should hold JSON; SES's validation notice is a skip, not an error. Surrounding
+/// whitespace (SES messages often end in a newline) does not matter.
+fn parse_json_text(text: &str, what: &str) -> Result<Value, Content> {
     let text = text.trim();
     if text == SNS_VALIDATION_NOTICE {
-        return None;
+        return Err(Content::Skipped(Skip::SesTopicValidation));
     }
-    Some(serde_json::from_str(text).map_err(|e| InputError::NotJson {
-        what: what.into(),
-        reason: format!("{}; it starts {}", json_reason(&e, 1), preview(text)),
-    }))
+    serde_json::from_str(text).map_err(|e| {
+        Content::Invalid(InputError::NotJson {
+            what: what.into(),
+            reason: format!("{}; it starts {}", json_reason(&e, 1), preview(text)),
+        })
+    })
 }
 
 fn string(obj: &Map<String, Value>, key: &str) -> Option<String> {

@@ -125,6 +125,11 @@ pub struct Origin {
     /// EventBridge event id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eventbridge_id: Option<String>,
+    /// When the envelope says the message was sent (SNS `Timestamp`, EventBridge `time`, SQS
+    /// `SentTimestamp`): the time of last resort for a message without `mail.timestamp`. Not
+    /// written to the record; `time_fallback` says when it was used.
+    #[serde(skip)]
+    pub envelope_time: Option<DateTime<Utc>>,
 }
 
 /// One SES event as it concerns one recipient. Optional fields are omitted from JSON when absent.
@@ -141,7 +146,8 @@ pub struct RecipientEvent {
     pub event_subtype: Option<String>,
     pub payload_format: PayloadFormat,
 
-    /// Normalised address (trimmed, domain lower-cased); absent only for events without recipients.
+    /// Normalised address (trimmed, domain lower-cased); absent only on unattributed records
+    /// (see `recipient_attribution`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recipient: Option<String>,
     /// The address exactly as SES sent it.
@@ -153,6 +159,15 @@ pub struct RecipientEvent {
     /// the table does not know it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mailbox_provider: Option<String>,
+    /// How `recipient` was decided when the event does not name its recipients (Open, Click, and
+    /// records without any recipient); absent when the event names them or for one record per
+    /// `mail.destination` address (Send, Reject, RenderingFailure, Subscription).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_attribution: Option<RecipientAttribution>,
+    /// How many addresses `mail.destination` held, on unattributed records: the people one of
+    /// whom opened or clicked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_count: Option<usize>,
 
     pub ses_message_id: String,
     /// `mail.timestamp`: when SES accepted the message.
@@ -167,6 +182,9 @@ pub struct RecipientEvent {
     pub event_time: DateTime<Utc>,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub ingested_at: DateTime<Utc>,
+    /// Present only when `mail.timestamp` was missing: which time `event_time` fell back on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_fallback: Option<TimeFallback>,
 
     /// `mail.source` as SES gave it (may carry a display name).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -198,9 +216,36 @@ pub struct RecipientEvent {
     #[serde(flatten)]
     pub origin: Origin,
 
+    /// Values SES does not document, as `field=original value` (`bounce.bounceType=Temporary`);
+    /// the record's own field holds the documented value it was mapped to, where one fits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undocumented_values: Vec<String>,
+
     /// The whole SES payload, kept only for event types this version does not know.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw: Option<serde_json::Value>,
+}
+
+/// Who an event is about when SES does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipientAttribution {
+    /// An open or click of a message sent to one address: that address opened or clicked.
+    SoleRecipient,
+    /// An open or click of a message sent to several addresses (SES does not say which one), or
+    /// an event whose message names no address at all: one record for the message, without
+    /// `recipient`.
+    Unattributed,
+}
+
+/// Which time stood in for a missing `mail.timestamp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeFallback {
+    /// The event's own timestamp (`bounce.timestamp`, ...).
+    EventTimestamp,
+    /// The envelope's: SNS `Timestamp`, EventBridge `time` or SQS `SentTimestamp`.
+    EnvelopeTimestamp,
 }
 
 /// Type-specific fields, flattened into the record. Names are prefixed by their event type so one
@@ -393,10 +438,13 @@ impl RecipientEvent {
             recipient_original: None,
             recipient_domain: None,
             mailbox_provider: None,
+            recipient_attribution: None,
+            destination_count: None,
             ses_message_id: ses_message_id.to_string(),
             sent_at: None,
             event_time,
             ingested_at,
+            time_fallback: None,
             source: None,
             source_address: None,
             source_domain: None,
@@ -409,6 +457,7 @@ impl RecipientEvent {
             subject: None,
             detail: TypeSpecificFields::default(),
             origin: Origin::default(),
+            undocumented_values: Vec::new(),
             raw: None,
         }
     }

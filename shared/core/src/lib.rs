@@ -17,6 +17,7 @@ pub mod address;
 pub mod alarm;
 pub mod config;
 pub mod counters;
+pub mod documented;
 pub mod envelope;
 pub mod event;
 pub mod insights;

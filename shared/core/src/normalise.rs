@@ -5,44 +5,76 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::address::parse_address;
-use crate::envelope::InputError;
+use crate::documented;
+use crate::envelope::{skip_of_ses, InputError};
 use crate::event::{
-    EventIdentity, EventType, Origin, RecipientEvent, TypeSpecificFields, SCHEMA_VERSION,
+    EventIdentity, EventType, Origin, RecipientAttribution, RecipientEvent, TimeFallback,
+    TypeSpecificFields, SCHEMA_VERSION,
 };
 use crate::provider::provider_for_domain;
-use crate::ses::{self, EventObject, SesMessage};
+use crate::ses::{EventObject, SesMessage};
 use crate::timestamp::parse_timestamp;
 
 /// Normalises one SES message (either payload format, every event type) into one
 /// [`RecipientEvent`] per recipient. The recipients are the ones the event names (bounced,
-/// complained, delivered, delayed), else `mail.destination`; an event without any still yields
-/// one record, without recipient. A recipient that is no parseable address is kept as given.
-/// Unknown event types are not errors: they become [`EventType::Unknown`] with the payload in
-/// `raw`. SES's one-off `AmazonSnsSubscriptionSucceeded` notification yields nothing.
+/// complained, delivered, delayed), else `mail.destination`. Opens and clicks are one record per
+/// message, because SES does not say which recipient opened: attributed to the one destination
+/// when there is only one, else unattributed (no `recipient`). An event whose message names no
+/// address at all is one unattributed record. A recipient that is no parseable address is kept
+/// as given. Unknown event types are not errors: they become [`EventType::Unknown`] with the
+/// payload in `raw`. Messages the envelope skips ([`crate::envelope::Skip`]) yield nothing.
 pub fn normalise(
     ses: &Value,
     origin: &Origin,
     ingested_at: DateTime<Utc>,
 ) -> Result<Vec<RecipientEvent>, InputError> {
-    if ses::is_subscription_succeeded(ses) {
+    if skip_of_ses(ses).is_some() {
         return Ok(Vec::new());
     }
     let message = SesMessage::parse(ses)?;
     let facts = Facts::of(&message);
     let mail = &message.mail;
     let event_type = message.detail.event_type();
-    let event_time = facts.time.unwrap_or(mail.timestamp);
+    let (event_time, time_fallback) = match (mail.timestamp, facts.time, origin.envelope_time) {
+        (Some(sent), own, _) => (own.unwrap_or(sent), None),
+        (None, Some(own), _) => (own, Some(TimeFallback::EventTimestamp)),
+        (None, None, Some(envelope)) => (envelope, Some(TimeFallback::EnvelopeTimestamp)),
+        (None, None, None) => {
+            return Err(InputError::Invalid {
+                path: "mail.timestamp".into(),
+                message: "required field is missing, and neither the event nor its envelope has a timestamp to fall back on".into(),
+            })
+        }
+    };
     let discriminator = discriminator(&message, event_time, ses);
 
-    let mut recipients = facts.recipients;
-    if recipients.is_empty() {
-        recipients = mail
-            .destination
+    let destinations = || {
+        mail.destination
             .iter()
             .map(|a| (Some(a.clone()), facts.detail.clone()))
-            .collect();
-    }
+            .collect::<Vec<_>>()
+    };
+    let mut attribution = None;
+    let mut destination_count = None;
+    let mut recipients = match event_type {
+        // SES counts an open or click per message, and so do we: which of several recipients
+        // opened is not in the event, and one record each would multiply engagement.
+        EventType::Open | EventType::Click => match distinct_addresses(&mail.destination) {
+            1 => {
+                attribution = Some(RecipientAttribution::SoleRecipient);
+                destinations().into_iter().take(1).collect()
+            }
+            n => {
+                destination_count = Some(n);
+                Vec::new()
+            }
+        },
+        _ if facts.recipients.is_empty() => destinations(),
+        _ => facts.recipients,
+    };
     if recipients.is_empty() {
+        attribution = Some(RecipientAttribution::Unattributed);
+        destination_count.get_or_insert(0);
         recipients.push((None, facts.detail));
     }
 
@@ -72,10 +104,13 @@ pub fn normalise(
             recipient: recipient.key,
             recipient_original: recipient.original,
             recipient_domain: recipient.domain,
+            recipient_attribution: attribution,
+            destination_count,
             ses_message_id: mail.message_id.clone(),
-            sent_at: Some(mail.timestamp),
+            sent_at: mail.timestamp,
             event_time,
             ingested_at,
+            time_fallback,
             source: mail.source.clone(),
             source_address: source.as_ref().map(|a| a.normalised.clone()),
             source_domain: source.as_ref().map(|a| a.domain.clone()),
@@ -92,10 +127,21 @@ pub fn normalise(
             subject: mail.common_headers.as_ref().and_then(|h| h.subject.clone()),
             detail,
             origin: origin.clone(),
+            undocumented_values: facts.undocumented.clone(),
             raw: (event_type == EventType::Unknown).then(|| ses.clone()),
         });
     }
     Ok(events)
+}
+
+/// How many different people `mail.destination` names (an address listed twice is one).
+fn distinct_addresses(destination: &[String]) -> usize {
+    let keys: std::collections::HashSet<Option<String>> = destination
+        .iter()
+        .map(|a| Recipient::of(Some(a.clone())).key)
+        .filter(Option::is_some)
+        .collect();
+    keys.len()
 }
 
 /// What the type-specific object says.
@@ -107,6 +153,8 @@ struct Facts {
     detail: TypeSpecificFields,
     /// The recipients the event names, each with its detail; empty means `mail.destination`.
     recipients: Vec<(Option<String>, TypeSpecificFields)>,
+    /// `field=value` for each value SES does not document ([`documented`]).
+    undocumented: Vec<String>,
 }
 
 impl Facts {
@@ -116,17 +164,26 @@ impl Facts {
             subtype: None,
             detail: TypeSpecificFields::default(),
             recipients: Vec::new(),
+            undocumented: Vec::new(),
+        };
+        let mut undocumented = Vec::new();
+        let mut check = |field: documented::Field, raw: &Option<String>| {
+            raw.as_deref().map(|raw| {
+                let checked = field.check(raw);
+                undocumented.extend(checked.undocumented);
+                checked.value
+            })
         };
         let d = &mut facts.detail;
         match &message.detail {
             EventObject::Bounce(b) => {
                 facts.time = b.timestamp;
-                facts.subtype = match (&b.bounce_type, &b.bounce_sub_type) {
+                d.bounce_type = check(documented::BOUNCE_TYPE, &b.bounce_type);
+                d.bounce_subtype = check(documented::BOUNCE_SUBTYPE, &b.bounce_sub_type);
+                facts.subtype = match (&d.bounce_type, &d.bounce_subtype) {
                     (Some(t), Some(s)) => Some(format!("{t}/{s}")),
                     (t, s) => t.clone().or_else(|| s.clone()),
                 };
-                d.bounce_type = b.bounce_type.clone();
-                d.bounce_subtype = b.bounce_sub_type.clone();
                 d.bounce_reporting_mta = b.reporting_mta.clone();
                 d.bounce_remote_mta_ip = b.remote_mta_ip.clone();
                 d.feedback_id = b.feedback_id.clone();
@@ -144,10 +201,13 @@ impl Facts {
             }
             EventObject::Complaint(c) => {
                 facts.time = c.timestamp;
-                facts.subtype = c.complaint_feedback_type.clone();
-                d.complaint_feedback_type = c.complaint_feedback_type.clone();
+                d.complaint_feedback_type = check(
+                    documented::COMPLAINT_FEEDBACK_TYPE,
+                    &c.complaint_feedback_type,
+                );
+                facts.subtype = d.complaint_feedback_type.clone();
                 d.complaint_user_agent = c.user_agent.clone();
-                d.complaint_subtype = c.complaint_sub_type.clone();
+                d.complaint_subtype = check(documented::COMPLAINT_SUBTYPE, &c.complaint_sub_type);
                 d.complaint_arrival_date = c.arrival_date.as_deref().and_then(parse_timestamp);
                 d.feedback_id = c.feedback_id.clone();
                 facts.recipients = c
@@ -170,8 +230,8 @@ impl Facts {
             }
             EventObject::DeliveryDelay(delay) => {
                 facts.time = delay.timestamp;
-                facts.subtype = delay.delay_type.clone();
-                d.delay_type = delay.delay_type.clone();
+                d.delay_type = check(documented::DELAY_TYPE, &delay.delay_type);
+                facts.subtype = d.delay_type.clone();
                 d.delay_expiration_time = delay.expiration_time;
                 d.delay_reporting_mta = delay.reporting_mta.clone();
                 facts.recipients = delay
@@ -216,6 +276,7 @@ impl Facts {
             }
             EventObject::Unknown => facts.subtype = Some(message.type_name.clone()),
         }
+        facts.undocumented = undocumented;
         facts
     }
 }

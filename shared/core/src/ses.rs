@@ -14,10 +14,6 @@ use crate::envelope::{describe, InputError};
 use crate::event::{EventType, PayloadFormat};
 use crate::timestamp;
 
-/// The notification SES sends once when an identity's notification topic is set up. It names no
-/// mail and is no event.
-pub const SUBSCRIPTION_SUCCEEDED: &str = "AmazonSnsSubscriptionSucceeded";
-
 /// One SES message, parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SesMessage {
@@ -69,9 +65,10 @@ impl EventObject {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", expecting = "a JSON object")]
 pub struct Mail {
-    /// When SES accepted the message.
-    #[serde(deserialize_with = "timestamp::deserialize")]
-    pub timestamp: DateTime<Utc>,
+    /// When SES accepted the message. Real SES always sends it; trimmed or old payloads may not,
+    /// and normalisation then falls back on another time (see `TimeFallback`).
+    #[serde(default, deserialize_with = "timestamp::deserialize_option")]
+    pub timestamp: Option<DateTime<Utc>>,
     pub message_id: String,
     /// Envelope MAIL FROM; may carry a display name.
     pub source: Option<String>,
@@ -233,14 +230,9 @@ pub struct Subscription {
     pub old_topic_preferences: Option<Value>,
 }
 
-/// True for SES's one-off "subscription succeeded" notification, which is no event.
-pub fn is_subscription_succeeded(value: &Value) -> bool {
-    value.get("notificationType").and_then(Value::as_str) == Some(SUBSCRIPTION_SUCCEEDED)
-}
-
 impl SesMessage {
     /// Parses an SES message of either format. Required: the type key (`eventType` or
-    /// `notificationType`), `mail` with `messageId` and `timestamp`, and for known types their
+    /// `notificationType`), `mail` with `messageId`, and for known types their
     /// own object (`bounce`, ..., `failure` for `Rendering Failure`). Unknown types parse with
     /// [`EventObject::Unknown`].
     pub fn parse(value: &Value) -> Result<SesMessage, InputError> {
@@ -459,17 +451,18 @@ mod tests {
 
     #[test]
     fn required_fields() {
-        for (remove, path) in [
-            ("messageId", "mail.messageId"),
-            ("timestamp", "mail.timestamp"),
-        ] {
-            let mut v = bounce();
-            v["mail"].as_object_mut().expect("object").remove(remove);
-            assert_eq!(
-                invalid(&v),
-                (path.to_string(), "required field is missing".to_string())
-            );
-        }
+        let mut v = bounce();
+        v["mail"]
+            .as_object_mut()
+            .expect("object")
+            .remove("messageId");
+        assert_eq!(
+            invalid(&v),
+            (
+                "mail.messageId".to_string(),
+                "required field is missing".to_string()
+            )
+        );
         let mut v = bounce();
         v["bounce"]["bouncedRecipients"] = json!([{"status": "5.0.0"}]);
         assert_eq!(invalid(&v).0, "bounce.bouncedRecipients[0].emailAddress");
@@ -528,13 +521,5 @@ mod tests {
             SesMessage::parse(&json!("Bounce")),
             Err(InputError::NotSes { .. })
         ));
-    }
-
-    #[test]
-    fn recognises_the_subscription_notice() {
-        assert!(is_subscription_succeeded(
-            &json!({"notificationType": "AmazonSnsSubscriptionSucceeded", "message": "You have successfully subscribed"})
-        ));
-        assert!(!is_subscription_succeeded(&bounce()));
     }
 }

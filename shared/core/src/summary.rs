@@ -165,10 +165,13 @@ mod tests {
             recipient_original: None,
             recipient_domain: None,
             mailbox_provider: None,
+            recipient_attribution: None,
+            destination_count: None,
             ses_message_id: "m".into(),
             sent_at: None,
             event_time: Utc.with_ymd_and_hms(2026, 1, day, 0, 0, 0).unwrap(),
             ingested_at: Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap(),
+            time_fallback: None,
             source: None,
             source_address: None,
             source_domain: None,
@@ -184,6 +187,7 @@ mod tests {
                 ..Default::default()
             },
             origin: Origin::default(),
+            undocumented_values: Vec::new(),
             raw: None,
         }
     }

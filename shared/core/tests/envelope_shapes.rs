@@ -41,7 +41,7 @@ fn sns_records_each_become_a_message_with_their_ids() {
             m.origin.sns_topic_arn.as_deref(),
             Some("arn:aws:sns:us-east-1:123456789012:ses-events")
         );
-        assert_eq!(m.ses.as_ref().ok(), Some(&ses()));
+        assert_eq!(m.content.ses(), Some(&ses()));
     }
 }
 
@@ -50,7 +50,7 @@ fn escaped_slashes_in_the_message_are_plain_json() {
     let message = r#"{"eventType":"Send","mail":{"messageId":"m","timestamp":"2020-01-01T00:00:00Z","sourceArn":"arn:aws:ses:us-east-1:1:identity\/a.example"},"send":{}}"#;
     let inbound =
         split_document(&json!({"Records": [sns_record(message, "x")]})).expect("known shape");
-    let ses = inbound[0].ses.as_ref().expect("SES");
+    let ses = inbound[0].content.ses().expect("SES");
     assert_eq!(
         ses["mail"]["sourceArn"],
         "arn:aws:ses:us-east-1:1:identity/a.example"
@@ -68,16 +68,16 @@ fn a_bad_record_is_reported_alone_with_its_origin() {
     let inbound = split_document(&doc).expect("known shape");
     assert_eq!(inbound.len(), 4);
     assert!(
-        matches!(&inbound[0].ses, Err(InputError::NotJson { what, reason })
+        matches!(inbound[0].content.error(), Some(InputError::NotJson { what, reason })
         if what == "the SNS Message" && reason.contains("\"not json\""))
     );
     assert!(
-        matches!(&inbound[1].ses, Err(InputError::NotSes { found, .. })
+        matches!(inbound[1].content.error(), Some(InputError::NotSes { found, .. })
         if found.contains("\"hello\""))
     );
-    assert!(inbound[2].ses.is_ok());
+    assert!(inbound[2].content.ses().is_some());
     assert!(
-        matches!(&inbound[3].ses, Err(InputError::NotJson { reason, .. })
+        matches!(inbound[3].content.error(), Some(InputError::NotJson { reason, .. })
         if reason.starts_with("EOF while parsing"))
     );
     assert_eq!(inbound[3].origin.sns_message_id.as_deref(), Some("bad-3"));
@@ -95,19 +95,22 @@ fn sqs_bodies_hold_an_sns_envelope_or_the_raw_message() {
         {"messageId": "q-6", "eventSource": "aws:sqs", "body": json!({"Type": "SubscriptionConfirmation", "TopicArn": "arn:t", "Message": "You have chosen to subscribe"}).to_string()},
     ]});
     let inbound = split_document(&doc).expect("known shape");
-    assert_eq!(inbound.len(), 5, "the validation notice yields nothing");
-    assert!(
-        matches!(&inbound[4].ses, Err(InputError::NotSes { found, .. })
-        if found == "an SNS SubscriptionConfirmation message")
+    assert_eq!(inbound.len(), 6);
+    assert_eq!(inbound[4].content.skipped(), Some(Skip::SesTopicValidation));
+    assert_eq!(
+        inbound[5].content.skipped(),
+        Some(Skip::SnsSubscriptionConfirmation),
+        "a queue of another account receives SNS's confirmation request"
     );
+    assert_eq!(inbound[5].origin.transport, Some(Transport::SqsSns));
     assert_eq!(inbound[0].origin.transport, Some(Transport::SqsSns));
     assert_eq!(inbound[0].origin.sqs_message_id.as_deref(), Some("q-1"));
     assert_eq!(inbound[0].origin.sns_message_id.as_deref(), Some("sns-9"));
-    assert_eq!(inbound[0].ses.as_ref().ok(), Some(&ses()));
+    assert_eq!(inbound[0].content.ses(), Some(&ses()));
     assert_eq!(inbound[1].origin.transport, Some(Transport::SqsRaw));
-    assert_eq!(inbound[1].ses.as_ref().ok(), Some(&ses()));
-    for (m, id) in inbound[2..].iter().zip(["q-3", "q-4", "q-6"]) {
-        assert!(m.ses.is_err());
+    assert_eq!(inbound[1].content.ses(), Some(&ses()));
+    for (m, id) in inbound[2..4].iter().zip(["q-3", "q-4"]) {
+        assert!(m.content.error().is_some());
         assert_eq!(m.origin.sqs_message_id.as_deref(), Some(id));
         assert_eq!(m.origin.transport, Some(Transport::SqsRaw));
     }
@@ -119,7 +122,7 @@ fn eventbridge_bare_ses_and_bare_sns_envelopes() {
     let m = split_document(&eb).expect("EventBridge");
     assert_eq!(m[0].origin.transport, Some(Transport::EventBridge));
     assert_eq!(m[0].origin.eventbridge_id.as_deref(), Some("eb-1"));
-    assert_eq!(m[0].ses.as_ref().ok(), Some(&ses()));
+    assert_eq!(m[0].content.ses(), Some(&ses()));
 
     let raw = split_document(&ses()).expect("bare SES");
     assert_eq!(raw[0].origin.transport, Some(Transport::Raw));
@@ -139,7 +142,10 @@ fn eventbridge_bare_ses_and_bare_sns_envelopes() {
     let eb_not_ses =
         json!({"detail-type": "Email Sent", "source": "aws.ses", "id": "e", "detail": {"x": 1}});
     let m = split_document(&eb_not_ses).expect("known shape");
-    assert!(matches!(&m[0].ses, Err(InputError::NotSes { .. })));
+    assert!(matches!(
+        m[0].content.error(),
+        Some(InputError::NotSes { .. })
+    ));
 }
 
 #[test]
@@ -173,18 +179,21 @@ fn unknown_shapes_are_errors_that_say_what_was_found() {
 fn an_unrecognised_record_next_to_known_ones_is_reported_alone() {
     let doc = json!({"Records": [sns_record(&ses().to_string(), "a"), {"what": "ever"}]});
     let m = split_document(&doc).expect("known shape");
-    assert!(m[0].ses.is_ok());
+    assert!(m[0].content.ses().is_some());
     assert!(
-        matches!(&m[1].ses, Err(InputError::UnknownShape { found }) if found.starts_with("Records[1]"))
+        matches!(m[1].content.error(), Some(InputError::UnknownShape { found }) if found.starts_with("Records[1]"))
     );
 }
 
 #[test]
 fn the_validation_notice_is_skipped_in_every_envelope() {
     let doc = json!({"Records": [sns_record(SNS_VALIDATION_NOTICE, "v")]});
-    assert_eq!(split_document(&doc).expect("known shape"), vec![]);
     let bare = json!({"Type": "Notification", "Message": format!("{SNS_VALIDATION_NOTICE}\n")});
-    assert_eq!(split_document(&bare).expect("known shape"), vec![]);
+    for doc in [doc, bare] {
+        let m = split_document(&doc).expect("known shape");
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].content.skipped(), Some(Skip::SesTopicValidation));
+    }
 }
 
 #[test]
@@ -192,10 +201,12 @@ fn sns_message_of_the_wrong_type() {
     let doc = json!({"Records": [{"Sns": {"MessageId": "m", "Message": {"eventType": "Send"}}}, {"Sns": {"MessageId": "n"}}]});
     let m = split_document(&doc).expect("known shape");
     assert!(
-        matches!(&m[0].ses, Err(InputError::Invalid { path, message })
+        matches!(m[0].content.error(), Some(InputError::Invalid { path, message })
         if path == "Message" && message.contains("expected a string"))
     );
-    assert!(matches!(&m[1].ses, Err(InputError::Invalid { path, .. }) if path == "Message"));
+    assert!(
+        matches!(m[1].content.error(), Some(InputError::Invalid { path, .. }) if path == "Message")
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use serde_json::Value;
 use ses_ledger::envelope::InputError;
-use ses_ledger::envelope::{parse_documents, split_document, Inbound};
+use ses_ledger::envelope::{parse_documents, split_document, Content, Inbound, Skip};
 use ses_ledger::event::*;
 use ses_ledger::event::{PayloadFormat, Transport};
 use ses_ledger::normalise::normalise;
@@ -32,9 +32,9 @@ fn through_envelope(doc: &Value) -> Vec<(Origin, Vec<RecipientEvent>)> {
     split_document(doc)
         .expect("known envelope")
         .into_iter()
-        .map(|Inbound { origin, ses }| {
-            let ses = ses.expect("an SES message");
-            let events = normalise(&ses, &origin, now()).expect("normalises");
+        .map(|Inbound { origin, content }| {
+            let ses = content.ses().expect("an SES message");
+            let events = normalise(ses, &origin, now()).expect("normalises");
             (origin, events)
         })
         .collect()
@@ -241,11 +241,11 @@ fn dead_letter_queue_bodies_keep_where_they_came_from() {
     let mut broken = saved.clone();
     broken["Messages"][1]["Body"] = json!("{\"Type\": \"Notification\", \"Message\": \"{oops\"}");
     let inbound = split_document(&broken).expect("known shape");
-    assert!(inbound[0].ses.is_ok());
+    assert!(inbound[0].content.ses().is_some());
     assert!(
-        matches!(&inbound[1].ses, Err(InputError::NotJson { .. })),
+        matches!(inbound[1].content.error(), Some(InputError::NotJson { .. })),
         "{:?}",
-        inbound[1].ses
+        inbound[1].content
     );
 }
 
@@ -589,12 +589,20 @@ fn recipients_fall_back_to_the_destination_and_then_to_none() {
             "richard@example.com"
         ]
     );
+    assert!(raw(&ses)
+        .iter()
+        .all(|e| e.recipient_attribution.is_none() && e.destination_count.is_none()));
     ses["mail"]["destination"] = json!([]);
     let events = raw(&ses);
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].recipient, None);
     assert_eq!(events[0].recipient_domain, None);
     assert_eq!(events[0].mailbox_provider, None);
+    assert_eq!(
+        events[0].recipient_attribution,
+        Some(RecipientAttribution::Unattributed)
+    );
+    assert_eq!(events[0].destination_count, Some(0));
 
     let mut send = fixture("ses/event-publishing/send-record.json");
     send["mail"]["destination"] = json!([
@@ -700,13 +708,16 @@ fn oddities() {
     );
 
     let setup = split_document(&fixture("oddities/setup-notices.json")).expect("known");
+    let skipped: Vec<_> = setup.iter().map(|m| m.content.skipped()).collect();
     assert_eq!(
-        setup.len(),
-        1,
-        "the plain-text validation notice yields nothing"
+        skipped,
+        [
+            Some(Skip::SesTopicValidation),
+            Some(Skip::SesSubscriptionSucceeded)
+        ],
+        "both notices are skipped by name, and each keeps its SNS id"
     );
-    let ses = setup[0].ses.as_ref().expect("JSON");
-    assert_eq!(normalise(ses, &setup[0].origin, now()), Ok(vec![]));
+    assert!(setup.iter().all(|m| m.origin.sns_message_id.is_some()));
 }
 
 #[test]
@@ -733,6 +744,10 @@ fn malformed_fixtures_give_specific_errors() {
         ("missing-message-id", |e| {
             e.to_string() == "mail.messageId: required field is missing"
         }),
+        ("no-time-at-all", |e| {
+            e.to_string()
+                == "mail.timestamp: required field is missing, and neither the event nor its envelope has a timestamp to fall back on"
+        }),
         ("not-json-message", |e| {
             matches!(e, InputError::NotJson { what, reason }
                 if what == "the SNS Message" && reason.contains("\"Delivery notification"))
@@ -758,11 +773,11 @@ fn malformed_fixtures_give_specific_errors() {
         assert_eq!(inbound.len(), 1);
         let origin = &inbound[0].origin;
         assert!(origin.sns_message_id.is_some(), "{name}: origin kept");
-        let err = inbound[0]
-            .ses
-            .clone()
-            .and_then(|ses| normalise(&ses, origin, now()))
-            .expect_err(name);
+        let err = match &inbound[0].content {
+            Content::Ses(ses) => normalise(ses, origin, now()).expect_err(name),
+            Content::Invalid(e) => e.clone(),
+            Content::Skipped(skip) => panic!("{name}: skipped ({skip})"),
+        };
         assert!(check(&err), "{name}: {err}");
     }
 }
@@ -826,8 +841,8 @@ mod never_panics {
     fn run(doc: &Value) {
         if let Ok(messages) = split_document(doc) {
             for m in messages {
-                if let Ok(ses) = m.ses {
-                    let _ = normalise(&ses, &m.origin, now());
+                if let Some(ses) = m.content.ses() {
+                    let _ = normalise(ses, &m.origin, now());
                 }
             }
         }
@@ -926,5 +941,258 @@ fn every_timestamp_leaves_in_one_shape() {
                 }
             }
         }
+    }
+}
+
+/// The one record each skipped fixture yields, by reason.
+fn skips(name: &str) -> Vec<Option<Skip>> {
+    split_document(&fixture(&format!("skipped/{name}.json")))
+        .expect("a known shape")
+        .iter()
+        .map(|m| m.content.skipped())
+        .collect()
+}
+
+#[test]
+fn receiving_mail_is_skipped_in_both_of_its_shapes() {
+    assert_eq!(
+        skips("received-mail-sns"),
+        [Some(Skip::ReceivedMail)],
+        "the SNS action's notification"
+    );
+    assert_eq!(
+        skips("received-mail-lambda"),
+        [Some(Skip::ReceivedMail)],
+        "the Lambda action's event"
+    );
+    // Handed to normalise directly, a Received message is no event either (not an Unknown one
+    // with the operator's own mailbox as its recipient).
+    let doc = fixture("skipped/received-mail-sns.json");
+    let message: Value = serde_json::from_str(
+        doc["Records"][0]["Sns"]["Message"]
+            .as_str()
+            .expect("a message"),
+    )
+    .expect("JSON");
+    assert_eq!(normalise(&message, &Origin::default(), now()), Ok(vec![]));
+}
+
+#[test]
+fn sns_subscription_messages_are_skipped_with_their_ids() {
+    for (name, skip) in [
+        (
+            "sns-subscription-confirmation",
+            Skip::SnsSubscriptionConfirmation,
+        ),
+        (
+            "sns-unsubscribe-confirmation",
+            Skip::SnsUnsubscribeConfirmation,
+        ),
+        (
+            "sqs-subscription-confirmation",
+            Skip::SnsSubscriptionConfirmation,
+        ),
+    ] {
+        let inbound = split_document(&fixture(&format!("skipped/{name}.json"))).expect(name);
+        assert_eq!(inbound.len(), 1, "{name}");
+        assert_eq!(inbound[0].content, Content::Skipped(skip), "{name}");
+        assert!(inbound[0].origin.sns_message_id.is_some(), "{name}");
+    }
+    assert_eq!(
+        Skip::SnsSubscriptionConfirmation.code(),
+        "sns_subscription_confirmation"
+    );
+    assert!(Skip::SnsSubscriptionConfirmation
+        .reason()
+        .contains("SubscribeURL"));
+}
+
+#[test]
+fn an_event_whose_message_names_nobody_is_one_unattributed_record_of_that_message() {
+    let events = oddity("no-recipient");
+    assert_eq!(events.len(), 2);
+    for (e, event_type) in events.iter().zip([EventType::Open, EventType::Send]) {
+        assert_eq!(e.event_type, event_type);
+        assert_eq!(e.recipient, None);
+        assert_eq!(e.recipient_original, None);
+        assert_eq!(
+            e.recipient_attribution,
+            Some(RecipientAttribution::Unattributed)
+        );
+        assert_eq!(e.destination_count, Some(0));
+        let line = serde_json::to_value(e).expect("serialises");
+        assert_eq!(line["recipient_attribution"], "unattributed");
+        assert_eq!(line["destination_count"], 0);
+        assert!(line.get("recipient").is_none());
+    }
+    // The open's id is the documented one with an empty recipient: it belongs to its message.
+    let open = &events[0];
+    assert_eq!(
+        open.ses_message_id,
+        "EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000"
+    );
+    assert_eq!(
+        open.event_id,
+        documented_event_id(
+            "Open",
+            &open.ses_message_id,
+            "",
+            Some("2017-08-09T22:00:19.652Z|192.0.2.1")
+        )
+    );
+}
+
+#[test]
+fn an_open_or_click_is_one_record_per_message_attributed_only_when_there_is_one_recipient() {
+    let events = oddity("engagement-of-several-recipients");
+    let summary: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.event_type,
+                e.recipient.as_deref(),
+                e.recipient_attribution,
+                e.destination_count,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                EventType::Open,
+                None,
+                Some(RecipientAttribution::Unattributed),
+                Some(4)
+            ),
+            (
+                EventType::Click,
+                None,
+                Some(RecipientAttribution::Unattributed),
+                Some(4)
+            ),
+            (
+                EventType::Open,
+                Some("recipient@example.com"),
+                Some(RecipientAttribution::SoleRecipient),
+                None
+            ),
+        ]
+    );
+    assert_eq!(
+        events[1].event_id,
+        documented_event_id(
+            "Click",
+            "EXAMPLE-four-recipients-000000",
+            "",
+            Some("2017-08-09T23:51:25.570Z|http://docs.aws.amazon.com/ses/latest/DeveloperGuide/send-email-smtp.html")
+        )
+    );
+    // A single-recipient open keeps the id it always had.
+    assert_eq!(
+        events[2].event_id,
+        documented_event_id(
+            "Open",
+            "EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000",
+            "recipient@example.com",
+            Some("2017-08-09T22:00:19.652Z|192.0.2.1")
+        )
+    );
+    // The same address twice is still one recipient.
+    let mut twice = fixture("ses/event-publishing/open-record.json");
+    twice["mail"]["destination"] = json!(["recipient@example.com", " recipient@EXAMPLE.com"]);
+    let events = raw(&twice);
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].recipient_attribution,
+        Some(RecipientAttribution::SoleRecipient)
+    );
+}
+
+#[test]
+fn a_missing_mail_timestamp_falls_back_and_says_which_time_it_used() {
+    let events = oddity("missing-mail-timestamp");
+    assert_eq!(events.len(), 2);
+    let bounce = &events[0];
+    assert_eq!(bounce.event_type, EventType::Bounce);
+    assert_eq!(bounce.recipient.as_deref(), Some("jane@example.com"));
+    assert!(
+        bounce.is_counted_hard_bounce(),
+        "a suppression list must not drop it"
+    );
+    assert_eq!(bounce.sent_at, None);
+    assert_eq!(
+        ses_ledger::timestamp::format_timestamp(bounce.event_time),
+        "2016-01-27T14:59:38.237Z"
+    );
+    assert_eq!(bounce.time_fallback, Some(TimeFallback::EventTimestamp));
+    let send = &events[1];
+    assert_eq!(
+        ses_ledger::timestamp::format_timestamp(send.event_time),
+        "2018-10-08T14:05:46.000Z",
+        "the SNS envelope's Timestamp"
+    );
+    assert_eq!(send.time_fallback, Some(TimeFallback::EnvelopeTimestamp));
+    let line = serde_json::to_value(send).expect("serialises");
+    assert_eq!(line["time_fallback"], "envelope_timestamp");
+    assert!(line.get("sent_at").is_none());
+    // A complete message says nothing about a fallback.
+    let whole = raw(&fixture("ses/event-publishing/send-record.json")).remove(0);
+    assert_eq!(whole.time_fallback, None);
+    assert!(serde_json::to_value(&whole)
+        .expect("serialises")
+        .get("time_fallback")
+        .is_none());
+}
+
+#[test]
+fn values_ses_does_not_document_are_mapped_where_they_can_be_kept_and_counted() {
+    let events = oddity("undocumented-values");
+    let summary: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.event_type,
+                e.event_subtype.as_deref(),
+                e.undocumented_values.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                EventType::Bounce,
+                Some("Transient/MailboxFull"),
+                vec!["bounce.bounceType=Temporary".to_string()]
+            ),
+            (
+                EventType::Complaint,
+                Some("spam"),
+                vec!["complaint.complaintFeedbackType=spam".to_string()]
+            ),
+            (
+                EventType::DeliveryDelay,
+                Some("Throttled"),
+                vec!["deliveryDelay.delayType=Throttled".to_string()]
+            ),
+        ]
+    );
+    let bounce = &events[0];
+    assert_eq!(bounce.detail.bounce_type.as_deref(), Some("Transient"));
+    assert!(bounce.is_soft_bounce() && !bounce.is_counted_hard_bounce());
+    let config = ses_ledger::config::LedgerConfig::default();
+    use ses_ledger::counters::{metrics_for, Metric};
+    assert_eq!(
+        metrics_for(bounce, &config),
+        [Metric::OtherBounces, Metric::Undocumented]
+    );
+    // The official examples hold only documented values.
+    for e in through_envelope(&fixture("sns/batch-all-types.json"))
+        .into_iter()
+        .flat_map(|(_, e)| e)
+    {
+        assert!(e.undocumented_values.is_empty(), "{}", e.event_id);
+        assert!(!metrics_for(&e, &config).contains(&Metric::Undocumented));
     }
 }

@@ -1,13 +1,16 @@
 //! The ingest use case: one Lambda input (or file document) in, every recipient event logged at
 //! least once and recorded exactly once. Shared by the ingest function and `ses-ledger replay`.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use thiserror::Error;
 
 use crate::config::LedgerConfig;
 use crate::counters::{increments_for, CounterIncrement, Scope};
-use crate::envelope::{split_document, Inbound, InputError};
+use crate::documented::Field;
+use crate::envelope::{split_document, Content, Inbound, InputError, Skip};
 use crate::event::{Origin, RecipientEvent, Transport};
 use crate::normalise::normalise;
 use crate::ports::{EventLog, EventStore, RecordOutcome, StoreError};
@@ -29,8 +32,11 @@ pub enum IngestFailure {
 #[derive(Debug)]
 pub struct MessageOutcome {
     pub origin: Origin,
-    /// New and duplicate recipient events, or why the message could not be recorded.
+    /// New and duplicate recipient events, or why the message could not be recorded. A skipped
+    /// message is `Ok` with no events.
     pub result: Result<Counts, IngestFailure>,
+    /// Why the message was skipped, when it is no SES sending event.
+    pub skipped: Option<Skip>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,9 +55,20 @@ impl std::ops::AddAssign for Counts {
 #[derive(Debug, Default)]
 pub struct IngestReport {
     pub messages: Vec<MessageOutcome>,
+    /// Recipient events with a value SES does not document, by field (`bounce.bounceType`).
+    pub undocumented: BTreeMap<String, usize>,
 }
 
 impl IngestReport {
+    /// Skipped messages, by reason.
+    pub fn skipped(&self) -> BTreeMap<Skip, usize> {
+        let mut by_reason = BTreeMap::new();
+        for skip in self.messages.iter().filter_map(|m| m.skipped) {
+            *by_reason.entry(skip).or_insert(0) += 1;
+        }
+        by_reason
+    }
+
     pub fn counts(&self) -> Counts {
         let mut total = Counts::default();
         for m in &self.messages {
@@ -64,6 +81,22 @@ impl IngestReport {
 
     pub fn failures(&self) -> impl Iterator<Item = &MessageOutcome> {
         self.messages.iter().filter(|m| m.result.is_err())
+    }
+
+    /// Embedded Metric Format lines (`SesLedger` namespace) for what an operator must notice
+    /// without reading every log line: skipped messages by `Reason`, and recipient events with
+    /// values SES does not document by `Field`. None when there is nothing to report, so the
+    /// usual invocation writes no metric at all.
+    pub fn emf_lines(&self, now: DateTime<Utc>) -> Vec<serde_json::Value> {
+        let skipped = self
+            .skipped()
+            .into_iter()
+            .map(|(skip, n)| emf_count("SkippedMessages", "Reason", skip.code(), n, now));
+        let undocumented = self
+            .undocumented
+            .iter()
+            .map(|(field, n)| emf_count("UndocumentedValues", "Field", field, *n, now));
+        skipped.chain(undocumented).collect()
     }
 
     /// SQS message ids to hand back in `batchItemFailures`.
@@ -82,6 +115,27 @@ impl IngestReport {
             )
         })
     }
+}
+
+fn emf_count(
+    metric: &str,
+    dimension: &str,
+    value: &str,
+    count: usize,
+    now: DateTime<Utc>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": now.timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": "SesLedger",
+                "Dimensions": [[dimension]],
+                "Metrics": [{"Name": metric, "Unit": "Count"}]
+            }]
+        },
+        dimension: value,
+        metric: count,
+    })
 }
 
 /// A readable label for a message's origin in error logs.
@@ -128,27 +182,39 @@ impl<S: EventStore, L: EventLog> Ingest<S, L> {
     pub async fn inbound(&self, inbound: Vec<Inbound>, now: DateTime<Utc>) -> IngestReport {
         let mut messages = Vec::with_capacity(inbound.len());
         let mut events: Vec<(usize, RecipientEvent)> = Vec::new();
+        let mut undocumented = BTreeMap::new();
         for (i, msg) in inbound.into_iter().enumerate() {
-            let result = msg
-                .ses
-                .and_then(|ses| normalise(&ses, &msg.origin, now))
-                .map_err(IngestFailure::from);
+            let (result, skipped) = match msg.content {
+                Content::Ses(ses) => (normalise(&ses, &msg.origin, now), None),
+                Content::Skipped(skip) => (Ok(Vec::new()), Some(skip)),
+                Content::Invalid(e) => (Err(e), None),
+            };
             match result {
                 Ok(normalised) => {
+                    for entry in normalised.iter().flat_map(|e| &e.undocumented_values) {
+                        *undocumented
+                            .entry(Field::path_of(entry).to_string())
+                            .or_insert(0) += 1;
+                    }
                     events.extend(normalised.into_iter().map(|e| (i, e)));
                     messages.push(MessageOutcome {
                         origin: msg.origin,
                         result: Ok(Counts::default()),
+                        skipped,
                     });
                 }
                 Err(e) => messages.push(MessageOutcome {
                     origin: msg.origin,
-                    result: Err(e),
+                    result: Err(e.into()),
+                    skipped,
                 }),
             }
         }
         self.record(events, &mut messages).await;
-        IngestReport { messages }
+        IngestReport {
+            messages,
+            undocumented,
+        }
     }
 
     /// Records already-normalised events that belong to `messages` (by index).
@@ -395,5 +461,89 @@ mod tests {
         );
         let unknown = serde_json::json!({"hello": "world"});
         assert!(app.document(&unknown, Utc::now()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn skipped_messages_pass_the_batch_and_are_counted_by_reason_and_metric() {
+        let config = LedgerConfig::default();
+        let store = InMemoryLedger::new(&config);
+        let log = InMemoryEventLog::default();
+        let app = Ingest {
+            store: &store,
+            log: &log,
+            config: config.clone(),
+        };
+        let confirmation = serde_json::json!({"Type": "SubscriptionConfirmation", "MessageId": "c", "TopicArn": "arn:aws:sns:us-east-1:123456789012:t", "Message": "You have chosen to subscribe"});
+        let received = serde_json::json!({"notificationType": "Received", "mail": {"messageId": "in-1", "timestamp": "2026-11-20T10:00:00.000Z", "destination": ["support@example.com"]}, "receipt": {}});
+        let mut temporary = delivery("m5", &["a@example.com"]);
+        temporary["eventType"] = "Bounce".into();
+        temporary["bounce"] = serde_json::json!({"bounceType": "Temporary", "bounceSubType": "General", "feedbackId": "f", "bouncedRecipients": [{"emailAddress": "a@example.com"}]});
+        let doc = serde_json::json!({"Records": [
+            {"messageId": "q-confirm", "eventSource": "aws:sqs", "body": confirmation.to_string()},
+            {"messageId": "q-received", "eventSource": "aws:sqs", "body": received.to_string()},
+            {"messageId": "q-bounce", "eventSource": "aws:sqs", "body": temporary.to_string()},
+        ]});
+        let report = app.document(&doc, Utc::now()).await.expect("shape");
+        assert!(report.failed_sqs_message_ids().is_empty());
+        assert_eq!(
+            report.skipped(),
+            BTreeMap::from([
+                (Skip::ReceivedMail, 1),
+                (Skip::SnsSubscriptionConfirmation, 1)
+            ])
+        );
+        assert_eq!(report.counts().new, 1);
+        assert_eq!(
+            log.lines().len(),
+            1,
+            "nothing of the skipped messages is logged as an event"
+        );
+        assert_eq!(
+            report.undocumented,
+            BTreeMap::from([("bounce.bounceType".to_string(), 1)])
+        );
+        assert_eq!(
+            store.counter_total(&Scope::Account, Metric::Undocumented),
+            1
+        );
+        let metrics: Vec<(String, String, u64)> = report
+            .emf_lines(Utc::now())
+            .iter()
+            .map(|line| {
+                let m = &line["_aws"]["CloudWatchMetrics"][0];
+                let name = m["Metrics"][0]["Name"].as_str().unwrap_or("").to_string();
+                let dimension = m["Dimensions"][0][0].as_str().unwrap_or("");
+                let value = line[dimension].as_str().unwrap_or("").to_string();
+                (name.clone(), value, line[&name].as_u64().unwrap_or(0))
+            })
+            .collect();
+        assert_eq!(
+            metrics,
+            [
+                (
+                    "SkippedMessages".to_string(),
+                    "received_mail".to_string(),
+                    1
+                ),
+                (
+                    "SkippedMessages".to_string(),
+                    "sns_subscription_confirmation".to_string(),
+                    1
+                ),
+                (
+                    "UndocumentedValues".to_string(),
+                    "bounce.bounceType".to_string(),
+                    1
+                ),
+            ]
+        );
+        let quiet = app
+            .document(&delivery("m6", &["b@example.com"]), Utc::now())
+            .await
+            .expect("shape");
+        assert!(
+            quiet.emf_lines(Utc::now()).is_empty(),
+            "no metric when nothing is odd"
+        );
     }
 }
