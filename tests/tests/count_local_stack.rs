@@ -411,10 +411,13 @@ async fn a_consumer_that_dies_between_two_writes_neither_loses_nor_doubles_a_cou
         .invocation("shard-d", window.clone(), &[], true)
         .await
         .expect("retry");
-    assert_eq!(
-        (retry.found, retry.writes),
-        (written, 120 - written),
-        "{retry:?}"
+    // A request the dying close had sent may still land after the scan (dropping its future
+    // does not recall it), so the retry finds at least what the scan saw and at most 45.
+    assert_eq!(retry.found + retry.writes, 120, "{retry:?}");
+    assert!(
+        (written..=45).contains(&retry.found),
+        "found {} of the {written} seen, of at most 45: {retry:?}",
+        retry.found
     );
     let (_, again) = count
         .invocation("shard-d", window, &[], true)
