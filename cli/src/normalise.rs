@@ -2,14 +2,16 @@
 //! each, through the same envelope detection and normalisation as the ingest function. Nothing is
 //! stored; useful to inspect a DLQ message, a Firehose dump or a fixture.
 
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
-use ses_ledger::envelope::{parse_documents_with_lines, split_document, Content};
+use ses_ledger::documents::Documents;
+use ses_ledger::envelope::{split_document, Content, InputError};
 use ses_ledger::event::Origin;
 use ses_ledger::normalise::normalise;
 use ses_ledger::usecase::ingest::describe_origin;
@@ -81,48 +83,50 @@ pub fn normalise_inputs(
     };
     let mut outcome = Outcome::Clean;
     for file in files {
-        let (label, bytes) = if file.as_os_str() == "-" {
-            let mut bytes = Vec::new();
-            (
-                "<stdin>".to_string(),
-                stdin.read_to_end(&mut bytes).map(|_| bytes),
+        let result = if file.as_os_str() == "-" {
+            normalise_stream(
+                "<stdin>",
+                BufReader::new(&mut *stdin),
+                out,
+                err,
+                ingested_at,
             )
         } else {
-            (file.display().to_string(), std::fs::read(file))
-        };
-        let bytes = match bytes {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                writeln!(err, "{label}: cannot read: {e}")?;
-                outcome = outcome.max(Outcome::Unreadable);
-                continue;
+            let label = file.display().to_string();
+            match File::open(file) {
+                Ok(f) => normalise_stream(&label, BufReader::new(f), out, err, ingested_at),
+                Err(e) => {
+                    writeln!(err, "{label}: cannot read: {e}")?;
+                    Ok(Outcome::Unreadable)
+                }
             }
         };
-        let Ok(text) = String::from_utf8(bytes) else {
-            writeln!(err, "{label}: not UTF-8 text, so not JSON")?;
-            outcome = outcome.max(Outcome::BadInput);
-            continue;
-        };
-        outcome = outcome.max(normalise_text(&label, &text, out, err, ingested_at)?);
+        outcome = outcome.max(result?);
     }
     Ok(outcome)
 }
 
-fn normalise_text(
+/// One input, a document at a time: memory holds the largest document, not the input.
+fn normalise_stream(
     label: &str,
-    text: &str,
+    input: impl BufRead,
     out: &mut impl Write,
     err: &mut impl Write,
     ingested_at: DateTime<Utc>,
 ) -> io::Result<Outcome> {
     let mut outcome = Outcome::Clean;
-    for (line, doc) in parse_documents_with_lines(text) {
+    for (line, doc) in Documents::new(input) {
         let doc = match doc {
             Ok(doc) => doc,
+            Err(e @ InputError::Unreadable { .. }) => {
+                writeln!(err, "{label}: {e}")?;
+                outcome = outcome.max(Outcome::Unreadable);
+                continue;
+            }
             // The error names the line itself.
             Err(e) => {
                 writeln!(err, "{label}: {e}")?;
-                outcome = Outcome::BadInput;
+                outcome = outcome.max(Outcome::BadInput);
                 continue;
             }
         };
@@ -130,7 +134,7 @@ fn normalise_text(
             Ok(messages) => messages,
             Err(e) => {
                 writeln!(err, "{label}, line {line}: {e}")?;
-                outcome = Outcome::BadInput;
+                outcome = outcome.max(Outcome::BadInput);
                 continue;
             }
         };
@@ -155,7 +159,7 @@ fn normalise_text(
                 }
                 Err(e) => {
                     writeln!(err, "{}: {e}", at())?;
-                    outcome = Outcome::BadInput;
+                    outcome = outcome.max(Outcome::BadInput);
                 }
             }
         }
@@ -351,7 +355,11 @@ mod tests {
         assert_eq!(run.outcome.exit_code(), ExitCode::FAILURE);
         assert_eq!(run.events.len(), 1);
         assert!(run.errors[0].starts_with(&format!("{}: cannot read", missing.display())));
-        assert!(run.errors[1].ends_with("not UTF-8 text, so not JSON"));
+        assert!(
+            run.errors[1].ends_with("line 1 is not UTF-8 text (invalid byte at column 11)"),
+            "{}",
+            run.errors[1]
+        );
         let run = run_on(std::slice::from_ref(&bad.0), "");
         assert_eq!(run.outcome, Outcome::BadInput);
     }

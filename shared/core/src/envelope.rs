@@ -20,6 +20,9 @@ pub const SUBSCRIPTION_SUCCEEDED: &str = "AmazonSnsSubscriptionSucceeded";
 /// part; callers add where the message came from (file, line, SNS/SQS ids).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
+    /// The input itself could not be read (an I/O error part-way through a file or stdin).
+    #[error("cannot read the input: {reason}")]
+    Unreadable { reason: String },
     /// Text that should hold JSON (a file line, an SNS `Message`, an SQS `body`) does not parse.
     #[error("{what} is not JSON: {reason}")]
     NotJson { what: String, reason: String },
@@ -197,51 +200,6 @@ pub fn split_document(doc: &Value) -> Result<Vec<Inbound>, InputError> {
     Err(InputError::UnknownShape {
         found: describe(doc),
     })
-}
-
-/// Parses text that holds one JSON document or several (JSON lines, as in Firehose dumps, or
-/// concatenated documents). Each `Err` names the line its document starts on.
-pub fn parse_documents(text: &str) -> Vec<Result<Value, InputError>> {
-    parse_documents_with_lines(text)
-        .into_iter()
-        .map(|(_, doc)| doc)
-        .collect()
-}
-
-/// [`parse_documents`], with the line each document starts on (1-based), so a caller can point
-/// at a document that parsed but holds a bad message.
-pub fn parse_documents_with_lines(text: &str) -> Vec<(usize, Result<Value, InputError>)> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = LineCounter::new(text);
-    let mut out = Vec::new();
-    let mut pos = 0;
-    'chunks: while pos < text.len() {
-        let Some(rest) = text.get(pos..) else { break };
-        let first_line = lines.line_of(pos);
-        let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
-        loop {
-            let start = pos + skip_whitespace(rest, stream.byte_offset());
-            match stream.next() {
-                None => break 'chunks,
-                Some(Ok(value)) => out.push((lines.line_of(start), Ok(value))),
-                Some(Err(e)) => {
-                    let line = lines.line_of(start);
-                    out.push((
-                        line,
-                        Err(InputError::NotJson {
-                            what: format!("the document starting at line {line}"),
-                            reason: json_reason(&e, first_line),
-                        }),
-                    ));
-                    // Resynchronise at the next line that opens a document: indented lines belong
-                    // to the broken pretty-printed document, others are garbage.
-                    pos = next_document_start(text, start);
-                    continue 'chunks;
-                }
-            }
-        }
-    }
-    out
 }
 
 /// True for an SES message in either format.
@@ -557,7 +515,7 @@ fn preview(text: &str) -> String {
 
 /// serde_json's message with its position made absolute (`first_line` is the line the parsed
 /// text starts on).
-fn json_reason(e: &serde_json::Error, first_line: usize) -> String {
+pub(crate) fn json_reason(e: &serde_json::Error, first_line: usize) -> String {
     let text = e.to_string();
     if e.line() == 0 {
         return text;
@@ -570,56 +528,6 @@ fn json_reason(e: &serde_json::Error, first_line: usize) -> String {
         first_line + e.line() - 1,
         e.column()
     )
-}
-
-fn skip_whitespace(text: &str, from: usize) -> usize {
-    text.get(from..)
-        .map_or(from, |rest| from + (rest.len() - rest.trim_start().len()))
-}
-
-/// The byte offset of the first line after the one holding `from` that starts with `{` or `[`.
-fn next_document_start(text: &str, from: usize) -> usize {
-    let Some(rest) = text.get(from..) else {
-        return text.len();
-    };
-    let next = [rest.find("\n{"), rest.find("\n[")]
-        .into_iter()
-        .flatten()
-        .min();
-    next.map_or(text.len(), |i| from + i + 1)
-}
-
-/// Line numbers of byte offsets, asked for in increasing order (a Firehose dump can have
-/// millions of lines: counting from the start each time would be quadratic).
-struct LineCounter<'a> {
-    text: &'a str,
-    offset: usize,
-    line: usize,
-}
-
-impl<'a> LineCounter<'a> {
-    fn new(text: &'a str) -> Self {
-        LineCounter {
-            text,
-            offset: 0,
-            line: 1,
-        }
-    }
-
-    fn line_of(&mut self, offset: usize) -> usize {
-        if offset < self.offset {
-            *self = LineCounter::new(self.text);
-        }
-        let end = offset.min(self.text.len());
-        let newlines = self
-            .text
-            .as_bytes()
-            .get(self.offset..end)
-            .map_or(0, |b| b.iter().filter(|c| **c == b'\n').count());
-        self.line += newlines;
-        self.offset = end;
-        self.line
-    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod alarm;
 pub mod config;
 pub mod counters;
 pub mod documented;
+pub mod documents;
 pub mod envelope;
 pub mod event;
 pub mod insights;

@@ -331,6 +331,11 @@ fn field<T: DeserializeOwned>(
             message: format!("expected a JSON object, got {}", describe(value)),
         });
     }
+    // The plain deserializer first: tracking the path costs about as much as the parse, and is
+    // only needed to say where a bad message is wrong.
+    if let Ok(parsed) = T::deserialize(value) {
+        return Ok(parsed);
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let inner = e.path().to_string();
         let mut path = match inner.as_str() {

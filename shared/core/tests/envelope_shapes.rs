@@ -4,6 +4,7 @@
 
 use serde_json::json;
 use serde_json::Value;
+use ses_ledger::documents::*;
 use ses_ledger::envelope::*;
 use ses_ledger::event::*;
 

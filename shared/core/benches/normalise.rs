@@ -1,0 +1,94 @@
+//! What `ses-ledger normalise` costs per input line, against the least any tool could do with the
+//! same bytes: parse each line into a `serde_json::Value` and write it back out. Both read the
+//! same simulated Firehose-style dump (one bare SES message per line, both formats, every
+//! counted type) and write to the same sink. docs/benchmarks.md reports the ratio.
+//! Run: `cargo bench -p ses-ledger-core --bench normalise`.
+
+use std::io::Write;
+
+use chrono::{TimeZone, Utc};
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use ses_ledger::documents::Documents;
+use ses_ledger::envelope::{split_document, Content};
+use ses_ledger::normalise::normalise;
+use ses_ledger::simulate::{generate, Scenario, TenantProfile};
+
+/// About 2,000 SES messages, one per line.
+fn dump() -> String {
+    let scenario = Scenario {
+        tenants: vec![TenantProfile::seed_story("acme", 2_000, 3)],
+        start: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+        days: 1,
+        seed: 42,
+        duplicate_rate: 0.02,
+        notification_share: 0.5,
+        shuffle: true,
+    };
+    let mut text = String::new();
+    for message in generate(&scenario) {
+        text.push_str(&message.to_string());
+        text.push('\n');
+    }
+    text
+}
+
+/// A sink that counts bytes, so neither side pays for memory growth.
+struct Counting(usize);
+
+impl Write for Counting {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn raw_reserialise(text: &str, out: &mut Counting) {
+    for line in text.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        serde_json::to_writer(&mut *out, &value).expect("writes");
+        out.write_all(b"\n").expect("writes");
+    }
+}
+
+fn ledger_normalise(text: &str, out: &mut Counting) {
+    let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+    for (_, doc) in Documents::new(text.as_bytes()) {
+        let doc = doc.expect("JSON");
+        for message in split_document(&doc).expect("known shape") {
+            if let Content::Ses(ses) = &message.content {
+                for event in normalise(ses, &message.origin, now).expect("normalises") {
+                    serde_json::to_writer(&mut *out, &event).expect("writes");
+                    out.write_all(b"\n").expect("writes");
+                }
+            }
+        }
+    }
+}
+
+fn normalise_against_raw_parse(c: &mut Criterion) {
+    let text = dump();
+    let lines = text.lines().count() as u64;
+    let mut group = c.benchmark_group("per SES message line");
+    group.throughput(Throughput::Elements(lines));
+    group.bench_function("serde_json::Value parse + reserialise (baseline)", |b| {
+        b.iter(|| {
+            let mut out = Counting(0);
+            raw_reserialise(black_box(&text), &mut out);
+            out.0
+        })
+    });
+    group.bench_function("ses-ledger normalise", |b| {
+        b.iter(|| {
+            let mut out = Counting(0);
+            ledger_normalise(black_box(&text), &mut out);
+            out.0
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, normalise_against_raw_parse);
+criterion_main!(benches);
