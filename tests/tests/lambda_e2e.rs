@@ -28,6 +28,11 @@ fn invoke_url() -> String {
 /// POSTs to the emulator's Invoke API; returns the HTTP status and the body as JSON. A plain
 /// HTTP/1.1 exchange: the emulator answers function errors with 500, which an SDK would retry.
 async fn invoke(function: &str, payload: &serde_json::Value) -> (u16, serde_json::Value) {
+    invoke_bytes(function, payload.to_string().as_bytes()).await
+}
+
+/// [`invoke`] with any bytes as the payload, JSON or not.
+async fn invoke_bytes(function: &str, body: &[u8]) -> (u16, serde_json::Value) {
     let url = invoke_url();
     let authority = url
         .trim_start_matches("http://")
@@ -37,17 +42,18 @@ async fn invoke(function: &str, payload: &serde_json::Value) -> (u16, serde_json
         authority.starts_with("127.0.0.1:"),
         "emulator must be on loopback: {url}"
     );
-    let body = payload.to_string();
-    let request = format!(
+    let mut request = format!(
         "POST /2015-03-31/functions/{function}/invocations HTTP/1.1\r\nHost: {authority}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
-    );
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
     let exchange = async {
         let mut stream = tokio::net::TcpStream::connect(&authority)
             .await
             .expect("connect to emulator");
-        stream.write_all(request.as_bytes()).await.expect("send");
+        stream.write_all(&request).await.expect("send");
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await.expect("read");
         response
@@ -385,6 +391,52 @@ async fn the_ingest_binary_skips_what_is_no_sending_event_and_counts_undocumente
         3,
         "each event with an undocumented value is counted once, for the report"
     );
+}
+
+#[tokio::test]
+async fn hostile_payloads_fail_alone_and_the_ingest_binary_keeps_serving() {
+    let aws = local_aws().await;
+    ensure_resources(&aws).await;
+    let run = unique("e2e-hostile");
+    let good = || {
+        sns_event(&[delivery(
+            &format!("{run}-after"),
+            &["after@example.com"],
+            "2026-11-20T10:00:00.000Z",
+        )])
+    };
+    let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_in_sns = serde_json::json!({"Records": [{"Sns": {"Type": "Notification", "MessageId": "deep", "Message": nested}}]});
+    let hostile: Vec<(&str, Vec<u8>)> = vec![
+        ("deeply nested JSON", nested.clone().into_bytes()),
+        ("not UTF-8", vec![b'{', 0xff, 0xfe, b'}']),
+        (
+            "deep JSON inside an SNS Message",
+            deep_in_sns.to_string().into_bytes(),
+        ),
+        (
+            "a 10,000-byte message id",
+            sns_event(&[delivery(
+                &"{".repeat(10_000),
+                &["x@example.com"],
+                "2026-11-20T10:00:00.000Z",
+            )])
+            .to_string()
+            .into_bytes(),
+        ),
+    ];
+    for (what, body) in hostile {
+        let (status, answer) = invoke_bytes("ingest", &body).await;
+        assert_ne!(status, 200, "{what} is refused: {answer}");
+        assert!(
+            answer.to_string().len() < 10_000,
+            "{what}: a short, clear answer, not an echo: {:.200}",
+            answer.to_string()
+        );
+        // The function is still there for the next event.
+        let (status, answer) = invoke("ingest", &good()).await;
+        assert_eq!(status, 200, "after {what}: {answer}");
+    }
 }
 
 #[tokio::test]

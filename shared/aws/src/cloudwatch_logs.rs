@@ -39,14 +39,25 @@ pub fn log_timestamp(event: &RecipientEvent) -> DateTime<Utc> {
     }
 }
 
-/// Renders an event as a log line. A line over the size limit drops the raw payload (the
-/// DynamoDB record keeps it) rather than failing the event.
+/// Renders an event as a log line. A line over CloudWatch's size limit would fail its whole
+/// batch on every retry, so it is made to fit instead: first the raw payload (kept only for
+/// unknown types) is left out; if the line is still too long (a subject, tags or diagnostic
+/// text near SNS's 256 KB), the line holds what DynamoDB keeps of the event
+/// ([`RecipientEvent::ledger_view`]) with its origin. `raw.omitted` says which happened.
 pub fn to_line(event: &RecipientEvent) -> Result<LogLine, serde_json::Error> {
     let mut message = serde_json::to_string(event)?;
     if message.len() > MAX_EVENT_BYTES {
         let mut slim = event.clone();
         slim.raw = Some(serde_json::json!({ "omitted": "payload larger than a log event" }));
         message = serde_json::to_string(&slim)?;
+    }
+    if message.len() > MAX_EVENT_BYTES {
+        let mut view = event.ledger_view();
+        view.origin = event.origin.clone();
+        view.raw = Some(serde_json::json!({
+            "omitted": "fields larger than a log event: this line holds what the ledger keeps"
+        }));
+        message = serde_json::to_string(&view)?;
     }
     Ok(LogLine {
         timestamp_ms: log_timestamp(event).timestamp_millis(),
@@ -291,5 +302,23 @@ mod tests {
         assert_eq!(text["event_id"], small.event_id.as_str());
         assert_eq!(text["recipient"], "recipient@example.com");
         assert_eq!(text["raw"]["omitted"], "payload larger than a log event");
+
+        // Near SNS's limit in a field of the event itself: the ledger's view of it still fits.
+        let mut long_subject = small.clone();
+        long_subject.subject = Some("s".repeat(200 * 1024));
+        long_subject.detail.delivery_smtp_response = Some("250 ".repeat(20 * 1024));
+        let line = to_line(&long_subject).expect("line");
+        assert!(
+            line.message.len() <= MAX_EVENT_BYTES,
+            "{}",
+            line.message.len()
+        );
+        let text: serde_json::Value = serde_json::from_str(&line.message).expect("json");
+        assert_eq!(text["event_id"], small.event_id.as_str());
+        assert_eq!(text["recipient"], "recipient@example.com");
+        assert!(text["raw"]["omitted"]
+            .as_str()
+            .is_some_and(|m| m.contains("what the ledger keeps")));
+        assert!(text.get("subject").is_none());
     }
 }

@@ -15,8 +15,14 @@ pub struct Address {
     pub domain: String,
 }
 
+/// RFC 5321's limit on a path (256 octets with its angle brackets): nothing longer is an address
+/// any server accepts, and SES never reports one.
+pub const MAX_ADDRESS_BYTES: usize = 254;
+
 /// Parses one address, with or without a display name. `None` when there is no `@` with text on
-/// both sides, or when the text holds something other than one address (a list, stray spaces).
+/// both sides, when the text holds something other than one address (a list, stray spaces), or
+/// when it is longer than [`MAX_ADDRESS_BYTES`]. An internationalised domain is written in its
+/// ASCII (punycode) form, so `bücher.example` and `xn--bcher-kva.example` are one recipient.
 pub fn parse_address(s: &str) -> Option<Address> {
     let trimmed = s.trim();
     // The address of `Name <addr>` is the last angle-bracketed part: a quoted display name may
@@ -43,8 +49,16 @@ pub fn parse_address(s: &str) -> Option<Address> {
     if local.is_empty() || domain.is_empty() {
         return None;
     }
-    // ASCII folding only: it is idempotent and locale-free, and SES reports IDN domains punycoded.
-    let domain = domain.to_ascii_lowercase();
+    // ASCII folding is idempotent and locale-free; a non-ASCII domain takes UTS 46's mapping
+    // (which lower-cases it too), the form SES reports.
+    let domain = if domain.is_ascii() {
+        domain.to_ascii_lowercase()
+    } else {
+        idna::domain_to_ascii(domain).ok()?
+    };
+    if local.len() + 1 + domain.len() > MAX_ADDRESS_BYTES {
+        return None;
+    }
     Some(Address {
         normalised: format!("{local}@{domain}"),
         original: s.to_string(),
@@ -100,6 +114,38 @@ mod tests {
         let a = parse_address("\"odd@local\"@Example.org").expect("parses");
         assert_eq!(a.local, "\"odd@local\"");
         assert_eq!(a.domain, "example.org");
+    }
+
+    #[test]
+    fn plus_tags_quotes_and_upper_case_local_parts_are_kept_idn_domains_are_punycoded() {
+        assert_eq!(
+            normalised("Jane+News@Example.COM").as_deref(),
+            Some("Jane+News@example.com"),
+            "a plus tag is the provider's business, not ours"
+        );
+        assert_eq!(
+            normalised("\"o'brien\"@example.com").as_deref(),
+            Some("\"o'brien\"@example.com")
+        );
+        assert_eq!(
+            normalised("Müller@Bücher.Example").as_deref(),
+            Some("Müller@xn--bcher-kva.example")
+        );
+        assert_eq!(
+            normalised("Müller@Bücher.Example"),
+            normalised("Müller@xn--bcher-kva.example"),
+            "one recipient, whichever form SES reports"
+        );
+    }
+
+    #[test]
+    fn nothing_longer_than_an_smtp_path_is_an_address() {
+        let local = "a".repeat(64);
+        let fits = format!("{local}@{}.example", "d".repeat(254 - 64 - 1 - 8));
+        assert_eq!(fits.len(), MAX_ADDRESS_BYTES);
+        assert!(parse_address(&fits).is_some());
+        let long = format!("{}@example.com", "a".repeat(1000));
+        assert_eq!(parse_address(&long), None);
     }
 
     #[test]

@@ -8,6 +8,12 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::counters::{CounterIncrement, Scope};
+
+/// The longest text a ledger store keys by: an SES message id, a recipient, a scope. DynamoDB
+/// holds sort keys of 1,024 bytes and partition keys of 2,048; with the key prefixes this leaves
+/// room. No SES message id, address (254 bytes at most) or tag value (256) comes near it, so a
+/// longer one is hostile or broken input, rejected before anything is written.
+pub const MAX_KEY_TEXT_BYTES: usize = 1000;
 use crate::event::RecipientEvent;
 use crate::summary::RecipientSummary;
 

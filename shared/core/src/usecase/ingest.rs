@@ -8,12 +8,12 @@ use futures::stream::{self, StreamExt};
 use thiserror::Error;
 
 use crate::config::LedgerConfig;
-use crate::counters::{increments_for, CounterIncrement, Scope};
+use crate::counters::{increments_for, scopes_for, CounterIncrement, Scope};
 use crate::documented::Field;
 use crate::envelope::{split_document, Content, Inbound, InputError, Skip};
 use crate::event::{Origin, RecipientEvent, Transport};
 use crate::normalise::normalise;
-use crate::ports::{EventLog, EventStore, RecordOutcome, StoreError};
+use crate::ports::{EventLog, EventStore, RecordOutcome, StoreError, MAX_KEY_TEXT_BYTES};
 
 /// Recipient events written at once per invocation; DynamoDB transactions are independent.
 const WRITE_CONCURRENCY: usize = 16;
@@ -117,6 +117,31 @@ impl IngestReport {
     }
 }
 
+/// Why an event cannot be keyed in the ledger: a text longer than [`MAX_KEY_TEXT_BYTES`].
+fn oversize_key(event: &RecipientEvent, config: &LedgerConfig) -> Option<InputError> {
+    let too_long = |what: &str, text: &str| {
+        (text.len() > MAX_KEY_TEXT_BYTES).then(|| InputError::Invalid {
+            path: what.into(),
+            message: format!(
+                "is {} bytes, more than the {MAX_KEY_TEXT_BYTES} a ledger key holds (no SES message id, address or tag value comes near it)",
+                text.len()
+            ),
+        })
+    };
+    too_long("mail.messageId", &event.ses_message_id)
+        .or_else(|| {
+            event
+                .recipient
+                .as_deref()
+                .and_then(|r| too_long("a recipient", r))
+        })
+        .or_else(|| {
+            scopes_for(event, config)
+                .iter()
+                .find_map(|s| too_long(&format!("the scope {:.40}...", s.key()), &s.key()))
+        })
+}
+
 fn emf_count(
     metric: &str,
     dimension: &str,
@@ -185,7 +210,15 @@ impl<S: EventStore, L: EventLog> Ingest<S, L> {
         let mut undocumented = BTreeMap::new();
         for (i, msg) in inbound.into_iter().enumerate() {
             let (result, skipped) = match msg.content {
-                Content::Ses(ses) => (normalise(&ses, &msg.origin, now), None),
+                Content::Ses(ses) => (
+                    normalise(&ses, &msg.origin, now).and_then(|events| {
+                        match events.iter().find_map(|e| oversize_key(e, &self.config)) {
+                            Some(e) => Err(e),
+                            None => Ok(events),
+                        }
+                    }),
+                    None,
+                ),
                 Content::Skipped(skip) => (Ok(Vec::new()), Some(skip)),
                 Content::Invalid(e) => (Err(e), None),
             };
