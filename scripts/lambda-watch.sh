@@ -20,7 +20,9 @@
 # suite's `cargo build --workspace` and recompiles the whole dependency tree: more than 6 minutes
 # on 2 cores on a fresh machine, while the tests wait. Here nothing is compiled after the build.
 #
-# Knobs: LAMBDA_WATCH_FUNCTIONS (default "ingest alarm count"); LAMBDA_WATCH_BIN_DIR (default
+# Knobs: LAMBDA_WATCH_FUNCTIONS (default "ingest alarm count"); LAMBDA_WATCH_INSTANCES (processes
+# per function, default 1: Lambda's concurrent execution environments, each taking one
+# invocation at a time; the emulator gets the same --concurrency); LAMBDA_WATCH_BIN_DIR (default
 # ${CARGO_TARGET_DIR:-<repo>/target}/debug); LAMBDA_WATCH_START_TIMEOUT (s, default 60);
 # LAMBDA_WATCH_STOP_TIMEOUT (s, default 10). Do not pass --timeout to the emulator: cargo-lambda
 # 1.9.2 also cuts the function's idle long-poll with it.
@@ -38,6 +40,7 @@ FUNCTIONS="${LAMBDA_WATCH_FUNCTIONS:-ingest alarm count}"
 BIN_DIR="${LAMBDA_WATCH_BIN_DIR:-${CARGO_TARGET_DIR:-${ROOT}/target}/debug}"
 START_TIMEOUT="${LAMBDA_WATCH_START_TIMEOUT:-60}"
 STOP_TIMEOUT="${LAMBDA_WATCH_STOP_TIMEOUT:-10}"
+INSTANCES="${LAMBDA_WATCH_INSTANCES:-1}"
 EMULATOR_MARKER="lambda watch"
 
 log() { printf 'lambda-watch: %s\n' "$*" >&2; }
@@ -137,7 +140,7 @@ cmd_start() {
     (
         cd "${ROOT}"
         exec setsid cargo lambda watch --only-lambda-apis --invoke-address "${HOST}" \
-            --invoke-port "${port}" </dev/null >"${LOG_FILE}" 2>&1
+            --invoke-port "${port}" --concurrency "${INSTANCES}" </dev/null >"${LOG_FILE}" 2>&1
     ) &
     pid=$!
     printf '%s\n' "${pid}" >"${PID_FILE}"
@@ -146,28 +149,33 @@ cmd_start() {
     wait_ready "${pid}" "${port}" listening || rc=$?
     [[ "${rc}" -eq 0 ]] || fail_start "the emulator did not listen on ${HOST}:${port} (code ${rc})" "${LOG_FILE}"
 
-    # One process per function; the emulator routes /.rt/NAME/... to function NAME.
+    # INSTANCES processes per function; the emulator routes /.rt/NAME/... to function NAME.
+    local k
     for name in ${FUNCTIONS}; do
         bin="${BIN_DIR}/${name}"
-        (
-            export AWS_LAMBDA_RUNTIME_API="http://${HOST}:${port}/.rt/${name}"
-            export AWS_LAMBDA_FUNCTION_NAME="${name}" AWS_LAMBDA_FUNCTION_VERSION=1
-            export AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256
-            export AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/${name}" AWS_LAMBDA_LOG_STREAM_NAME=local
-            exec setsid "${bin}" </dev/null >"${STATE}/fn-${name}.log" 2>&1
-        ) &
-        printf '%s\n' "$!" >"${STATE}/fn-${name}.pid"
+        for k in $(seq "${INSTANCES}"); do
+            (
+                export AWS_LAMBDA_RUNTIME_API="http://${HOST}:${port}/.rt/${name}"
+                export AWS_LAMBDA_FUNCTION_NAME="${name}" AWS_LAMBDA_FUNCTION_VERSION=1
+                export AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256
+                export AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/${name}" AWS_LAMBDA_LOG_STREAM_NAME="local-${k}"
+                exec setsid "${bin}" </dev/null >"${STATE}/fn-${name}.${k}.log" 2>&1
+            ) &
+            printf '%s\n' "$!" >"${STATE}/fn-${name}.${k}.pid"
+        done
     done
     for name in ${FUNCTIONS}; do
-        rc=0
-        wait_ready "$(cat "${STATE}/fn-${name}.pid")" "${port}" connected || rc=$?
-        [[ "${rc}" -eq 0 ]] || fail_start "function ${name} is not polling the emulator (code ${rc}: 1 timed out, 2 exited)" "${STATE}/fn-${name}.log"
+        for k in $(seq "${INSTANCES}"); do
+            rc=0
+            wait_ready "$(cat "${STATE}/fn-${name}.${k}.pid")" "${port}" connected || rc=$?
+            [[ "${rc}" -eq 0 ]] || fail_start "function ${name} (instance ${k}) is not polling the emulator (code ${rc}: 1 timed out, 2 exited)" "${STATE}/fn-${name}.${k}.log"
+        done
     done
     {
         printf '# Written by scripts/lambda-watch.sh start: source it.\n'
         printf 'export LAMBDA_INVOKE_URL=%q\n' "http://${HOST}:${port}"
     } >"${LAMBDA_ENV}"
-    log "ready on http://${HOST}:${port} (emulator pid ${pid}; functions: ${FUNCTIONS}) after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+    log "ready on http://${HOST}:${port} (emulator pid ${pid}; functions: ${FUNCTIONS}, ${INSTANCES} each) after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 }
 
 # TERM, then KILL after STOP_TIMEOUT, to the PID recorded in $1 when its command line has $2.
@@ -189,7 +197,8 @@ cmd_stop() {
     for file in "${STATE}"/fn-*.pid; do
         [[ -f "${file}" ]] || continue
         name="$(basename "${file}" .pid)"
-        stop_one "${file}" "${BIN_DIR}/${name#fn-}"
+        name="${name#fn-}"
+        stop_one "${file}" "${BIN_DIR}/${name%.*}"
     done
     stop_one "${PID_FILE}" "${EMULATOR_MARKER}"
     rm -f "${PORT_FILE}" "${LAMBDA_ENV}"

@@ -65,6 +65,9 @@ export SES_LEDGER_EVENT_LOG_GROUP=/ses-ledger/e2e/events
 export SES_LEDGER_ALERT_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:ses-ledger-e2e-alerts
 export SES_LEDGER_MIN_COMPLAINT_VOLUME=100
 export SES_LEDGER_MIN_BOUNCE_VOLUME=100
+# Eight processes per function, as Lambda runs concurrent invocations: the load test invokes
+# ingest eight times at once.
+export LAMBDA_WATCH_INSTANCES=8
 scripts/lambda-watch.sh start
 # shellcheck disable=SC1091
 source .local-stack/lambda.env

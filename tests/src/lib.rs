@@ -2,6 +2,7 @@
 //! (DynamoDB Local and moto on loopback). Each test gets its own table and log group, so tests run
 //! in parallel without seeing each other's writes.
 
+pub mod faults;
 pub mod template;
 
 use std::collections::{BTreeMap, HashMap};
@@ -221,6 +222,18 @@ pub async fn log_messages(
     client: &aws_sdk_cloudwatchlogs::Client,
     group: &str,
 ) -> Vec<serde_json::Value> {
+    log_lines_by_stream(client, group)
+        .await
+        .into_iter()
+        .map(|(_, line)| line)
+        .collect()
+}
+
+/// [`log_messages`] with the stream each line is in: one stream per function instance.
+pub async fn log_lines_by_stream(
+    client: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+) -> Vec<(String, serde_json::Value)> {
     // Every page of streams: a group written by many instances has more than one.
     let streams: Vec<String> = client
         .describe_log_streams()
@@ -257,10 +270,11 @@ pub async fn log_messages(
                 if !seen.insert((name.clone(), e.timestamp(), text.to_string())) {
                     continue;
                 }
-                messages.push(
+                messages.push((
+                    name.clone(),
                     serde_json::from_str(text)
                         .unwrap_or_else(|err| panic!("log line is not JSON ({err}): {text}")),
-                );
+                ));
             }
             let next = out.next_forward_token().map(str::to_string);
             if out.events().is_empty() || next == token {

@@ -433,10 +433,176 @@ async fn hostile_payloads_fail_alone_and_the_ingest_binary_keeps_serving() {
             "{what}: a short, clear answer, not an echo: {:.200}",
             answer.to_string()
         );
-        // The function is still there for the next event.
+        // The function is still there for the next event, in every instance.
         let (status, answer) = invoke("ingest", &good()).await;
         assert_eq!(status, 200, "after {what}: {answer}");
+        assert_eq!(ingest_instances_alive(), instances(), "after {what}");
     }
+}
+
+/// How many ingest processes scripts/lambda-watch.sh started are still running.
+fn ingest_instances_alive() -> usize {
+    let state = repo_root().join(".local-stack");
+    (1..=instances())
+        .filter(|k| {
+            std::fs::read_to_string(state.join(format!("fn-ingest.{k}.pid")))
+                .ok()
+                .and_then(|pid| pid.trim().parse::<u32>().ok())
+                .is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+        })
+        .count()
+}
+
+/// How many processes per function scripts/test.sh starts (`LAMBDA_WATCH_INSTANCES`): the load
+/// test invokes that many at once.
+fn instances() -> usize {
+    let n = std::env::var("LAMBDA_WATCH_INSTANCES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    assert!(
+        n >= 8,
+        "LAMBDA_WATCH_INSTANCES={n}: run the suite with scripts/test.sh, which starts 8 ingest processes"
+    );
+    n
+}
+
+#[tokio::test]
+async fn concurrent_ingest_invocations_on_one_hot_recipient_and_scope_count_exactly() {
+    let aws = local_aws().await;
+    ensure_resources(&aws).await;
+    let run = unique("e2e-load");
+    let hot = format!("{run}@example.com");
+    let tenant = run.clone();
+    // 48 messages to one recipient in one tenant: deliveries, soft bounces and complaints, each
+    // delivered to two invocations at once (SNS redelivering while the first is still running).
+    let message = |i: usize| {
+        let id = format!("{run}-{i}");
+        let time = format!("2026-11-20T10:{:02}:00.000Z", i);
+        let mail = serde_json::json!({
+            "timestamp": time, "messageId": id, "source": "sender@example.com",
+            "destination": [hot], "tags": {"tenant": [tenant]}
+        });
+        match i % 4 {
+            0 | 1 => serde_json::json!({"eventType": "Delivery", "mail": mail,
+                "delivery": {"timestamp": time, "recipients": [hot], "smtpResponse": "250 OK"}}),
+            2 => serde_json::json!({"eventType": "Bounce", "mail": mail,
+                "bounce": {"bounceType": "Transient", "bounceSubType": "MailboxFull", "timestamp": time,
+                    "feedbackId": format!("{id}-fb"), "bouncedRecipients": [{"emailAddress": hot}]}}),
+            _ => serde_json::json!({"eventType": "Complaint", "mail": mail,
+                "complaint": {"timestamp": time, "feedbackId": format!("{id}-fb"),
+                    "complaintFeedbackType": "abuse", "complainedRecipients": [{"emailAddress": hot}]}}),
+        }
+    };
+    let messages: Vec<serde_json::Value> = (0..48).map(message).collect();
+    let concurrent = instances();
+    let invocations: Vec<serde_json::Value> = (0..concurrent)
+        .map(|k| {
+            let mine: Vec<serde_json::Value> = messages
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| j % concurrent == k || (j + 1) % concurrent == k)
+                .map(|(_, m)| m.clone())
+                .collect();
+            sns_event(&mine)
+        })
+        .collect();
+    let answers =
+        futures::future::join_all(invocations.iter().map(|doc| invoke("ingest", doc))).await;
+    let mut new = 0;
+    let mut duplicates = 0;
+    let mut contention = 0;
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        new += body["new"].as_u64().unwrap_or(0);
+        duplicates += body["duplicates"].as_u64().unwrap_or(0);
+        contention += body["contention_retries"].as_u64().unwrap_or(0);
+    }
+    eprintln!(
+        "{concurrent} concurrent invocations: {new} new, {duplicates} duplicate, {contention} writes retried after a concurrent writer"
+    );
+    assert_eq!((new, duplicates), (48, 48), "each event recorded once");
+
+    let config = ses_ledger::config::LedgerConfig {
+        table_name: TABLE.into(),
+        ..Default::default()
+    };
+    let reader =
+        ses_ledger_aws::dynamo::DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config);
+    let summary = reader
+        .recipient_summary(&hot)
+        .await
+        .expect("reads")
+        .expect("the hot recipient has a summary");
+    assert_eq!(
+        (
+            summary.count(ses_ledger::event::EventType::Bounce),
+            summary.count(ses_ledger::event::EventType::Complaint)
+        ),
+        (12, 12),
+        "the suppression state saw every bounce and complaint once, whatever the contention"
+    );
+    let lines = log_lines_by_stream(&aws_sdk_cloudwatchlogs::Client::new(&aws), LOG_GROUP).await;
+    let ours: Vec<&(String, serde_json::Value)> = lines
+        .iter()
+        .filter(|(_, l)| {
+            l["ses_message_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with(&format!("{run}-")))
+        })
+        .collect();
+    let distinct: std::collections::BTreeSet<&str> = ours
+        .iter()
+        .filter_map(|(_, l)| l["event_id"].as_str())
+        .collect();
+    let streams: std::collections::BTreeSet<&str> =
+        ours.iter().map(|(stream, _)| stream.as_str()).collect();
+    eprintln!(
+        "log: {} lines, {} events, {} duplicate lines, from {} instances",
+        ours.len(),
+        distinct.len(),
+        ours.len() - distinct.len(),
+        streams.len()
+    );
+    assert_eq!(distinct.len(), 48, "every event in the log at least once");
+    assert!(
+        streams.len() > 1,
+        "the invocations ran in more than one process at once"
+    );
+
+    let batch = stream_batch(&aws, |image| {
+        image["pk"]["S"]
+            .as_str()
+            .is_some_and(|pk| pk.starts_with(&format!("MSG#{run}-")))
+    })
+    .await;
+    let (status, body) = invoke("count", &batch).await;
+    assert_eq!(
+        (status, &body["counted"]),
+        (200, &serde_json::json!(48)),
+        "{body}"
+    );
+    let scope = ses_ledger::counters::Scope::Tag {
+        name: "tenant".into(),
+        value: tenant.clone(),
+    };
+    let hour = chrono::DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z")
+        .expect("time")
+        .with_timezone(&Utc);
+    let hours = ses_ledger::ports::CounterReader::hourly(&reader, &scope, hour, hour)
+        .await
+        .expect("counters");
+    let total = |m| hours.iter().map(|h| h.totals.get(m)).sum::<u64>();
+    use ses_ledger::counters::Metric;
+    assert_eq!(
+        (
+            total(Metric::Deliveries),
+            total(Metric::OtherBounces),
+            total(Metric::Complaints)
+        ),
+        (24, 12, 12),
+        "the hot scope's counters are exact"
+    );
 }
 
 #[tokio::test]

@@ -52,6 +52,8 @@ pub async fn handle<S: EventStore, L: EventLog>(
     event: LambdaEvent<Value>,
 ) -> Result<Value, IngestError> {
     let request_id = event.context.request_id.clone();
+    // Lambda runs one invocation per process at a time, so the difference is this invocation's.
+    let contention_before = app.store.contention_retries();
     let report = match app.document(&event.payload, Utc::now()).await {
         Ok(report) => report,
         Err(e) => {
@@ -96,18 +98,23 @@ pub async fn handle<S: EventStore, L: EventLog>(
         println!("{line}");
     }
     let counts = report.counts();
+    let contention_retries = app
+        .store
+        .contention_retries()
+        .saturating_sub(contention_before);
     tracing::info!(
         request_id,
         new = counts.new,
         duplicates = counts.duplicate,
         skipped = report.skipped().values().sum::<usize>(),
         messages = report.messages.len(),
+        contention_retries,
         "ingested"
     );
-    respond(&report)
+    respond(&report, contention_retries)
 }
 
-fn respond(report: &IngestReport) -> Result<Value, IngestError> {
+fn respond(report: &IngestReport, contention_retries: u64) -> Result<Value, IngestError> {
     if report.is_sqs_batch() {
         let mut response = SqsBatchResponse::default();
         for id in report.failed_sqs_message_ids() {
@@ -138,7 +145,12 @@ fn respond(report: &IngestReport) -> Result<Value, IngestError> {
     }
     let counts = report.counts();
     let skipped: usize = report.skipped().values().sum();
-    Ok(serde_json::json!({ "new": counts.new, "duplicates": counts.duplicate, "skipped": skipped }))
+    Ok(serde_json::json!({
+        "new": counts.new,
+        "duplicates": counts.duplicate,
+        "skipped": skipped,
+        "contention_retries": contention_retries,
+    }))
 }
 
 #[cfg(test)]

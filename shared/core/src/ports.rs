@@ -98,6 +98,13 @@ pub trait EventStore: Send + Sync {
         &self,
         scopes: &[Scope],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Writes retried so far because another writer changed the same item first (contention on
+    /// a hot recipient): reported per invocation, for operators and load tests. Stores without
+    /// contention report 0.
+    fn contention_retries(&self) -> u64 {
+        0
+    }
 }
 
 /// The hourly counters, written from the ledger table's change stream (see `tally`).
@@ -222,6 +229,9 @@ impl<T: EventStore> EventStore for &T {
         scopes: &[Scope],
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).register_scopes(scopes)
+    }
+    fn contention_retries(&self) -> u64 {
+        (**self).contention_retries()
     }
 }
 

@@ -63,6 +63,8 @@ pub struct DynamoLedger {
     registered: Mutex<HashSet<(String, String)>>,
     /// What the event path's requests consumed, as DynamoDB reports it.
     meter: CapacityMeter,
+    /// Suppression-state writes retried after a concurrent writer won (see `contention_retries`).
+    contention: std::sync::atomic::AtomicU64,
 }
 
 impl DynamoLedger {
@@ -72,6 +74,7 @@ impl DynamoLedger {
             config,
             registered: Mutex::new(HashSet::new()),
             meter: CapacityMeter::default(),
+            contention: Default::default(),
         }
     }
 

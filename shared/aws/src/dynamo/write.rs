@@ -160,6 +160,8 @@ impl DynamoLedger {
                     return Ok(RecordOutcome::Duplicate);
                 }
                 Some(Cancelled::Contention) => {
+                    self.contention
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     last_problem = "suppression state changed by a concurrent writer".into();
                     tokio::time::sleep(backoff(attempt, &event.event_id)).await;
                 }
@@ -356,6 +358,10 @@ fn backoff(attempt: u32, salt: &str) -> Duration {
 }
 
 impl EventStore for DynamoLedger {
+    fn contention_retries(&self) -> u64 {
+        self.contention.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     async fn record(
         &self,
         event: &RecipientEvent,
