@@ -411,3 +411,31 @@ async fn small_scopes_are_not_judged_and_a_missing_ses_figure_says_so() {
     assert!(report.metrics.iter().any(|m| m["Scope"] == "account"
         && m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SesLedger"));
 }
+
+#[tokio::test]
+async fn a_level_change_is_claimed_once_in_dynamodb() {
+    use ses_ledger::ports::AlertStateStore;
+    let aws = local_aws().await;
+    let config = fresh_ledger(&aws, "claim").await;
+    let state = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config);
+    let scope = Scope::Account;
+    let now = Utc::now();
+    let claim = |from, to| state.claim_level_change(&scope, RateKind::Complaint, from, to, now);
+    assert!(
+        claim(Level::Normal, Level::Review).await.expect("claim"),
+        "no item reads as Normal"
+    );
+    assert!(
+        !claim(Level::Normal, Level::Review).await.expect("claim"),
+        "a second run that read Normal too loses"
+    );
+    assert_eq!(
+        state
+            .alert_level(&scope, RateKind::Complaint)
+            .await
+            .expect("read"),
+        Level::Review
+    );
+    assert!(claim(Level::Review, Level::Normal).await.expect("claim"));
+    assert!(!claim(Level::Review, Level::Warning).await.expect("claim"));
+}

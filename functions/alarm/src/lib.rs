@@ -9,16 +9,27 @@ use ses_ledger::ports::{
 };
 use ses_ledger::usecase::Alarm;
 
-/// A run that could not finish: DynamoDB, SNS or CloudWatch failed. Not retried (the schedule
-/// runs again); the function's Errors alarm reports it.
+/// A run that failed. Not retried (the schedule runs again); the function's Errors alarm reports
+/// it.
 #[derive(Debug, thiserror::Error)]
-#[error("alarm run stopped: {0}")]
-pub struct AlarmError(#[from] StoreError);
+pub enum AlarmError {
+    /// DynamoDB or CloudWatch failed before the run was done.
+    #[error("alarm run stopped: {0}")]
+    Stopped(#[from] StoreError),
+    /// Level changes were claimed but their alerts not sent (or not confirmed). They are not sent
+    /// again: each is in the function's log in full.
+    #[error("{count} alert(s) not sent, and not sent again (their text is in this function's log): {first}")]
+    AlertsNotSent { count: usize, first: StoreError },
+}
 
 impl From<AlarmError> for Diagnostic {
     fn from(error: AlarmError) -> Diagnostic {
+        let error_type = match &error {
+            AlarmError::Stopped(_) => "StoreUnavailable",
+            AlarmError::AlertsNotSent { .. } => "AlertNotSent",
+        };
         Diagnostic {
-            error_type: "StoreUnavailable".into(),
+            error_type: error_type.into(),
             error_message: error.to_string(),
         }
     }
@@ -50,6 +61,20 @@ where
             ses_figure = %e.ses.describe(),
             "evaluated"
         );
+    }
+    for (alert, error) in &report.unsent {
+        tracing::error!(
+            subject = %alert.subject,
+            body = %alert.body,
+            error = %error,
+            "alert not sent: the level change is recorded, so it is not sent again"
+        );
+    }
+    if let Some((_, first)) = report.unsent.first() {
+        return Err(AlarmError::AlertsNotSent {
+            count: report.unsent.len(),
+            first: first.clone(),
+        });
     }
     Ok(serde_json::json!({
         "scopes_evaluated": report.evaluations.len() / 2,

@@ -187,13 +187,17 @@ pub trait AlertStateStore: Send + Sync {
         kind: crate::alarm::RateKind,
     ) -> impl Future<Output = Result<crate::alarm::Level, StoreError>> + Send;
 
-    fn set_alert_level(
+    /// Moves the stored level from `from` to `to`, only if it is still `from` (an absent level is
+    /// `Normal`); false when another run moved it first. The alarm claims a level change this way
+    /// before it sends the alert, so each change is sent at most once.
+    fn claim_level_change(
         &self,
         scope: &Scope,
         kind: crate::alarm::RateKind,
-        level: crate::alarm::Level,
+        from: crate::alarm::Level,
+        to: crate::alarm::Level,
         at: chrono::DateTime<chrono::Utc>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// Sends alerts to people (SNS in production).
@@ -276,14 +280,15 @@ impl<T: AlertStateStore> AlertStateStore for &T {
     ) -> impl Future<Output = Result<crate::alarm::Level, StoreError>> + Send {
         (**self).alert_level(scope, kind)
     }
-    fn set_alert_level(
+    fn claim_level_change(
         &self,
         scope: &Scope,
         kind: crate::alarm::RateKind,
-        level: crate::alarm::Level,
+        from: crate::alarm::Level,
+        to: crate::alarm::Level,
         at: chrono::DateTime<chrono::Utc>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).set_alert_level(scope, kind, level, at)
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).claim_level_change(scope, kind, from, to, at)
     }
 }
 

@@ -206,7 +206,44 @@ impl AlertPublisher for FlakyPublisher {
 }
 
 #[tokio::test]
-async fn a_failed_publish_fails_the_run_keeps_the_level_and_the_next_run_sends_the_alert() {
+async fn a_publish_that_fails_after_sns_accepted_it_is_not_sent_again() {
+    let state = InMemoryLedger::new(&LedgerConfig::default());
+    let alarm = Alarm {
+        counters: FixedCounters(vec![hour(10_000, 20, 10_000, 0)]),
+        state: &state,
+        publisher: InMemoryPublisher::default(),
+        reputation: FixedReputation(Some(0.0015)),
+        config: AlarmConfig::default(),
+        log_group: "events".into(),
+    };
+    alarm.publisher.fail_after_accepting(1);
+    let report = alarm.run(now()).await.expect("the run finishes");
+    assert_eq!(report.unsent.len(), 1, "reported as not confirmed");
+    assert!(report.alerts.is_empty());
+    let sent = alarm.publisher.take();
+    assert_eq!(sent.len(), 1, "the topic has it once");
+    assert_eq!(
+        (sent[0].severity, sent[0].metric),
+        (Level::Review, RateKind::Complaint)
+    );
+    assert!(sent[0].body.contains("0.150%"), "SES's figure beside ours");
+    assert_eq!(
+        state
+            .alert_level(&Scope::Account, RateKind::Complaint)
+            .await
+            .expect("state"),
+        Level::Review,
+        "the change was claimed before the publish"
+    );
+    let again = alarm.run(now()).await.expect("second run");
+    assert!(
+        alarm.publisher.take().is_empty() && again.unsent.is_empty(),
+        "at most once per level change: no second copy"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_publish_is_reported_and_the_price_is_that_it_is_not_retried() {
     let state = InMemoryLedger::new(&LedgerConfig::default());
     let alarm = Alarm {
         counters: FixedCounters(vec![hour(10_000, 20, 10_000, 0)]),
@@ -219,41 +256,55 @@ async fn a_failed_publish_fails_the_run_keeps_the_level_and_the_next_run_sends_t
         config: AlarmConfig::default(),
         log_group: "events".into(),
     };
-    let failed = alarm.run(now()).await;
-    assert!(
-        matches!(failed, Err(StoreError::Refused { .. })),
-        "{failed:?}"
-    );
-    assert_eq!(
-        state
-            .alert_level(&Scope::Account, RateKind::Complaint)
-            .await
-            .expect("state"),
-        Level::Normal,
-        "the level is not raised when nobody was told"
-    );
+    let report = alarm.run(now()).await.expect("the run finishes");
+    assert_eq!(report.unsent.len(), 1);
+    assert!(matches!(report.unsent[0].1, StoreError::Refused { .. }));
     assert!(alarm.publisher.inner.take().is_empty());
-
-    let report = alarm.run(now()).await.expect("second run");
-    let sent = alarm.publisher.inner.take();
-    assert_eq!(sent.len(), 1, "{sent:?}");
-    assert_eq!(
-        (sent[0].severity, sent[0].metric),
-        (Level::Review, RateKind::Complaint)
-    );
-    assert!(sent[0].body.contains("0.150%"), "SES's figure beside ours");
-    assert_eq!(report.alerts.len(), 1);
-    assert_eq!(
-        state
-            .alert_level(&Scope::Account, RateKind::Complaint)
-            .await
-            .expect("state"),
-        Level::Review
-    );
-    alarm.run(now()).await.expect("third run");
+    alarm.run(now()).await.expect("second run");
     assert!(
         alarm.publisher.inner.take().is_empty(),
-        "an unchanged level is not repeated"
+        "not sent again: the function's Errors alarm and its log carry it instead"
+    );
+}
+
+/// Alert state as two overlapping runs see it: both read the level before either writes.
+struct ReadsBeforeEitherWrites<'a>(&'a InMemoryLedger);
+
+impl AlertStateStore for ReadsBeforeEitherWrites<'_> {
+    async fn alert_level(&self, _scope: &Scope, _kind: RateKind) -> Result<Level, StoreError> {
+        Ok(Level::Normal)
+    }
+    async fn claim_level_change(
+        &self,
+        scope: &Scope,
+        kind: RateKind,
+        from: Level,
+        to: Level,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.0.claim_level_change(scope, kind, from, to, at).await
+    }
+}
+
+#[tokio::test]
+async fn two_overlapping_runs_send_one_alert() {
+    let state = InMemoryLedger::new(&LedgerConfig::default());
+    let publisher = InMemoryPublisher::default();
+    for _ in 0..2 {
+        let run = Alarm {
+            counters: FixedCounters(vec![hour(10_000, 20, 10_000, 0)]),
+            state: ReadsBeforeEitherWrites(&state),
+            publisher: &publisher,
+            reputation: FixedReputation(None),
+            config: AlarmConfig::default(),
+            log_group: "events".into(),
+        };
+        run.run(now()).await.expect("run");
+    }
+    assert_eq!(
+        publisher.take().len(),
+        1,
+        "the second run saw the change too, but the first had claimed it"
     );
 }
 

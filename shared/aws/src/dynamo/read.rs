@@ -205,23 +205,43 @@ impl AlertStateStore for DynamoLedger {
         })
     }
 
-    async fn set_alert_level(
+    async fn claim_level_change(
         &self,
         scope: &Scope,
         kind: RateKind,
-        level: Level,
+        from: Level,
+        to: Level,
         at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.client
+    ) -> Result<bool, StoreError> {
+        let request = self
+            .client
             .put_item()
             .table_name(&self.config.table_name)
             .item(keys::PK, s(keys::alert_pk(scope)))
             .item(keys::SK, s(kind.as_str()))
-            .item("level", s(level.as_str()))
+            .item("level", s(to.as_str()))
             .item("changed_at", time(at))
-            .send()
-            .await
-            .map_err(|e| StoreError::service("PutItem (alert state)", e))?;
-        Ok(())
+            .expression_attribute_names("#level", "level")
+            .expression_attribute_values(":from", s(from.as_str()));
+        // No item reads as Normal.
+        let request = if from == Level::Normal {
+            request.condition_expression("attribute_not_exists(#level) OR #level = :from")
+        } else {
+            request.condition_expression("#level = :from")
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error().is_some_and(|e| {
+                    matches!(
+                        e,
+                        aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(_)
+                    )
+                }) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::service("PutItem (alert state)", e)),
+        }
     }
 }

@@ -286,17 +286,24 @@ impl crate::ports::AlertStateStore for InMemoryLedger {
             .unwrap_or(crate::alarm::Level::Normal))
     }
 
-    async fn set_alert_level(
+    async fn claim_level_change(
         &self,
         scope: &Scope,
         kind: crate::alarm::RateKind,
-        level: crate::alarm::Level,
+        from: crate::alarm::Level,
+        to: crate::alarm::Level,
         _at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.lock()?
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock()?;
+        let stored = state
             .alert_levels
-            .insert((scope.clone(), kind), level);
-        Ok(())
+            .entry((scope.clone(), kind))
+            .or_insert(crate::alarm::Level::Normal);
+        if *stored != from {
+            return Ok(false);
+        }
+        *stored = to;
+        Ok(true)
     }
 }
 
@@ -304,9 +311,18 @@ impl crate::ports::AlertStateStore for InMemoryLedger {
 #[derive(Default)]
 pub struct InMemoryPublisher {
     alerts: Mutex<Vec<crate::alarm::Alert>>,
+    /// The next this many publishes are accepted, then answered with an error: SNS took the
+    /// message, the client was told it failed.
+    fail_after_accepting: Mutex<usize>,
 }
 
 impl InMemoryPublisher {
+    pub fn fail_after_accepting(&self, n: usize) {
+        if let Ok(mut f) = self.fail_after_accepting.lock() {
+            *f = n;
+        }
+    }
+
     /// Alerts published since the last call.
     pub fn take(&self) -> Vec<crate::alarm::Alert> {
         self.alerts
@@ -325,6 +341,20 @@ impl crate::ports::AlertPublisher for InMemoryPublisher {
                 message: "lock poisoned".into(),
             })?
             .push(alert.clone());
+        let mut fail = self
+            .fail_after_accepting
+            .lock()
+            .map_err(|_| StoreError::Refused {
+                operation: "in-memory publisher",
+                message: "lock poisoned".into(),
+            })?;
+        if *fail > 0 {
+            *fail -= 1;
+            return Err(StoreError::Refused {
+                operation: "Publish",
+                message: "connection reset after the topic accepted the message".into(),
+            });
+        }
         Ok(())
     }
 }

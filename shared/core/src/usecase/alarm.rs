@@ -12,6 +12,10 @@ use crate::ports::{AlertPublisher, AlertStateStore, CounterReader, ReputationSou
 pub struct AlarmReport {
     pub evaluations: Vec<Evaluation>,
     pub alerts: Vec<Alert>,
+    /// Level changes claimed whose alert could not be sent (or may not have been: a publish that
+    /// fails after SNS accepted it looks the same). They are not sent again; the function fails
+    /// the run so its Errors alarm reports them, and logs each alert in full.
+    pub unsent: Vec<(Alert, StoreError)>,
     /// Embedded Metric Format lines for stdout.
     pub metrics: Vec<serde_json::Value>,
 }
@@ -57,15 +61,20 @@ where
                 };
                 let evaluation =
                     evaluate(scope.clone(), kind, windows.clone(), previous, ses, config);
-                if evaluation.changed() {
-                    let alert = compose_alert(&evaluation, config, &self.log_group);
-                    // Publish first: if the state write then fails, the next run repeats the
-                    // alert rather than never sending it.
-                    self.publisher.publish(&alert).await?;
-                    self.state
-                        .set_alert_level(&scope, kind, evaluation.level, now)
+                // At most once per level change: the change is claimed before the alert goes
+                // out, so neither a retried publish nor a second run can send it twice. The
+                // price: an alert whose publish fails is not sent again (docs/architecture.md).
+                let claimed = evaluation.changed()
+                    && self
+                        .state
+                        .claim_level_change(&scope, kind, previous, evaluation.level, now)
                         .await?;
-                    report.alerts.push(alert);
+                if claimed {
+                    let alert = compose_alert(&evaluation, config, &self.log_group);
+                    match self.publisher.publish(&alert).await {
+                        Ok(()) => report.alerts.push(alert),
+                        Err(e) => report.unsent.push((alert, e)),
+                    }
                 }
                 report.evaluations.push(evaluation);
             }
