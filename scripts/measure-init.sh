@@ -21,11 +21,15 @@ python3 - "${TARGET_DIR}/release" "${ROUNDS}" <<'PY'
 import http.server, io, os, socket, statistics, subprocess, sys, threading, time, zipfile
 
 release, rounds = sys.argv[1], int(sys.argv[2])
+# name: (binary, extra environment). The `system` rows are the SDK's default trust store (the
+# operating system's bundle), which the functions used before SES_LEDGER_TLS_ROOTS existed.
 binaries = {
-    "hello world (baseline)": f"{release}/examples/hello_runtime",
-    "ingest": f"{release}/ingest",
-    "alarm": f"{release}/alarm",
-    "count": f"{release}/count",
+    "hello world (baseline)": (f"{release}/examples/hello_runtime", {}),
+    "ingest": (f"{release}/ingest", {}),
+    "alarm": (f"{release}/alarm", {}),
+    "count": (f"{release}/count", {}),
+    "ingest, SES_LEDGER_TLS_ROOTS=system": (f"{release}/ingest", {"SES_LEDGER_TLS_ROOTS": "system"}),
+    "alarm, SES_LEDGER_TLS_ROOTS=system": (f"{release}/alarm", {"SES_LEDGER_TLS_ROOTS": "system"}),
 }
 first_next = {}
 lock = threading.Lock()
@@ -45,6 +49,7 @@ server.daemon_threads = True
 threading.Thread(target=server.serve_forever, daemon=True).start()
 port = server.server_address[1]
 env = dict(os.environ)
+env.pop("SES_LEDGER_TLS_ROOTS", None)
 env.update({
     "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
     "AWS_LAMBDA_FUNCTION_NAME": "measure", "AWS_LAMBDA_FUNCTION_VERSION": "1",
@@ -57,10 +62,10 @@ env.update({
 })
 times = {name: [] for name in binaries}
 for _ in range(rounds):
-    for name, path in binaries.items():
+    for name, (path, extra) in binaries.items():
         first_next.clear()
         start = time.perf_counter()
-        p = subprocess.Popen([path], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = subprocess.Popen([path], env={**env, **extra}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while "t" not in first_next:
             if p.poll() is not None:
                 sys.exit(f"{name} exited with {p.returncode} before polling")
@@ -81,7 +86,7 @@ base = statistics.median(times["hello world (baseline)"])
 print(f"{rounds} interleaved starts each, process start to first /next:\n")
 print("| binary | median | p90 | ratio to hello world | bootstrap zipped |")
 print("|---|---|---|---|---|")
-for name, path in binaries.items():
+for name, (path, _) in binaries.items():
     t = sorted(times[name])
     med, p90 = statistics.median(t), t[int(len(t) * 0.9) - 1]
     print(f"| {name} | {med:.1f} ms | {p90:.1f} ms | {med / base:.2f}x | {zipped(path) / 1e6:.2f} MB |")

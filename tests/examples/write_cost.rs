@@ -2,7 +2,9 @@
 //! simulator's SES stream (duplicates, both formats, shuffled) ingested into DynamoDB Local
 //! through the ingest use case, with `ReturnConsumedCapacity` on every request; then its change
 //! records counted through the count function's handler in stream batches of 1000; then the
-//! table scanned and sized by DynamoDB's rules, index entries included. Prints a Markdown table for docs/benchmarks.md.
+//! table scanned and sized by DynamoDB's rules, index entries included; last, the same stream put
+//! through the naive handler (one `PutItem` per recipient event) for comparison. Prints the
+//! Markdown tables docs/benchmarks.md quotes.
 //!
 //! Run with `scripts/measure-write-cost.sh [SENDS_PER_DAY] [DAYS]`, which starts the local stack.
 
@@ -245,10 +247,130 @@ async fn main() {
         );
     }
     println!();
+    let naive = naive_handler(&ddb, &messages).await;
+    let ours = reported_writes + failed_writes;
+    println!("The naive handler on the same stream (one unconditional `PutItem` of the SES JSON per recipient event, keyed by recipient and time: no idempotency, no counters, no suppression state; the simulator's SES JSON averages {:.0} bytes):\n", naive.payload_bytes);
+    println!("| handler | write requests per new recipient event | write units per new recipient event | ratio to naive (units) |");
+    println!("|---|---|---|---|");
+    println!(
+        "| naive one-PutItem-per-event | {:.3} | {:.2} | 1.00x |",
+        per(naive.requests as f64),
+        per(naive.units)
+    );
+    let our_requests: u64 = meter
+        .iter()
+        .filter(|(k, _)| is_write(k))
+        .map(|(_, c)| c.requests)
+        .sum();
+    println!(
+        "| ses-ledger (ingest and count) | {:.3} | {:.2} | {:.2}x |",
+        per(our_requests as f64),
+        per(ours),
+        ours / naive.units
+    );
+    println!();
     println!(
         "Per million new recipient events at list prices: writes ${:.2}, reads ${:.3}, a month of storage ${:.2}.",
         per(reported_writes + failed_writes) * USD_PER_MILLION_WRITE_UNITS,
         per(reads) * USD_PER_MILLION_READ_UNITS,
         per(stored as f64) * 1e6 / 1e9 * USD_PER_GB_MONTH,
     );
+}
+
+/// What the naive handler wrote: requests and the write units DynamoDB reported for them.
+struct NaiveCost {
+    requests: u64,
+    units: f64,
+    /// Average size of the SES JSON each put stored.
+    payload_bytes: f64,
+}
+
+/// The handler users write first (the baseline of issue 12): for every recipient of every
+/// delivered SES message, one unconditional `PutItem` of the SES JSON, so a redelivery writes
+/// again. Run against its own table on the same DynamoDB Local, with consumed capacity reported.
+async fn naive_handler(
+    ddb: &aws_sdk_dynamodb::Client,
+    messages: &[serde_json::Value],
+) -> NaiveCost {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+        ReturnConsumedCapacity, ScalarAttributeType,
+    };
+    let table = format!("naive-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute definition")
+    };
+    let key = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("key schema")
+    };
+    ddb.create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .send()
+        .await
+        .expect("create the naive handler's table");
+    let now = chrono::Utc::now();
+    let mut puts = Vec::new();
+    for message in messages {
+        for inbound in ses_ledger::envelope::split_document(message).expect("simulated documents") {
+            let Some(ses) = inbound.content.ses() else {
+                continue;
+            };
+            let payload = ses.to_string();
+            for record in ses_ledger::normalise::normalise(ses, &inbound.origin, now)
+                .expect("simulated messages are well-formed")
+            {
+                let pk = record
+                    .recipient
+                    .clone()
+                    .unwrap_or_else(|| record.ses_message_id.clone());
+                let sk = format!(
+                    "{}#{:?}#{}",
+                    record.event_time.to_rfc3339(),
+                    record.event_type,
+                    record.ses_message_id
+                );
+                puts.push((pk, sk, payload.clone()));
+            }
+        }
+    }
+    let payload_bytes =
+        puts.iter().map(|(_, _, p)| p.len()).sum::<usize>() as f64 / puts.len().max(1) as f64;
+    let units: Vec<f64> = stream::iter(puts)
+        .map(|(pk, sk, payload)| {
+            ddb.put_item()
+                .table_name(&table)
+                .item("pk", AttributeValue::S(pk))
+                .item("sk", AttributeValue::S(sk))
+                .item("payload", AttributeValue::S(payload))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+        })
+        .buffer_unordered(16)
+        .map(|answer| {
+            answer
+                .expect("naive put")
+                .consumed_capacity()
+                .and_then(|c| c.capacity_units())
+                .unwrap_or(0.0)
+        })
+        .collect()
+        .await;
+    NaiveCost {
+        requests: units.len() as u64,
+        units: units.iter().sum(),
+        payload_bytes,
+    }
 }

@@ -40,7 +40,9 @@ pub async fn local_aws() -> SdkConfig {
             "{var}={value} is not a loopback endpoint"
         );
     }
-    ses_ledger_aws::telemetry::aws_config().await
+    ses_ledger_aws::telemetry::aws_config()
+        .await
+        .expect("SES_LEDGER_TLS_ROOTS names a trust store")
 }
 
 /// A fresh table and log group with a unique name, and the config that points at them.

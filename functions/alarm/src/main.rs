@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let ledger_config = LedgerConfig::from_env().map_err(|e| e.to_string())?;
     let topic = std::env::var("SES_LEDGER_ALERT_TOPIC_ARN")
         .map_err(|_| "SES_LEDGER_ALERT_TOPIC_ARN is not set")?;
-    let aws = ses_ledger_aws::telemetry::aws_config().await;
+    let aws = ses_ledger_aws::telemetry::aws_config().await?;
     let log_group = ledger_config.event_log_group.clone();
     // Counters and alert state live in the same table: one adapter serves both ports.
     let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), ledger_config);

@@ -8,7 +8,7 @@ use ses_ledger_count::handle;
 async fn main() -> Result<(), Error> {
     ses_ledger_aws::telemetry::init_json_logs();
     let config = LedgerConfig::from_env().map_err(|e| e.to_string())?;
-    let aws = ses_ledger_aws::telemetry::aws_config().await;
+    let aws = ses_ledger_aws::telemetry::aws_config().await?;
     let app = Count {
         counters: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config),
     };
