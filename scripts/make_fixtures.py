@@ -498,6 +498,56 @@ def dead_letters(by_name, out):
     write(out / "dlq" / "receive-message.json", {"Messages": messages})
 
 
+def in_every_envelope(out, stem, ses):
+    """One SES message as it arrives by each route: bare, SNS -> Lambda, SQS (SNS envelope and raw
+    message delivery), and EventBridge for event publishing."""
+    message = compact(ses)
+    write(out / "ses" / f"{stem}.json", ses)
+    write(out / "sns" / f"{stem}.json", sns_event([sns_record(stem, message, sns_time(ses))]))
+    envelope = json.dumps(
+        sns_envelope(stem, message, sns_time(ses), lambda_spelling=False),
+        indent=2,
+        separators=(",", " : "),
+    )
+    write(out / "sqs" / f"{stem}.json", {"Records": [sqs_record(stem, envelope)]})
+    write(out / "sqs" / f"{stem}-raw.json", {"Records": [sqs_record(f"{stem}-raw", message)]})
+    if "eventType" in ses:
+        write(out / "eventbridge" / f"{stem}.json", eventbridge_event(stem, ses))
+
+
+def tenants(by_name, out):
+    """SES tenants (2025): events tagged `ses:tenant-name`, and the tenant suppression list's
+    bounce subtype, in every envelope."""
+    out = out / "tenants"
+    tenant = {"ses:tenant-name": ["acme-customer-42"]}
+
+    delivery = copy.deepcopy(by_name["delivery-record"])
+    delivery["mail"]["tags"].update(tenant)
+    in_every_envelope(out, "tenant-delivery", delivery)
+
+    complaint = copy.deepcopy(by_name["complaint-record"])
+    complaint["mail"]["tags"].update(tenant)
+    complaint["complaint"]["feedbackId"] = "tenant-complaint-feedback-id"
+    in_every_envelope(out, "tenant-complaint", complaint)
+
+    # An address on the tenant's own suppression list: like the account's, SES never sent it.
+    suppressed = copy.deepcopy(by_name["bounce-record"])
+    suppressed["mail"]["tags"].update(tenant)
+    suppressed["bounce"]["bounceSubType"] = "OnTenantSuppressionList"
+    suppressed["bounce"]["feedbackId"] = "tenant-suppressed-bounce-feedback-id"
+    suppressed["bounce"]["bouncedRecipients"][0]["diagnosticCode"] = (
+        "Amazon SES did not send the message to this address because it is on the suppression "
+        "list for your tenant."
+    )
+    in_every_envelope(out, "tenant-suppression-list-bounce", suppressed)
+
+    # Identity notifications carry no tags; the subtype arrives there too.
+    notification = copy.deepcopy(by_name["bounce-notification-with-a-dsn"])
+    notification["bounce"]["bounceSubType"] = "OnTenantSuppressionList"
+    notification["bounce"]["feedbackId"] = "tenant-suppressed-notification-feedback-id"
+    in_every_envelope(out, "tenant-suppression-list-bounce-notification", notification)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=Path, default=DEFAULT_EXAMPLES)
@@ -505,7 +555,7 @@ def main():
     args = parser.parse_args()
     out = args.out
 
-    for generated in ["ses", "sns", "sqs", "eventbridge", "oddities", "malformed", "dlq", "skipped"]:
+    for generated in ["ses", "sns", "sqs", "eventbridge", "oddities", "malformed", "dlq", "skipped", "tenants"]:
         shutil.rmtree(out / generated, ignore_errors=True)
 
     examples = load_examples(args.examples)
@@ -539,6 +589,7 @@ def main():
     )
     oddities(by_name, out)
     skipped(out)
+    tenants(by_name, out)
     malformed(by_name, out)
     dead_letters(by_name, out)
 

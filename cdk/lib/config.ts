@@ -15,6 +15,7 @@ export interface SesLedgerSettings {
   FeedbackLoopProviders: string;
   SoftBounceLimit: number;
   SoftBounceWindowDays: number;
+  SuppressOnPermanentStatus: boolean;
   TableDeletionProtection: boolean;
   AlertEmail: string;
   AlarmSchedule: string;
@@ -58,5 +59,6 @@ export function settingsFrom(context: (key: string) => unknown, template: SamTem
     ...(values as unknown as SesLedgerSettings),
     CreateConfigurationSet: values.CreateConfigurationSet === "true",
     TableDeletionProtection: values.TableDeletionProtection === "true",
+    SuppressOnPermanentStatus: values.SuppressOnPermanentStatus === "true",
   };
 }

@@ -144,6 +144,7 @@ export class SesLedgerStack extends Stack {
       SES_LEDGER_FEEDBACK_LOOP_PROVIDERS: s.FeedbackLoopProviders,
       SES_LEDGER_SOFT_BOUNCE_LIMIT: String(s.SoftBounceLimit),
       SES_LEDGER_SOFT_BOUNCE_WINDOW_DAYS: String(s.SoftBounceWindowDays),
+      SES_LEDGER_SUPPRESS_ON_PERMANENT_STATUS: String(s.SuppressOnPermanentStatus),
     };
     const architecture = s.Architecture === "arm64" ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
 

@@ -111,7 +111,7 @@ pub async fn build(
     scopes.retain(|s| {
         matches!(
             s,
-            Scope::ConfigurationSet(_) | Scope::Tag { .. } | Scope::Provider(_)
+            Scope::ConfigurationSet(_) | Scope::Tenant(_) | Scope::Tag { .. } | Scope::Provider(_)
         )
     });
     scopes.sort();
@@ -195,7 +195,7 @@ pub async fn build(
         overall.naive_complaint.describe()
     )?;
     writeln!(summary, "| feedback-loop complaint rate | complaints not from the suppression list / deliveries to {} | {} |", feedback_loop_providers.join(", "), overall.feedback_loop_complaint.describe())?;
-    writeln!(summary, "| bounce rate (SES rules) | Permanent bounces except OnAccountSuppressionList / {} | {} |\n", match overall.bounce_base { ses_ledger::rates::BounceBase::Sends => "sends", ses_ledger::rates::BounceBase::DeliveryAttempts => "deliveries + bounces" }, overall.bounce.describe())?;
+    writeln!(summary, "| bounce rate (SES rules) | Permanent bounces except OnAccountSuppressionList and OnTenantSuppressionList / {} | {} |\n", match overall.bounce_base { ses_ledger::rates::BounceBase::Sends => "sends", ses_ledger::rates::BounceBase::DeliveryAttempts => "deliveries + bounces" }, overall.bounce.describe())?;
     writeln!(summary, "SES computes its complaint rate only over mail to providers that send it complaint feedback (Gmail does not); the feedback-loop figure is the comparable one.\n")?;
     writeln!(summary, "## Daily volumes (account)\n\n{daily_md}")?;
     if !per_scope.is_empty() {

@@ -30,6 +30,9 @@ pub struct LedgerConfig {
     pub soft_bounce_limit: u32,
     /// ... within this many days.
     pub soft_bounce_window_days: u32,
+    /// Suppress an address at its first bounce whose receiver said the address is gone (a
+    /// `5.x.x` status, [`crate::bounce_class`]) even when SES called the bounce Transient.
+    pub suppress_on_permanent_status: bool,
     /// Message tags whose values are scopes of their own (tenants).
     pub tenant_tags: Vec<String>,
     /// Mailbox providers that send complaint feedback to SES.
@@ -45,6 +48,7 @@ impl Default for LedgerConfig {
             counter_ttl_days: 100,
             soft_bounce_limit: 3,
             soft_bounce_window_days: 7,
+            suppress_on_permanent_status: false,
             tenant_tags: vec!["tenant".into()],
             feedback_loop_providers: DEFAULT_FEEDBACK_LOOP_PROVIDERS
                 .iter()
@@ -90,6 +94,11 @@ impl LedgerConfig {
                 "SES_LEDGER_SOFT_BOUNCE_WINDOW_DAYS",
                 d.soft_bounce_window_days,
                 1,
+            )?,
+            suppress_on_permanent_status: flag(
+                &lookup,
+                "SES_LEDGER_SUPPRESS_ON_PERMANENT_STATUS",
+                d.suppress_on_permanent_status,
             )?,
             tenant_tags: list(&lookup, "SES_LEDGER_TENANT_TAGS").unwrap_or(d.tenant_tags),
             feedback_loop_providers: list(&lookup, "SES_LEDGER_FEEDBACK_LOOP_PROVIDERS")
@@ -145,6 +154,26 @@ where
     }
 }
 
+/// `true` or `false` (as CloudFormation writes a boolean parameter), any case.
+pub(crate) fn flag(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    let Some(raw) = lookup(variable) else {
+        return Ok(default);
+    };
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ConfigError {
+            variable,
+            value: raw,
+            problem: "must be true or false".into(),
+        }),
+    }
+}
+
 /// Comma-separated; an empty variable means an empty list.
 pub(crate) fn list(
     lookup: &impl Fn(&str) -> Option<String>,
@@ -170,6 +199,16 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         LedgerConfig::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn the_permanent_status_rule_is_off_unless_set_and_takes_only_a_boolean() {
+        assert!(!from(&[]).unwrap().suppress_on_permanent_status);
+        let on = from(&[("SES_LEDGER_SUPPRESS_ON_PERMANENT_STATUS", "True")]).unwrap();
+        assert!(on.suppress_on_permanent_status);
+        let e = from(&[("SES_LEDGER_SUPPRESS_ON_PERMANENT_STATUS", "yes")]).unwrap_err();
+        assert_eq!(e.variable, "SES_LEDGER_SUPPRESS_ON_PERMANENT_STATUS");
+        assert!(e.to_string().contains("true or false"), "{e}");
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub enum Scope {
     Identity(String),
     FromDomain(String),
     Provider(String),
+    /// An SES tenant (the `ses:tenant-name` tag SES adds): built in, needs no configuration.
+    Tenant(String),
     /// A message tag named in configuration (a tenant), with its value.
     Tag {
         name: String,
@@ -36,6 +38,7 @@ impl Scope {
             Scope::Identity(v) => format!("identity:{v}"),
             Scope::FromDomain(v) => format!("from-domain:{v}"),
             Scope::Provider(v) => format!("provider:{v}"),
+            Scope::Tenant(v) => format!("tenant:{v}"),
             Scope::Tag { name, value } => format!("tag:{name}={value}"),
         }
     }
@@ -54,6 +57,7 @@ impl Scope {
             "identity" => Scope::Identity(value.into()),
             "from-domain" => Scope::FromDomain(value.into()),
             "provider" => Scope::Provider(value.into()),
+            "tenant" => Scope::Tenant(value.into()),
             "tag" => {
                 let (name, value) = value.split_once('=')?;
                 Scope::Tag {
@@ -174,6 +178,9 @@ pub fn scopes_for(event: &RecipientEvent, config: &LedgerConfig) -> Vec<Scope> {
     }
     if let Some(provider) = &event.mailbox_provider {
         scopes.push(Scope::Provider(provider.clone()));
+    }
+    if let Some(tenant) = event.ses_tenant() {
+        scopes.push(Scope::Tenant(tenant.to_string()));
     }
     for name in &config.tenant_tags {
         for value in event.tags.get(name).into_iter().flatten() {

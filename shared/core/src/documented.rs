@@ -15,6 +15,21 @@ pub struct Field {
     pub aliases: &'static [(&'static str, &'static str)],
 }
 
+/// The bounce and complaint subtypes of an address SES did not send to because it is on a
+/// suppression list: the account's, or (SES tenants, 2025) the tenant's own. No mailbox provider
+/// saw these messages, so SES's bounce rate leaves such bounces out and they are no complaint
+/// from a mailbox; both subtypes are treated alike everywhere.
+pub const SUPPRESSION_LIST_SUBTYPES: &[&str] =
+    &["OnAccountSuppressionList", "OnTenantSuppressionList"];
+
+pub fn is_suppression_list_subtype(subtype: Option<&str>) -> bool {
+    subtype.is_some_and(|s| SUPPRESSION_LIST_SUBTYPES.contains(&s))
+}
+
+/// The message tag SES adds to the events of a message sent for one of its tenants
+/// (`TenantName` on `SendEmail`, `X-SES-TENANT` over SMTP): a built-in scope.
+pub const SES_TENANT_TAG: &str = "ses:tenant-name";
+
 /// `bounce.bounceType`: the only field SES's bounce rate reads.
 pub const BOUNCE_TYPE: Field = Field {
     path: "bounce.bounceType",
@@ -60,10 +75,11 @@ pub const COMPLAINT_FEEDBACK_TYPE: Field = Field {
     aliases: &[],
 };
 
-/// `complaint.complaintSubType`: `null` or this one value.
+/// `complaint.complaintSubType`: `null` or a suppression list. SES documents only the account's
+/// for complaints; the tenant's is the same case for a tenant with its own list.
 pub const COMPLAINT_SUBTYPE: Field = Field {
     path: "complaint.complaintSubType",
-    documented: &["OnAccountSuppressionList"],
+    documented: SUPPRESSION_LIST_SUBTYPES,
     aliases: &[],
 };
 

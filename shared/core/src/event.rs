@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::bounce_class::BounceClass;
+use crate::documented;
 use sha2::{Digest, Sha256};
 
 /// Bumped whenever a field changes meaning or is removed (adding fields does not bump it).
@@ -259,6 +262,10 @@ pub struct TypeSpecificFields {
     pub bounce_subtype: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bounce_status: Option<String>,
+    /// What the receiver's status and diagnostic say, beside SES's `bounce_type`
+    /// ([`crate::bounce_class`]): permanent, transient, policy or unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounce_class: Option<BounceClass>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bounce_action: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -342,12 +349,12 @@ pub struct TypeSpecificFields {
 }
 
 impl RecipientEvent {
-    /// A hard bounce as SES's bounce rate counts it: Permanent, and not the account-level
-    /// suppression list (those never reached a mailbox provider).
+    /// A hard bounce as SES's bounce rate counts it: Permanent, and not an address on the
+    /// account's or the tenant's suppression list (those never reached a mailbox provider).
     pub fn is_counted_hard_bounce(&self) -> bool {
         self.event_type == EventType::Bounce
             && self.detail.bounce_type.as_deref() == Some("Permanent")
-            && self.detail.bounce_subtype.as_deref() != Some("OnAccountSuppressionList")
+            && !documented::is_suppression_list_subtype(self.detail.bounce_subtype.as_deref())
     }
 
     /// A soft bounce: Transient or Undetermined.
@@ -356,10 +363,20 @@ impl RecipientEvent {
             && self.detail.bounce_type.as_deref() != Some("Permanent")
     }
 
-    /// A complaint SES generated itself because the address is on the account suppression list.
+    /// A complaint SES generated itself because the address is on the account's or the
+    /// tenant's suppression list.
     pub fn is_suppression_list_complaint(&self) -> bool {
         self.event_type == EventType::Complaint
-            && self.detail.complaint_subtype.as_deref() == Some("OnAccountSuppressionList")
+            && documented::is_suppression_list_subtype(self.detail.complaint_subtype.as_deref())
+    }
+
+    /// The SES tenant the message was sent for (the `ses:tenant-name` tag).
+    pub fn ses_tenant(&self) -> Option<&str> {
+        self.tags
+            .get(documented::SES_TENANT_TAG)
+            .and_then(|v| v.first())
+            .map(String::as_str)
+            .filter(|t| !t.is_empty())
     }
 
     /// The `ses:from-domain` tag when SES set it, else the domain of `mail.source`.
@@ -395,6 +412,7 @@ impl RecipientEvent {
         let mut detail = TypeSpecificFields {
             bounce_type: self.detail.bounce_type.clone(),
             bounce_subtype: self.detail.bounce_subtype.clone(),
+            bounce_class: self.detail.bounce_class,
             complaint_subtype: self.detail.complaint_subtype.clone(),
             ..TypeSpecificFields::default()
         };

@@ -19,6 +19,11 @@ pub fn scope_filter(scope: &Scope) -> Option<String> {
             q = quote(v)
         ),
         Scope::Provider(v) => format!("mailbox_provider = {}", quote(v)),
+        Scope::Tenant(v) => format!(
+            "`tags.{}.0` = {}",
+            crate::documented::SES_TENANT_TAG,
+            quote(v)
+        ),
         Scope::Tag { name, value } => format!("`tags.{name}.0` = {}", quote(value)),
     })
 }
@@ -45,7 +50,17 @@ pub fn hard_bounces(scope: &Scope) -> String {
     format!(
         "fields @timestamp, event_time, recipient, bounce_type, bounce_subtype, bounce_status, bounce_diagnostic_code, ses_message_id\n\
          | {}\n| dedup event_id\n| sort event_time desc\n| limit 1000",
-        with_scope(scope, "event_type = \"Bounce\" and bounce_type = \"Permanent\" and bounce_subtype != \"OnAccountSuppressionList\"")
+        with_scope(
+            scope,
+            &format!(
+                "event_type = \"Bounce\" and bounce_type = \"Permanent\" and bounce_subtype not in [{}]",
+                crate::documented::SUPPRESSION_LIST_SUBTYPES
+                    .iter()
+                    .map(|s| quote(s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        )
     )
 }
 

@@ -15,6 +15,7 @@
 
 pub mod address;
 pub mod alarm;
+pub mod bounce_class;
 pub mod config;
 pub mod counters;
 pub mod documented;

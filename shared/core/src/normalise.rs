@@ -5,6 +5,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::address::parse_address;
+use crate::bounce_class;
 use crate::documented;
 use crate::envelope::{skip_of_ses, InputError};
 use crate::event::{
@@ -195,6 +196,10 @@ impl Facts {
                         detail.bounce_status = r.status.clone();
                         detail.bounce_action = r.action.clone();
                         detail.bounce_diagnostic_code = r.diagnostic_code.clone();
+                        detail.bounce_class = Some(bounce_class::classify(
+                            r.status.as_deref(),
+                            r.diagnostic_code.as_deref(),
+                        ));
                         (Some(r.email_address.clone()), detail)
                     })
                     .collect();

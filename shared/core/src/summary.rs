@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::bounce_class::BounceClass;
+use crate::config::LedgerConfig;
 use crate::event::{EventType, RecipientEvent};
 
 /// Why an address is suppressed. Ordered by precedence: a complaint outranks a hard bounce, which
@@ -43,11 +45,32 @@ pub fn affects_suppression(event: &RecipientEvent) -> bool {
     matches!(event.event_type, EventType::Bounce | EventType::Complaint)
 }
 
-/// The rule for soft bounces: `limit` of them within `window`.
+/// When a bounce suppresses its address: SES's Permanent type always; `limit` soft bounces
+/// within `window`; and, when `permanent_status_suppresses`, a soft bounce whose receiver said
+/// the address is gone ([`BounceClass::Permanent`], a `5.x.x` status SES called Transient).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SoftBouncePolicy {
+pub struct SuppressionPolicy {
     pub limit: u32,
     pub window: Duration,
+    pub permanent_status_suppresses: bool,
+}
+
+impl SuppressionPolicy {
+    pub fn of(config: &LedgerConfig) -> SuppressionPolicy {
+        SuppressionPolicy {
+            limit: config.soft_bounce_limit,
+            window: Duration::days(i64::from(config.soft_bounce_window_days)),
+            permanent_status_suppresses: config.suppress_on_permanent_status,
+        }
+    }
+
+    /// A bounce that suppresses at once, as a hard bounce does.
+    fn suppresses_at_once(self, event: &RecipientEvent) -> bool {
+        event.event_type == EventType::Bounce
+            && (!event.is_soft_bounce()
+                || self.permanent_status_suppresses
+                    && event.detail.bounce_class == Some(BounceClass::Permanent))
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,14 +95,14 @@ impl RecipientSummary {
     /// The summary of a set of events: the same whatever their order.
     pub fn of<'a>(
         events: impl IntoIterator<Item = &'a RecipientEvent>,
-        policy: SoftBouncePolicy,
+        policy: SuppressionPolicy,
     ) -> RecipientSummary {
         events
             .into_iter()
             .fold(RecipientSummary::default(), |s, e| s.apply(e, policy))
     }
 
-    pub fn apply(&self, event: &RecipientEvent, policy: SoftBouncePolicy) -> RecipientSummary {
+    pub fn apply(&self, event: &RecipientEvent, policy: SuppressionPolicy) -> RecipientSummary {
         let mut next = self.clone();
         *next.counts.entry(event.event_type).or_default() += 1;
         next.version += 1;
@@ -101,7 +124,7 @@ impl RecipientSummary {
                 reason: SuppressionReason::Complaint,
                 since: t,
             })
-        } else if event.event_type == EventType::Bounce && !event.is_soft_bounce() {
+        } else if policy.suppresses_at_once(event) {
             Some(Suppression {
                 reason: SuppressionReason::HardBounce,
                 since: t,
@@ -140,7 +163,7 @@ impl RecipientSummary {
 
 /// The earliest moment the soft-bounce rule held: the `limit`-th bounce of the first run of
 /// `limit` sorted bounce times that fits within `window`.
-fn first_met(sorted: &[DateTime<Utc>], policy: SoftBouncePolicy) -> Option<DateTime<Utc>> {
+fn first_met(sorted: &[DateTime<Utc>], policy: SuppressionPolicy) -> Option<DateTime<Utc>> {
     let n = policy.limit.max(1) as usize;
     sorted
         .windows(n)
@@ -192,9 +215,10 @@ mod tests {
         }
     }
 
-    const POLICY: SoftBouncePolicy = SoftBouncePolicy {
+    const POLICY: SuppressionPolicy = SuppressionPolicy {
         limit: 3,
         window: Duration::days(7),
+        permanent_status_suppresses: false,
     };
 
     fn fold(events: &[RecipientEvent]) -> RecipientSummary {
@@ -229,6 +253,26 @@ mod tests {
         let sup = s.suppression.unwrap();
         assert_eq!(sup.reason, SuppressionReason::Complaint);
         assert_eq!(sup.since.format("%d").to_string(), "09");
+    }
+
+    #[test]
+    fn a_transient_bounce_with_a_permanent_status_suppresses_at_once_only_when_asked() {
+        let mut unroutable = event(EventType::Bounce, Some("Transient"), 4);
+        unroutable.detail.bounce_class = Some(crate::bounce_class::classify(
+            Some("5.4.4"),
+            Some("smtp; 550 5.4.4 Invalid domain"),
+        ));
+        let mut full = event(EventType::Bounce, Some("Transient"), 4);
+        full.detail.bounce_class = Some(crate::bounce_class::classify(Some("5.2.2"), None));
+        let on = SuppressionPolicy {
+            permanent_status_suppresses: true,
+            ..POLICY
+        };
+        assert_eq!(fold(std::slice::from_ref(&unroutable)).suppression, None);
+        let suppressed = RecipientSummary::of([&unroutable], on).suppression.unwrap();
+        assert_eq!(suppressed.reason, SuppressionReason::HardBounce);
+        assert_eq!(suppressed.since, unroutable.event_time);
+        assert_eq!(RecipientSummary::of([&full], on).suppression, None);
     }
 
     #[test]

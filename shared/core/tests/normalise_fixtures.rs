@@ -1197,3 +1197,110 @@ fn values_ses_does_not_document_are_mapped_where_they_can_be_kept_and_counted() 
         assert!(!metrics_for(&e, &config).contains(&Metric::Undocumented));
     }
 }
+
+/// The events of one tenants fixture, by every route it has a file for.
+fn tenant_fixture_by_route(stem: &str) -> Vec<(String, Vec<RecipientEvent>)> {
+    ["ses", "sns", "sqs", "eventbridge"]
+        .iter()
+        .flat_map(|route| {
+            fixtures_in(&format!("tenants/{route}"))
+                .into_iter()
+                .filter(|(name, _)| name == stem || name == &format!("{stem}-raw"))
+                .map(move |(name, doc)| {
+                    let events = through_envelope(&doc)
+                        .into_iter()
+                        .flat_map(|(_, e)| e)
+                        .collect::<Vec<_>>();
+                    (format!("{route}/{name}"), events)
+                })
+        })
+        .collect()
+}
+
+#[test]
+fn tenant_tagged_events_are_a_tenant_scope_in_every_envelope_without_configuration() {
+    use ses_ledger::config::LedgerConfig;
+    use ses_ledger::counters::{metrics_for, scopes_for, Metric, Scope};
+    let config = LedgerConfig {
+        tenant_tags: Vec::new(),
+        ..LedgerConfig::default()
+    };
+    let tenant = Scope::Tenant("acme-customer-42".into());
+    for (stem, metric) in [
+        ("tenant-delivery", Metric::Deliveries),
+        ("tenant-complaint", Metric::ComplaintsNotSuppressed),
+        ("tenant-suppression-list-bounce", Metric::OtherBounces),
+    ] {
+        let routes = tenant_fixture_by_route(stem);
+        // Bare, SNS, SQS with the SNS envelope, SQS raw, EventBridge.
+        assert_eq!(routes.len(), 5, "{stem}: {routes:?}");
+        for (route, events) in routes {
+            assert_eq!(events.len(), 1, "{route}");
+            let e = &events[0];
+            assert_eq!(e.ses_tenant(), Some("acme-customer-42"), "{route}");
+            assert!(scopes_for(e, &config).contains(&tenant), "{route}");
+            assert_eq!(Scope::parse(&tenant.key()), Some(tenant.clone()));
+            assert!(metrics_for(e, &config).contains(&metric), "{route}");
+            assert!(
+                e.undocumented_values.is_empty(),
+                "{route}: {:?}",
+                e.undocumented_values
+            );
+        }
+    }
+}
+
+#[test]
+fn the_tenant_suppression_list_is_treated_as_the_account_one_in_both_formats() {
+    use ses_ledger::config::LedgerConfig;
+    use ses_ledger::counters::{metrics_for, Metric};
+    use ses_ledger::summary::{RecipientSummary, SuppressionPolicy, SuppressionReason};
+    let config = LedgerConfig::default();
+    for stem in [
+        "tenant-suppression-list-bounce",
+        "tenant-suppression-list-bounce-notification",
+    ] {
+        let routes = tenant_fixture_by_route(stem);
+        assert!(routes.len() >= 4, "{stem}: {routes:?}");
+        for (route, events) in routes {
+            let e = &events[0];
+            assert_eq!(
+                e.detail.bounce_subtype.as_deref(),
+                Some("OnTenantSuppressionList")
+            );
+            assert_eq!(e.detail.bounce_type.as_deref(), Some("Permanent"));
+            // Not in SES's bounce rate, as OnAccountSuppressionList is not ...
+            assert!(!e.is_counted_hard_bounce(), "{route}");
+            assert_eq!(metrics_for(e, &config), [Metric::OtherBounces], "{route}");
+            // ... and still an address that must not be mailed.
+            let summary = RecipientSummary::of([e], SuppressionPolicy::of(&config));
+            assert_eq!(
+                summary.suppression.map(|s| s.reason),
+                Some(SuppressionReason::HardBounce),
+                "{route}"
+            );
+        }
+    }
+    let account = oddity("on-account-suppression-list");
+    let bounce = account
+        .iter()
+        .find(|e| e.event_type == EventType::Bounce)
+        .expect("the account list's bounce");
+    assert_eq!(metrics_for(bounce, &config), [Metric::OtherBounces]);
+}
+
+#[test]
+fn bounces_carry_the_class_their_status_gives() {
+    use ses_ledger::bounce_class::BounceClass;
+    let bounce = raw(&fixture("ses/event-publishing/bounce-record.json")).remove(0);
+    assert_eq!(bounce.detail.bounce_status.as_deref(), Some("5.1.1"));
+    assert_eq!(bounce.detail.bounce_class, Some(BounceClass::Permanent));
+    let line = serde_json::to_value(&bounce).expect("serialises");
+    assert_eq!(line["bounce_class"], "permanent");
+    assert_eq!(
+        bounce.ledger_view().detail.bounce_class,
+        Some(BounceClass::Permanent)
+    );
+    let delivery = raw(&fixture("ses/event-publishing/delivery-record.json")).remove(0);
+    assert_eq!(delivery.detail.bounce_class, None);
+}

@@ -1,6 +1,7 @@
 //! Every AttributeValue mapping of the ledger's items.
 
 use super::*;
+use ses_ledger::bounce_class::BounceClass;
 
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -36,6 +37,9 @@ pub(super) mod attr {
     pub const HEADLINE: &str = "hl";
     pub const BOUNCE_TYPE: &str = "bt";
     pub const BOUNCE_SUBTYPE: &str = "bst";
+    /// Not in the recipient index's projection (a projection cannot change in place): the
+    /// message view has it, a recipient's history does not.
+    pub const BOUNCE_CLASS: &str = "bc";
     pub const COMPLAINT_SUBTYPE: &str = "cst";
     /// Version 1's full record.
     pub const RECORD: &str = "record";
@@ -99,6 +103,10 @@ impl From<&RecipientEvent> for EventItem {
             (attr::HEADLINE, view.headline()),
             (attr::BOUNCE_TYPE, view.detail.bounce_type.as_deref()),
             (attr::BOUNCE_SUBTYPE, view.detail.bounce_subtype.as_deref()),
+            (
+                attr::BOUNCE_CLASS,
+                view.detail.bounce_class.map(BounceClass::as_str),
+            ),
             (
                 attr::COMPLAINT_SUBTYPE,
                 view.detail.complaint_subtype.as_deref(),
@@ -174,6 +182,7 @@ fn event_from_item(item: &Item) -> Result<RecipientEvent, StoreError> {
     let mut detail = TypeSpecificFields {
         bounce_type: owned(attr::BOUNCE_TYPE),
         bounce_subtype: owned(attr::BOUNCE_SUBTYPE),
+        bounce_class: text(attr::BOUNCE_CLASS).and_then(BounceClass::parse),
         complaint_subtype: owned(attr::COMPLAINT_SUBTYPE),
         ..TypeSpecificFields::default()
     };

@@ -33,7 +33,7 @@ use ses_ledger::ports::{
     AlertStateStore, CounterReader, EventStore, LedgerReader, RecordOutcome, StoreError,
 };
 use ses_ledger::rates::{HourlyCounts, Totals};
-use ses_ledger::summary::{RecipientSummary, SoftBouncePolicy, Suppression, SuppressionReason};
+use ses_ledger::summary::{RecipientSummary, Suppression, SuppressionPolicy, SuppressionReason};
 
 mod capacity;
 mod items;
@@ -91,11 +91,8 @@ impl DynamoLedger {
         &self.config
     }
 
-    fn policy(&self) -> SoftBouncePolicy {
-        SoftBouncePolicy {
-            limit: self.config.soft_bounce_limit,
-            window: TimeDelta::days(i64::from(self.config.soft_bounce_window_days)),
-        }
+    fn policy(&self) -> SuppressionPolicy {
+        SuppressionPolicy::of(&self.config)
     }
 
     fn event_expiry(&self, event: &RecipientEvent) -> i64 {

@@ -152,7 +152,7 @@ pub fn explain(e: &Evaluation, config: &AlarmConfig) -> String {
                 ));
             }
             RateKind::Bounce => lines.push(format!(
-                "- Only Permanent bounces other than OnAccountSuppressionList count; the base is {}.",
+                "- Only Permanent bounces other than OnAccountSuppressionList and OnTenantSuppressionList count; the base is {}.",
                 match w.bounce_base {
                     crate::rates::BounceBase::Sends => "Send events",
                     crate::rates::BounceBase::DeliveryAttempts => "deliveries + bounces (no Send events were captured)",

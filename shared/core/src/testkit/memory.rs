@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::config::LedgerConfig;
 use crate::counters::{CounterIncrement, Metric, Scope};
 use crate::event::RecipientEvent;
 use crate::ports::{EventLog, EventStore, LedgerReader, RecordOutcome, StoreError};
-use crate::summary::{affects_suppression, RecipientSummary, SoftBouncePolicy, Suppression};
+use crate::summary::{affects_suppression, RecipientSummary, Suppression, SuppressionPolicy};
 
 #[derive(Default)]
 struct State {
@@ -34,17 +34,14 @@ struct State {
 }
 
 pub struct InMemoryLedger {
-    policy: SoftBouncePolicy,
+    policy: SuppressionPolicy,
     state: Mutex<State>,
 }
 
 impl InMemoryLedger {
     pub fn new(config: &LedgerConfig) -> Self {
         InMemoryLedger {
-            policy: SoftBouncePolicy {
-                limit: config.soft_bounce_limit,
-                window: Duration::days(i64::from(config.soft_bounce_window_days)),
-            },
+            policy: SuppressionPolicy::of(config),
             state: Mutex::new(State::default()),
         }
     }
