@@ -22,6 +22,7 @@ export interface SesLedgerSettings {
   MinComplaintVolume: number;
   MinBounceVolume: number;
   RecentSends: number;
+  RecentSendsMaxDays: number;
 }
 
 export class SettingsError extends Error {}

@@ -304,6 +304,7 @@ export class SesLedgerStack extends Stack {
         SES_LEDGER_MIN_COMPLAINT_VOLUME: String(s.MinComplaintVolume),
         SES_LEDGER_MIN_BOUNCE_VOLUME: String(s.MinBounceVolume),
         SES_LEDGER_RECENT_SENDS: String(s.RecentSends),
+        SES_LEDGER_RECENT_SENDS_MAX_DAYS: String(s.RecentSendsMaxDays),
       },
     });
     // A failed or stale run is not retried: the next tick recomputes everything from the counters.

@@ -90,7 +90,7 @@ pub fn print(reports: &[ScopeReport], output: Output) -> anyhow::Result<()> {
         for w in &r.windows {
             rows.push(vec![
                 r.scope.key(),
-                w.window.label(),
+                w.describe_window(),
                 w.naive_complaint.describe(),
                 w.feedback_loop_complaint.describe(),
                 w.bounce.describe(),

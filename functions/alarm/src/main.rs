@@ -13,6 +13,10 @@ async fn main() -> Result<(), Error> {
     let ledger_config = LedgerConfig::from_env().map_err(|e| e.to_string())?;
     let topic = std::env::var("SES_LEDGER_ALERT_TOPIC_ARN")
         .map_err(|_| "SES_LEDGER_ALERT_TOPIC_ARN is not set")?;
+    let config = AlarmConfig::from_env().map_err(|e| e.to_string())?;
+    config
+        .check_counters_outlive_windows(&ledger_config)
+        .map_err(|e| e.to_string())?;
     let aws = ses_ledger_aws::telemetry::aws_config().await?;
     let log_group = ledger_config.event_log_group.clone();
     // Counters and alert state live in the same table: one adapter serves both ports.
@@ -22,7 +26,7 @@ async fn main() -> Result<(), Error> {
         state: &ledger,
         publisher: SnsAlertPublisher::new(aws_sdk_sns::Client::new(&aws), topic),
         reputation: CloudWatchReputation::new(aws_sdk_cloudwatch::Client::new(&aws)),
-        config: AlarmConfig::from_env().map_err(|e| e.to_string())?,
+        config,
         log_group,
     };
     run(service_fn(|event| handle(&app, event))).await

@@ -32,3 +32,20 @@ fn a_percentage_where_a_fraction_belongs_stops_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("SES_LEDGER_COMPLAINT_REVIEW"), "{stderr}");
 }
+
+#[test]
+fn a_window_that_outlives_the_counters_stops_it() {
+    let out = start(&[
+        (
+            "SES_LEDGER_ALERT_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:123456789012:alerts",
+        ),
+        ("SES_LEDGER_COUNTER_TTL_DAYS", "60"),
+    ]);
+    assert!(!out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("SES_LEDGER_RECENT_SENDS_MAX_DAYS") && stderr.contains("60 days"),
+        "{stderr}"
+    );
+}

@@ -48,7 +48,7 @@ fn bench(c: &mut Criterion) {
             )
         })
         .collect();
-    let windows = standard_windows(100_000);
+    let windows = standard_windows(100_000, 90);
     let config = AlarmConfig::default();
     c.bench_function("rates+judge: 100 scopes x 30 days hourly", |b| {
         b.iter(|| {

@@ -85,9 +85,10 @@ pub struct HourlyCounts {
 pub enum Window {
     /// The last `n` hourly buckets, the current one included.
     Hours(u32),
-    /// The newest whole hours that hold at least `n` sends: our stand-in for SES's undisclosed
-    /// "representative volume".
-    RecentSends(u64),
+    /// The newest whole hours that hold at least `sends` sends, at most `max_days` back: our
+    /// stand-in for SES's undisclosed "representative volume" ("measured over the last 10,476
+    /// eligible emails ... approximately the last 74.9 days").
+    RecentSends { sends: u64, max_days: u32 },
 }
 
 impl Window {
@@ -95,18 +96,21 @@ impl Window {
         match self {
             Window::Hours(h) if h % 24 == 0 => format!("{}d", h / 24),
             Window::Hours(h) => format!("{h}h"),
-            Window::RecentSends(n) => format!("last {n} sends"),
+            Window::RecentSends { sends, .. } => format!("last {sends} sends"),
         }
     }
 }
 
 /// The windows every report and alarm shows.
-pub fn standard_windows(recent_sends: u64) -> Vec<Window> {
+pub fn standard_windows(recent_sends: u64, recent_sends_max_days: u32) -> Vec<Window> {
     vec![
         Window::Hours(24),
         Window::Hours(24 * 7),
         Window::Hours(24 * 30),
-        Window::RecentSends(recent_sends),
+        Window::RecentSends {
+            sends: recent_sends,
+            max_days: recent_sends_max_days,
+        },
     ]
 }
 
@@ -116,7 +120,7 @@ pub fn lookback(windows: &[Window]) -> Duration {
         .iter()
         .map(|w| match w {
             Window::Hours(h) => *h,
-            Window::RecentSends(_) => 24 * 30,
+            Window::RecentSends { max_days, .. } => max_days.saturating_mul(24),
         })
         .max()
         .unwrap_or(24);
@@ -196,11 +200,12 @@ pub fn compute(hours: &[HourlyCounts], now: DateTime<Utc>, windows: &[Window]) -
                     }
                     (from, totals)
                 }
-                Window::RecentSends(n) => {
+                Window::RecentSends { sends, max_days } => {
+                    let oldest = to - Duration::hours(i64::from(max_days) * 24);
                     let mut totals = Totals::default();
                     let mut from = current;
-                    for h in &newest_first {
-                        if sends_or_attempts(&totals) >= n {
+                    for h in newest_first.iter().take_while(|h| h.bucket >= oldest) {
+                        if sends_or_attempts(&totals) >= sends {
                             break;
                         }
                         totals.add(&h.totals);
@@ -218,6 +223,25 @@ fn sends_or_attempts(t: &Totals) -> u64 {
     match t.get(Metric::Sends) {
         0 => t.delivery_attempts(),
         s => s,
+    }
+}
+
+impl WindowRates {
+    /// The window as a person reads it. For the last N sends, the span of time they cover
+    /// ("last 100000 sends = the last 12.3 days"), or that fewer were sent in the time allowed.
+    pub fn describe_window(&self) -> String {
+        match self.window {
+            Window::Hours(_) => self.window.label(),
+            Window::RecentSends { sends, max_days } => {
+                let covered = sends_or_attempts(&self.totals);
+                if covered >= sends {
+                    let days = (self.to - self.from).num_minutes() as f64 / (24.0 * 60.0);
+                    format!("last {sends} sends = the last {days:.1} days")
+                } else {
+                    format!("last {sends} sends: only {covered} in the last {max_days} days")
+                }
+            }
+        }
     }
 }
 
@@ -347,9 +371,41 @@ mod tests {
     fn recent_sends_window_stops_once_enough_sends_are_covered() {
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
         let hours: Vec<HourlyCounts> = (0..10).map(|h| hour(h, &[(Metric::Sends, 100)])).collect();
-        let r = compute(&hours, now, &[Window::RecentSends(250)]);
+        let window = Window::RecentSends {
+            sends: 250,
+            max_days: 90,
+        };
+        let r = compute(&hours, now, &[window]);
         assert_eq!(r[0].totals.get(Metric::Sends), 300);
         assert_eq!(r[0].from, hours[2].bucket);
+        // Hours 0-2 and the current one: 10:00 to 13:00.
+        assert_eq!(r[0].describe_window(), "last 250 sends = the last 0.1 days");
+    }
+
+    #[test]
+    fn recent_sends_say_what_span_they_cover_and_stop_at_their_limit() {
+        // 140 sends a day for 100 days: SES's notice measured 10,476 emails over 74.9 days.
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+        let hours: Vec<HourlyCounts> = (0..100)
+            .map(|d| hour(d * 24, &[(Metric::Sends, 140)]))
+            .collect();
+        let window = |sends| Window::RecentSends {
+            sends,
+            max_days: 90,
+        };
+        let r = compute(&hours, now, &[window(10_476), window(100_000)]);
+        assert_eq!(r[0].totals.get(Metric::Sends), 75 * 140);
+        assert_eq!(
+            r[0].describe_window(),
+            "last 10476 sends = the last 74.0 days"
+        );
+        // Never past 90 days, however few the sends.
+        assert_eq!(r[1].totals.get(Metric::Sends), 90 * 140);
+        assert_eq!(
+            r[1].describe_window(),
+            "last 100000 sends: only 12600 in the last 90 days"
+        );
+        assert_eq!(lookback(&[window(1)]), Duration::days(90));
     }
 
     #[test]

@@ -41,7 +41,7 @@ fn hour(fbl: u64, complaints: u64, sends: u64, hard: u64) -> HourlyCounts {
 
 fn level(kind: RateKind, counts: HourlyCounts, previous: Level) -> (Level, bool) {
     let config = AlarmConfig::default();
-    let windows = compute(&[counts], now(), &standard_windows(100_000));
+    let windows = compute(&[counts], now(), &standard_windows(100_000, 90));
     let e = evaluate(
         Scope::Account,
         kind,

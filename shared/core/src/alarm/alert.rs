@@ -66,11 +66,21 @@ pub fn compose_alert(e: &Evaluation, config: &AlarmConfig, log_group: &str) -> A
     ));
     body.push_str(&format!("Ledger's figure: {}\n\n", rate));
 
-    body.push_str("Window           naive complaint            feedback-loop complaint    bounce (SES rules)\n");
+    let width = e
+        .windows
+        .iter()
+        .map(|w| w.describe_window().len())
+        .chain([16])
+        .max()
+        .unwrap_or(16);
+    body.push_str(&format!(
+        "{:<width$} {:<26} {:<26} {}\n",
+        "Window", "naive complaint", "feedback-loop complaint", "bounce (SES rules)"
+    ));
     for w in &e.windows {
         body.push_str(&format!(
-            "{:<16} {:<26} {:<26} {}\n",
-            w.window.label(),
+            "{:<width$} {:<26} {:<26} {}\n",
+            w.describe_window(),
             w.naive_complaint.describe(),
             w.feedback_loop_complaint.describe(),
             w.bounce.describe(),

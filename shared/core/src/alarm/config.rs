@@ -1,8 +1,14 @@
 //! The alarm's settings: thresholds, minimum volumes, hysteresis and windows, from `SES_LEDGER_*`.
 
 use super::level::{RateKind, Thresholds};
-use crate::config::{list, number, ConfigError};
-use crate::rates::{standard_windows, Window};
+use crate::config::{list, number, ConfigError, LedgerConfig};
+use crate::rates::{lookback, standard_windows, Window};
+
+/// The "last N sends" window's defaults: N, and how far back it may reach for them. 90 days
+/// lets a small sender's window span what SES's own notices report ("approximately the last
+/// 74.9 days"), and stays inside the counters' default TTL of 100 days.
+pub const DEFAULT_RECENT_SENDS: u64 = 100_000;
+pub const DEFAULT_RECENT_SENDS_MAX_DAYS: u32 = 90;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlarmConfig {
@@ -25,7 +31,7 @@ impl Default for AlarmConfig {
             min_complaint_volume: 1000,
             min_bounce_volume: 1000,
             hysteresis: 0.8,
-            windows: standard_windows(100_000),
+            windows: standard_windows(DEFAULT_RECENT_SENDS, DEFAULT_RECENT_SENDS_MAX_DAYS),
             feedback_loop_providers: crate::provider::DEFAULT_FEEDBACK_LOOP_PROVIDERS
                 .iter()
                 .map(|p| p.to_string())
@@ -74,7 +80,13 @@ impl AlarmConfig {
             }
             Ok(t)
         };
-        let recent = number(&lookup, "SES_LEDGER_RECENT_SENDS", 100_000u64, 1)?;
+        let recent = number(&lookup, "SES_LEDGER_RECENT_SENDS", DEFAULT_RECENT_SENDS, 1)?;
+        let recent_max_days = number(
+            &lookup,
+            "SES_LEDGER_RECENT_SENDS_MAX_DAYS",
+            DEFAULT_RECENT_SENDS_MAX_DAYS,
+            1,
+        )?;
         let hysteresis = number(&lookup, "SES_LEDGER_HYSTERESIS", d.hysteresis, 0.0)?;
         if hysteresis > 1.0 {
             return Err(ConfigError {
@@ -99,7 +111,7 @@ impl AlarmConfig {
                 1,
             )?,
             hysteresis,
-            windows: standard_windows(recent),
+            windows: standard_windows(recent, recent_max_days),
             feedback_loop_providers: list(&lookup, "SES_LEDGER_FEEDBACK_LOOP_PROVIDERS")
                 .unwrap_or(d.feedback_loop_providers),
         })
@@ -107,6 +119,23 @@ impl AlarmConfig {
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|n| std::env::var(n).ok())
+    }
+
+    /// Refuses windows that reach further back than counters live: such a window would read
+    /// fewer hours than it says, and its rate would quietly be over a shorter span.
+    pub fn check_counters_outlive_windows(&self, ledger: &LedgerConfig) -> Result<(), ConfigError> {
+        let days = (lookback(&self.windows).num_hours().max(0) as u64).div_ceil(24);
+        if days < u64::from(ledger.counter_ttl_days) {
+            return Ok(());
+        }
+        Err(ConfigError {
+            variable: "SES_LEDGER_RECENT_SENDS_MAX_DAYS",
+            value: days.to_string(),
+            problem: format!(
+                "the longest window reaches back {days} days, but counters live {} days (SES_LEDGER_COUNTER_TTL_DAYS): shorten the window or keep counters longer",
+                ledger.counter_ttl_days
+            ),
+        })
     }
 
     pub(crate) fn thresholds(&self, kind: RateKind) -> &Thresholds {

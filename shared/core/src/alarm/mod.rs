@@ -61,9 +61,36 @@ mod tests {
                 crate::rates::Window::Hours(24),
                 crate::rates::Window::Hours(168),
                 crate::rates::Window::Hours(720),
-                crate::rates::Window::RecentSends(100_000)
+                crate::rates::Window::RecentSends {
+                    sends: 100_000,
+                    max_days: 90
+                }
             ]
         );
         assert_eq!(d.feedback_loop_providers, ["yahoo", "microsoft", "comcast"]);
+    }
+
+    #[test]
+    fn a_window_longer_than_the_counters_live_is_refused() {
+        let ledger = crate::config::LedgerConfig::default();
+        let d = AlarmConfig::from_lookup(|_| None).unwrap();
+        d.check_counters_outlive_windows(&ledger)
+            .expect("the defaults fit: 90 days of windows, counters kept 100");
+        let long = AlarmConfig::from_lookup(|n| {
+            (n == "SES_LEDGER_RECENT_SENDS_MAX_DAYS").then(|| "120".into())
+        })
+        .unwrap();
+        let e = long.check_counters_outlive_windows(&ledger).unwrap_err();
+        assert_eq!(e.variable, "SES_LEDGER_RECENT_SENDS_MAX_DAYS");
+        let text = e.to_string();
+        assert!(
+            text.contains("120 days") && text.contains("100 days"),
+            "{text}"
+        );
+        let short_ttl = crate::config::LedgerConfig {
+            counter_ttl_days: 90,
+            ..ledger
+        };
+        assert!(d.check_counters_outlive_windows(&short_ttl).is_err());
     }
 }
