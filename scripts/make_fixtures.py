@@ -498,12 +498,15 @@ def dead_letters(by_name, out):
     write(out / "dlq" / "receive-message.json", {"Messages": messages})
 
 
-def in_every_envelope(out, stem, ses):
-    """One SES message as it arrives by each route: bare, SNS -> Lambda, SQS (SNS envelope and raw
-    message delivery), and EventBridge for event publishing."""
+def in_every_envelope(out, stem, ses, bare=True):
+    """One SES message as it arrives by each route: bare (unless the caller keeps its own text),
+    SNS -> Lambda, SQS (SNS envelope and raw message delivery), and EventBridge for event
+    publishing."""
     message = compact(ses)
-    write(out / "ses" / f"{stem}.json", ses)
+    if bare:
+        write(out / "ses" / f"{stem}.json", ses)
     write(out / "sns" / f"{stem}.json", sns_event([sns_record(stem, message, sns_time(ses))]))
+    # SNS writes the envelope into an SQS body pretty-printed, with " : " separators.
     envelope = json.dumps(
         sns_envelope(stem, message, sns_time(ses), lambda_spelling=False),
         indent=2,
@@ -570,18 +573,7 @@ def main():
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
 
-            message = compact(ses)
-            write(out / "sns" / f"{stem}.json", sns_event([sns_record(stem, message, sns_time(ses))]))
-            # SNS writes the envelope into an SQS body pretty-printed, with " : " separators.
-            envelope = json.dumps(
-                sns_envelope(stem, message, sns_time(ses), lambda_spelling=False),
-                indent=2,
-                separators=(",", " : "),
-            )
-            write(out / "sqs" / f"{stem}.json", {"Records": [sqs_record(stem, envelope)]})
-            write(out / "sqs" / f"{stem}-raw.json", {"Records": [sqs_record(f"{stem}-raw", message)]})
-            if folder == "event-publishing":
-                write(out / "eventbridge" / f"{stem}.json", eventbridge_event(stem, ses))
+            in_every_envelope(out, stem, ses, bare=False)
 
     write(
         out / "sns" / "batch-all-types.json",
