@@ -49,7 +49,7 @@ scripts/cdk.sh synth .cache/cdk-synth/default
 scripts/cdk.sh synth .cache/cdk-synth/alternative -- \
     -c SesEventTopicArn=arn:aws:sns:us-east-1:123456789012:existing-ses-events \
     -c IngestTransport=direct -c CreateConfigurationSet=true -c AlertEmail=ops@example.com \
-    -c TableDeletionProtection=false
+    -c TableDeletionProtection=false -c EventLogClass=INFREQUENT_ACCESS
 
 step "clippy"
 cargo clippy --workspace --all-targets --locked "${FEATURES[@]}" -- -D warnings

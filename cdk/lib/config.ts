@@ -10,6 +10,7 @@ export interface SesLedgerSettings {
   CreateConfigurationSet: boolean;
   Architecture: "arm64" | "x86_64";
   EventLogRetentionDays: number;
+  EventLogClass: "STANDARD" | "INFREQUENT_ACCESS";
   HistoryTtlDays: number;
   TenantTags: string;
   FeedbackLoopProviders: string;

@@ -26,7 +26,7 @@ import {
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { SesLedgerSettings } from "./config";
-import { SamTemplate, resourcesOfType } from "./sam-template";
+import { Json, SamTemplate, resourcesOfType } from "./sam-template";
 
 export interface SesLedgerStackProps extends StackProps {
   settings: SesLedgerSettings;
@@ -116,9 +116,14 @@ export class SesLedgerStack extends Stack {
       nonKeyAttributes: recipientIndex.Projection.NonKeyAttributes,
     });
 
+    // The indexed fields are template.yaml's (`FieldIndexPolicies` under `!If StandardEventLog`).
+    const samIndexes = sam.Resources.EventLogGroup.Properties?.FieldIndexPolicies as { "Fn::If": [string, { Fields: string[] }[], Json] };
+    const standardLog = s.EventLogClass === "STANDARD";
     const eventLogGroup = new logs.LogGroup(this, "EventLogGroup", {
       retention: s.EventLogRetentionDays as logs.RetentionDays,
       removalPolicy: RemovalPolicy.RETAIN,
+      logGroupClass: standardLog ? logs.LogGroupClass.STANDARD : logs.LogGroupClass.INFREQUENT_ACCESS,
+      fieldIndexPolicies: standardLog ? samIndexes["Fn::If"][1].map((p) => new logs.FieldIndexPolicy({ fields: p.Fields })) : undefined,
     });
 
     const deadLetters = new sqs.Queue(this, "IngestDeadLetterQueue", {

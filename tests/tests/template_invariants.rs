@@ -21,6 +21,7 @@ const ALTERNATIVE: &[(&str, &str)] = &[
     ("CreateConfigurationSet", "true"),
     ("AlertEmail", "ops@example.com"),
     ("TableDeletionProtection", "false"),
+    ("EventLogClass", "INFREQUENT_ACCESS"),
 ];
 
 fn sam(parameters: &[(&str, &str)]) -> Deployment {
@@ -588,6 +589,33 @@ struct Shape {
     dashboard_widgets: usize,
     outputs: BTreeSet<String>,
     environment: BTreeMap<String, BTreeSet<String>>,
+    /// The event log group's class and indexed fields.
+    event_log: (String, Vec<String>),
+}
+
+/// The log group the ingest function writes the event stream to.
+fn event_log_group(d: &Deployment) -> &Resource {
+    let ingest = d.function_by_description("Normalises");
+    d.target(&ingest.properties["Environment"]["Variables"]["SES_LEDGER_EVENT_LOG_GROUP"])
+        .expect("the event log group is a resource of the stack")
+}
+
+fn event_log(d: &Deployment) -> (String, Vec<String>) {
+    let p = &event_log_group(d).properties;
+    let fields = p["FieldIndexPolicies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|policy| policy["Fields"].as_array().cloned().unwrap_or_default())
+        .filter_map(|f| f.as_str().map(str::to_string))
+        .collect();
+    (
+        p["LogGroupClass"]
+            .as_str()
+            .unwrap_or("STANDARD")
+            .to_string(),
+        fields,
+    )
 }
 
 fn shape(d: &Deployment) -> Shape {
@@ -685,6 +713,7 @@ fn shape(d: &Deployment) -> Shape {
         dashboard_widgets,
         outputs: d.outputs.keys().cloned().collect(),
         environment,
+        event_log: event_log(d),
     }
 }
 
@@ -719,6 +748,10 @@ fn the_cdk_app_deploys_the_same_stack_as_the_sam_template() {
         assert_eq!(
             from_sam.environment, from_cdk.environment,
             "{variant}: function environment"
+        );
+        assert_eq!(
+            from_sam.event_log, from_cdk.event_log,
+            "{variant}: event log class and field indexes"
         );
     }
 }
@@ -901,5 +934,59 @@ fn the_recipient_index_is_what_the_adapter_reads() {
             .map(|a| a.to_string())
             .collect();
         assert_eq!(projected, wanted, "{name}");
+    }
+}
+
+/// CloudWatch Logs field indexes exist only in the Standard log class (PutIndexPolicy: "Only log
+/// groups in the Standard log class support field index policies"), and they speed up only a
+/// query that filters on the indexed field with `=` or `IN`.
+#[test]
+fn the_event_log_indexes_what_the_saved_queries_filter_on_and_only_in_the_standard_class() {
+    for (name, d) in all() {
+        let (class, fields) = event_log(&d);
+        let queries: Vec<String> = d
+            .of_kind("AWS::Logs::QueryDefinition")
+            .map(|q| {
+                q.properties["QueryString"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        if name.ends_with("alternative") {
+            assert_eq!(class, "INFREQUENT_ACCESS", "{name}");
+            assert!(
+                fields.is_empty(),
+                "{name}: indexes on an Infrequent Access group"
+            );
+            continue;
+        }
+        assert_eq!(class, "STANDARD", "{name}");
+        assert_eq!(
+            fields,
+            ["event_id", "recipient", "ses_message_id", "event_type"],
+            "{name}"
+        );
+        for field in ["recipient", "ses_message_id", "event_type"] {
+            let uses = queries.iter().any(|q| {
+                q.lines().any(|l| {
+                    let l = l.trim_start_matches(['|', ' ']);
+                    l.starts_with("filter ")
+                        && (l.contains(&format!("{field} = "))
+                            || l.contains(&format!("{field} in [")))
+                })
+            });
+            assert!(
+                uses,
+                "{name}: no saved query filters on the indexed field {field}"
+            );
+        }
+        // Every saved query over the event log that aggregates starts by narrowing on an index.
+        for q in queries.iter().filter(|q| q.contains("| stats")) {
+            assert!(
+                q.trim_start().starts_with("filter event_type"),
+                "{name}: an aggregate query that scans every event:\n{q}"
+            );
+        }
     }
 }
