@@ -11,7 +11,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use ses_ledger::documents::Documents;
-use ses_ledger::envelope::{split_document, Content, InputError};
+use ses_ledger::envelope::{split_owned_document, Content, InputError};
 use ses_ledger::event::Origin;
 use ses_ledger::normalise::normalise;
 use ses_ledger::usecase::ingest::describe_origin;
@@ -130,7 +130,7 @@ fn normalise_stream(
                 continue;
             }
         };
-        let messages = match split_document(&doc) {
+        let messages = match split_owned_document(doc) {
             Ok(messages) => messages,
             Err(e) => {
                 writeln!(err, "{label}, line {line}: {e}")?;

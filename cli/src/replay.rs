@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 use ses_ledger::documents::Documents;
-use ses_ledger::envelope::{split_document, Inbound, InputError};
+use ses_ledger::envelope::{split_owned_document, Inbound, InputError};
 use ses_ledger::ports::{EventLog, EventStore};
 use ses_ledger::usecase::ingest::{describe_origin, Counts};
 use ses_ledger::usecase::Ingest;
@@ -85,7 +85,7 @@ pub async fn replay<S: EventStore, L: EventLog>(
                 }
                 // The error names the line itself.
                 Err(e) => Err(e.to_string()),
-                Ok(doc) => split_document(&doc).map_err(|e| format!("line {line}: {e}")),
+                Ok(doc) => split_owned_document(doc).map_err(|e| format!("line {line}: {e}")),
             };
             match messages {
                 Ok(messages) => {

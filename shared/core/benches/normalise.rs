@@ -9,7 +9,7 @@ use std::io::Write;
 use chrono::{TimeZone, Utc};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use ses_ledger::documents::Documents;
-use ses_ledger::envelope::{split_document, Content};
+use ses_ledger::envelope::{split_owned_document, Content};
 use ses_ledger::normalise::normalise;
 use ses_ledger::simulate::{generate, Scenario, TenantProfile};
 
@@ -57,7 +57,7 @@ fn ledger_normalise(text: &str, out: &mut Counting) {
     let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
     for (_, doc) in Documents::new(text.as_bytes()) {
         let doc = doc.expect("JSON");
-        for message in split_document(&doc).expect("known shape") {
+        for message in split_owned_document(doc).expect("known shape") {
             if let Content::Ses(ses) = &message.content {
                 for event in normalise(ses, &message.origin, now).expect("normalises") {
                     serde_json::to_writer(&mut *out, &event).expect("writes");

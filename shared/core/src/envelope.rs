@@ -202,6 +202,29 @@ pub fn split_document(doc: &Value) -> Result<Vec<Inbound>, InputError> {
     })
 }
 
+/// [`split_document`] of a document the caller no longer needs: a bare SES message (one line of
+/// a Firehose dump, what `normalise` and `replay` mostly read) is moved into its [`Inbound`]
+/// rather than copied.
+pub fn split_owned_document(doc: Value) -> Result<Vec<Inbound>, InputError> {
+    // The shapes split_document tries before a bare SES message keep their precedence.
+    let wrapped = doc.as_object().is_some_and(|o| {
+        o.contains_key("Records")
+            || (o.contains_key("requestPayload") && o.contains_key("requestContext"))
+            || o.get("Messages").is_some_and(Value::is_array)
+            || o.contains_key("detail-type")
+    });
+    if !wrapped && is_ses(&doc) {
+        return Ok(vec![Inbound {
+            origin: Origin {
+                transport: Some(Transport::Raw),
+                ..Origin::default()
+            },
+            content: ses_content(doc, "the document"),
+        }]);
+    }
+    split_document(&doc)
+}
+
 /// True for an SES message in either format.
 pub fn is_ses(value: &Value) -> bool {
     value

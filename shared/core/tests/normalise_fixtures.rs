@@ -8,7 +8,7 @@ use serde_json::json;
 use serde_json::Value;
 use ses_ledger::documents::parse_documents;
 use ses_ledger::envelope::InputError;
-use ses_ledger::envelope::{split_document, Content, Inbound, Skip};
+use ses_ledger::envelope::{split_document, split_owned_document, Content, Inbound, Skip};
 use ses_ledger::event::*;
 use ses_ledger::event::{PayloadFormat, Transport};
 use ses_ledger::normalise::normalise;
@@ -795,6 +795,35 @@ fn not_ses_at_the_top() {
     ));
 }
 
+/// `normalise` and `replay` move each document into the split; every fixture, in every folder,
+/// splits exactly as the borrowing split does.
+#[test]
+fn moving_a_document_splits_it_as_borrowing_it_does() {
+    let mut documents = 0;
+    for folder in [
+        "ses/notification",
+        "ses/event-publishing",
+        "sns",
+        "sqs",
+        "eventbridge",
+        "dlq",
+        "skipped",
+        "oddities",
+        "tenants/ses",
+        "tenants/sns",
+    ] {
+        for (name, doc) in fixtures_in(folder) {
+            assert_eq!(
+                split_owned_document(doc.clone()),
+                split_document(&doc),
+                "{folder}/{name}"
+            );
+            documents += 1;
+        }
+    }
+    assert!(documents > 50, "{documents} fixtures");
+}
+
 mod never_panics {
     use super::*;
     use proptest::prelude::*;
@@ -829,6 +858,10 @@ mod never_panics {
                 Just("Message".to_string()),
                 Just("body".to_string()),
                 Just("detail".to_string()),
+                Just("detail-type".to_string()),
+                Just("Messages".to_string()),
+                Just("requestPayload".to_string()),
+                Just("requestContext".to_string()),
                 "[a-z]{1,6}",
             ];
             prop_oneof![
@@ -840,6 +873,11 @@ mod never_panics {
     }
 
     fn run(doc: &Value) {
+        assert_eq!(
+            split_owned_document(doc.clone()),
+            split_document(doc),
+            "moving the document changes what it splits into: {doc}"
+        );
         if let Ok(messages) = split_document(doc) {
             for m in messages {
                 if let Some(ses) = m.content.ses() {
