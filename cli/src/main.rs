@@ -4,6 +4,7 @@
 
 mod common;
 mod evidence;
+mod forget;
 mod lookup;
 mod normalise;
 mod replay;
@@ -53,6 +54,19 @@ enum Command {
     /// Exit 0 if the address is suppressed (do not send), 1 if it may be mailed, 2 on error.
     Suppressed {
         address: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Erase an address: delete its event items and suppression state (an erasure request).
+    ///
+    /// A dry run unless --yes is given. The counters hold no address and are kept, so the rates
+    /// do not change; the event log's lines stay until its retention expires. Running it again
+    /// deletes nothing more.
+    Forget {
+        address: String,
+        /// Delete what was found (default: only list it).
+        #[arg(long)]
+        yes: bool,
         #[command(flatten)]
         target: Target,
     },
@@ -138,6 +152,16 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Forget {
+            address,
+            yes,
+            target,
+        } => {
+            let ledger = target.ledger(&target.sdk_config().await).await?;
+            let forgotten = forget::forget(&ledger, &address, yes).await?;
+            println!("{}", forgotten.report(&target.log_group));
+            Ok(ExitCode::SUCCESS)
         }
         Command::Message {
             ses_message_id,

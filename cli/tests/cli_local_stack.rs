@@ -532,3 +532,118 @@ async fn replay_takes_dead_letter_queue_contents_as_saved() {
         "{notes}"
     );
 }
+
+/// An erasure request: `forget` lists, then deletes, every item naming the address and nothing
+/// else; the counters (and so the rates) stay as they were, even after the stream has carried the
+/// deletions to the count function; a second run finds nothing.
+#[tokio::test]
+async fn forget_erases_one_recipient_and_keeps_the_counters() {
+    let aws = local_aws().await;
+    let config = fresh_ledger_with_stream(&aws, "cliforget").await;
+    let ddb = aws_sdk_dynamodb::Client::new(&aws);
+    let sns = repo_root().join("events/sns");
+    let replay = run(
+        &config,
+        &["replay", "--quiet", sns.to_str().unwrap_or_default()],
+    );
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    count_stream(&aws, &config).await;
+    let before = scan_all(&ddb, &config.table_name).await;
+    let gone = "recipient@example.com";
+    let names_it =
+        |i: &Item| attr_s(i, "rcpt") == gone || attr_s(i, "pk") == format!("RCPT#{gone}");
+    let theirs = before.iter().filter(|i| names_it(i)).count();
+    let their_events = before.iter().filter(|i| attr_s(i, "rcpt") == gone).count();
+    let their_messages: BTreeSet<String> = before
+        .iter()
+        .filter(|i| attr_s(i, "rcpt") == gone)
+        .map(|i| attr_s(i, "pk"))
+        .collect();
+    assert!(
+        their_events >= 5 && theirs == their_events + 1,
+        "the official examples give recipient@example.com events and a suppression state: {their_events} of {theirs}"
+    );
+    let counters = |items: &[Item]| -> Vec<Item> {
+        items
+            .iter()
+            .filter(|i| attr_s(i, "pk").starts_with("CNT#"))
+            .cloned()
+            .collect()
+    };
+    assert!(!counters(&before).is_empty(), "the stream was counted");
+
+    // A dry run by default, and the address is normalised as ingest normalised it.
+    let dry = run(&config, &["forget", "recipient@EXAMPLE.com"]);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let text = stdout(&dry);
+    assert!(
+        text.starts_with(&format!(
+            "{gone}: {their_events} event items of {} messages, and its suppression state\ndry run",
+            their_messages.len()
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        scan_all(&ddb, &config.table_name).await,
+        before,
+        "a dry run deletes nothing"
+    );
+
+    let erased = run(&config, &["forget", "recipient@EXAMPLE.com", "--yes"]);
+    assert!(
+        erased.status.success(),
+        "{}",
+        String::from_utf8_lossy(&erased.stderr)
+    );
+    let text = stdout(&erased);
+    assert!(text.contains("\ndeleted."), "{text}");
+    assert!(
+        text.contains(&format!("the event log {} keeps", config.event_log_group)),
+        "says what it cannot delete: {text}"
+    );
+    let after = scan_all(&ddb, &config.table_name).await;
+    let kept: Vec<Item> = before.iter().filter(|i| !names_it(i)).cloned().collect();
+    assert_eq!(
+        after, kept,
+        "exactly the address's items are gone, every other item is untouched"
+    );
+    assert!(
+        scan_index(&ddb, &config.table_name, "by_recipient")
+            .await
+            .iter()
+            .all(|i| attr_s(i, "rcpt") != gone),
+        "and its index entries"
+    );
+    // The deletions reach the count function as REMOVE records; they count nothing.
+    count_stream(&aws, &config).await;
+    assert_eq!(
+        counters(&scan_all(&ddb, &config.table_name).await),
+        counters(&before),
+        "the counters are unchanged"
+    );
+
+    let lookup = run(&config, &["recipient", gone, "--output", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&lookup)).expect("json");
+    assert_eq!(json["history"], serde_json::json!([]), "{json}");
+    assert_eq!(run(&config, &["suppressed", gone]).status.code(), Some(1));
+
+    let again = run(&config, &["forget", gone, "--yes"]);
+    assert!(again.status.success());
+    assert!(
+        stdout(&again).starts_with(&format!("{gone}: nothing stored\nnothing to delete")),
+        "{}",
+        stdout(&again)
+    );
+    assert!(scan_all(&ddb, &config.table_name)
+        .await
+        .iter()
+        .all(|i| !names_it(i)));
+}

@@ -165,6 +165,56 @@ pub trait LedgerReader: Send + Sync {
     ) -> impl Future<Output = Result<Vec<RecipientEvent>, StoreError>> + Send;
 }
 
+/// One stored event of a recipient, by what identifies it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StoredEvent {
+    pub ses_message_id: String,
+    pub event_id: String,
+}
+
+/// Everything the ledger stores that names one recipient: what `ses-ledger forget` erases. The
+/// counters and the scope registry name no address and are not part of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecipientItems {
+    /// The recipient's event items, expired or not.
+    pub events: Vec<StoredEvent>,
+    /// Whether a suppression state is stored for the address.
+    pub suppression_state: bool,
+}
+
+impl RecipientItems {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && !self.suppression_state
+    }
+
+    /// How many SES messages the events belong to.
+    pub fn messages(&self) -> usize {
+        let ids: std::collections::BTreeSet<&str> = self
+            .events
+            .iter()
+            .map(|e| e.ses_message_id.as_str())
+            .collect();
+        ids.len()
+    }
+}
+
+/// Erases what the ledger stores about one recipient (erasure requests).
+pub trait RecipientEraser: Send + Sync {
+    /// Finds every item that names the (normalised) address.
+    fn recipient_items(
+        &self,
+        address: &str,
+    ) -> impl Future<Output = Result<RecipientItems, StoreError>> + Send;
+
+    /// Deletes `items`, the recipient's as [`RecipientEraser::recipient_items`] found them. An
+    /// item already gone is no error, so a repeated erasure succeeds and changes nothing.
+    fn erase(
+        &self,
+        address: &str,
+        items: &RecipientItems,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
 /// Reads hourly counters and the scopes that have them.
 pub trait CounterReader: Send + Sync {
     /// Every scope that has counted something.

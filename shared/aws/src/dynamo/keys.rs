@@ -36,6 +36,14 @@ pub fn message_event_sk(event_id: &str) -> String {
     format!("{EVENT_SK_PREFIX}{event_id}")
 }
 
+/// The SES message id and event id of an event item's keys; None for any other item.
+pub fn event_of_keys(pk: &str, sk: &str) -> Option<(String, String)> {
+    Some((
+        pk.strip_prefix(MESSAGE_PK_PREFIX)?.to_string(),
+        sk.strip_prefix(EVENT_SK_PREFIX)?.to_string(),
+    ))
+}
+
 pub fn recipient_pk(address: &str) -> String {
     format!("RCPT#{address}")
 }

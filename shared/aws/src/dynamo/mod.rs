@@ -10,7 +10,8 @@
 //! The adapter is split by what it does: `keys` (the key design), `items` (every AttributeValue
 //! mapping, each forward beside its reverse), `write` (the exactly-once `EventStore`), `stream`
 //! and `tally` (counting from the change stream), `read`
-//! (history, summaries, counters, alert state) and `table` (creating the table for local stacks).
+//! (history, summaries, counters, alert state), `erase` (a recipient's items, for erasure requests)
+//! and `table` (creating the table for local stacks).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -36,6 +37,7 @@ use ses_ledger::rates::{HourlyCounts, Totals};
 use ses_ledger::summary::{RecipientSummary, Suppression, SuppressionPolicy, SuppressionReason};
 
 mod capacity;
+mod erase;
 mod items;
 pub mod keys;
 mod read;

@@ -349,7 +349,7 @@ fn classify_cancellation(error: &SdkError<TransactWriteItemsError>) -> Option<Ca
 }
 
 /// Exponential backoff with jitter derived from the attempt and a caller value (no RNG needed).
-fn backoff(attempt: u32, salt: &str) -> Duration {
+pub(super) fn backoff(attempt: u32, salt: &str) -> Duration {
     let base = 20u64 << attempt.min(5);
     let jitter = salt.bytes().fold(attempt as u64, |a, b| {
         a.wrapping_mul(31).wrapping_add(b as u64)
