@@ -29,7 +29,9 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE="${ROOT}/.local-stack"
+# SES_LEDGER_STACK_STATE: the same state folder as scripts/local-stack.sh (a second stack beside
+# a test run).
+STATE="${SES_LEDGER_STACK_STATE:-${ROOT}/.local-stack}"
 STACK_ENV="${STATE}/env"
 PID_FILE="${STATE}/lambda-watch.pid"
 LOG_FILE="${STATE}/lambda-watch.log"
