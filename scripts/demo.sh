@@ -102,5 +102,6 @@ if "${CLI}" suppressed "${complainer}"; then echo "=> do not send"; else echo "=
 say "10. The evidence folder for an SES review case"
 "${CLI}" evidence --from "$(date -u -d "-${DAYS} days" +%F)" --to "$(date -u +%F)" --out "${OUT}/evidence"
 sed -n '1,60p' "${OUT}/evidence/summary.md"
+echo "The same with charts, in one page that needs no network: ${OUT}/evidence/report.html"
 
 say "Done. Everything is in ${OUT}; the local stack is being stopped."

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this), on a fresh machine:
-# installs the local AWS stand-ins and the template tools into .cache/, checks formatting, checks
+# installs the local AWS stand-ins and the template tools into .cache/ (and Debian's Chromium, for
+# the report page's browser test, with apt-get), checks formatting, checks
 # the SAM template (cfn-lint, sam validate --lint, checkov) and synthesises the CDK app (cdk-nag,
 # cfn-lint), builds, lints, starts DynamoDB Local and moto on free loopback ports, starts the built
 # function binaries under the Runtime API emulator, runs every test, and stops what it started.
@@ -24,6 +25,8 @@ trap cleanup EXIT
 
 step "install local stack and template tools"
 scripts/local-stack.sh install
+# Debian's headless Chromium renders the report pages in the CLI's browser test.
+scripts/install-chromium.sh
 
 step "format"
 cargo fmt --all -- --check

@@ -7,11 +7,15 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use ses_ledger::alarm::{SesFigure, Thresholds};
 use ses_ledger::counters::{Metric, Scope};
 use ses_ledger::event::{EventType, RecipientEvent};
 use ses_ledger::insights;
 use ses_ledger::ports::CounterReader;
 use ses_ledger::rates::{over_period, HourlyCounts, WindowRates};
+
+use crate::charts::{self, Charts, SesToday};
+use crate::html;
 
 pub struct Period {
     pub from: DateTime<Utc>,
@@ -92,6 +96,44 @@ pub struct EvidenceFiles {
     pub bounces_csv: String,
     pub daily_csv: String,
     pub queries: String,
+    pub charts: Charts,
+    /// The summary, the charts and the tables in one page that needs no network.
+    pub report_html: String,
+}
+
+/// What the pictures are drawn against: SES's levels and, when read, SES's own figures now.
+pub struct PictureContext {
+    pub complaint: Thresholds,
+    pub bounce: Thresholds,
+    /// SES's complaint and bounce figures for the account; None when not read (`--no-ses`).
+    pub ses: Option<(SesFigure, SesFigure)>,
+    pub now: DateTime<Utc>,
+}
+
+impl PictureContext {
+    fn ses_today(&self) -> SesToday {
+        let reported = |f: &SesFigure| match f {
+            SesFigure::Reported(v) => Some(*v),
+            _ => None,
+        };
+        SesToday {
+            date: Some(self.now.date_naive()),
+            complaint: self.ses.as_ref().and_then(|s| reported(&s.0)),
+            bounce: self.ses.as_ref().and_then(|s| reported(&s.1)),
+        }
+    }
+
+    fn describe_ses(&self) -> String {
+        match &self.ses {
+            None => "not read (--no-ses)".into(),
+            Some((complaint, bounce)) => format!(
+                "read {} (`AWS/SES` `Reputation.ComplaintRate` and `Reputation.BounceRate`, over SES's own window, not this period): complaint rate {}, bounce rate {}",
+                ses_ledger::timestamp::format_timestamp(self.now),
+                complaint.describe(),
+                bounce.describe()
+            ),
+        }
+    }
 }
 
 /// Builds every file from counters and events. Pure apart from reading counters.
@@ -101,6 +143,7 @@ pub async fn build(
     period: &Period,
     log_group: &str,
     feedback_loop_providers: &[String],
+    pictures: &PictureContext,
 ) -> anyhow::Result<EvidenceFiles> {
     let last_bucket = period.to - Duration::hours(1);
     let account = counters
@@ -197,6 +240,11 @@ pub async fn build(
     writeln!(summary, "| feedback-loop complaint rate | complaints not from the suppression list / deliveries to {} | {} |", feedback_loop_providers.join(", "), overall.feedback_loop_complaint.describe())?;
     writeln!(summary, "| bounce rate (SES rules) | Permanent bounces except OnAccountSuppressionList and OnTenantSuppressionList / {} | {} |\n", match overall.bounce_base { ses_ledger::rates::BounceBase::Sends => "sends", ses_ledger::rates::BounceBase::DeliveryAttempts => "deliveries + bounces" }, overall.bounce.describe())?;
     writeln!(summary, "SES computes its complaint rate only over mail to providers that send it complaint feedback (Gmail does not); the feedback-loop figure is the comparable one.\n")?;
+    writeln!(
+        summary,
+        "SES's own figures for the account: {}.\n",
+        pictures.describe_ses()
+    )?;
     writeln!(summary, "## Daily volumes (account)\n\n{daily_md}")?;
     if !per_scope.is_empty() {
         writeln!(summary, "## By configuration set, tenant and provider\n")?;
@@ -312,7 +360,27 @@ pub async fn build(
         insights::complaints(&Scope::Account),
         insights::hard_bounces(&Scope::Account),
     );
+    let first_day = period.from.date_naive();
+    let last_day = (period.to - Duration::days(1)).date_naive();
+    let charts = charts::draw(
+        &charts::days(&account, first_day, last_day),
+        &pictures.complaint,
+        &pictures.bounce,
+        pictures.ses_today(),
+    )?;
+    let report_html = html::page(
+        &format!("SES sending evidence, {first_day} to {last_day}"),
+        &format!(
+            "ses-ledger, {}. The files beside this page: summary.md, complaints.csv, bounces.csv, daily.csv, queries.md and the charts as SVG.",
+            ses_ledger::timestamp::format_timestamp(pictures.now)
+        ),
+        &charts,
+        // The page has the title already.
+        summary.split_once('\n').map_or("", |(_title, rest)| rest),
+    );
     Ok(EvidenceFiles {
+        charts,
+        report_html,
         summary,
         complaints_csv: String::from_utf8(complaints_csv.into_inner()?)?,
         bounces_csv: String::from_utf8(bounces_csv.into_inner()?)?,
@@ -329,8 +397,12 @@ pub fn write(dir: &Path, files: &EvidenceFiles) -> anyhow::Result<()> {
         ("bounces.csv", &files.bounces_csv),
         ("daily.csv", &files.daily_csv),
         ("queries.md", &files.queries),
+        ("report.html", &files.report_html),
     ] {
         std::fs::write(dir.join(name), text)?;
+    }
+    for (name, _, svg) in files.charts.files() {
+        std::fs::write(dir.join(name), svg)?;
     }
     Ok(())
 }

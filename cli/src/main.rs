@@ -2,9 +2,11 @@
 //! only parses the arguments and dispatches. AWS-facing commands use the standard credential
 //! chain and region, and `--endpoint-url` or `AWS_ENDPOINT_URL*` for a local stack.
 
+mod charts;
 mod common;
 mod evidence;
 mod forget;
+mod html;
 mod lookup;
 mod normalise;
 mod replay;
@@ -14,9 +16,11 @@ mod simulate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand};
-use ses_ledger::alarm::AlarmConfig;
+use ses_ledger::alarm::{AlarmConfig, RateKind};
+use ses_ledger::counters::Scope;
 use ses_ledger::usecase::Ingest;
 use ses_ledger_aws::cloudwatch_metrics::CloudWatchReputation;
 
@@ -88,10 +92,15 @@ enum Command {
         no_ses: bool,
         #[arg(long, value_enum, default_value = "table")]
         output: Output,
+        /// Also write the report as one self-contained HTML page, with charts of the account's
+        /// days over the longest window.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
         #[command(flatten)]
         target: Target,
     },
-    /// Write a folder for an SES review case: summary, CSVs of the events, reproducing queries.
+    /// Write a folder for an SES review case: summary, CSVs of the events, reproducing queries,
+    /// charts (SVG) and report.html, which shows them together with no network.
     Evidence {
         /// First day (UTC), e.g. 2026-11-01.
         #[arg(long)]
@@ -101,6 +110,9 @@ enum Command {
         to: NaiveDate,
         #[arg(long, default_value = "ses-evidence")]
         out: PathBuf,
+        /// Do not read SES's reputation metrics from CloudWatch.
+        #[arg(long)]
+        no_ses: bool,
         #[command(flatten)]
         target: Target,
     },
@@ -180,6 +192,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             scope,
             no_ses,
             output,
+            html,
             target,
         } => {
             let sdk = target.sdk_config().await;
@@ -187,28 +200,69 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let config = AlarmConfig::from_env()?;
             let reputation =
                 (!no_ses).then(|| CloudWatchReputation::new(aws_sdk_cloudwatch::Client::new(&sdk)));
+            let now = Utc::now();
             let reports =
-                report::collect(&ledger, reputation.as_ref(), &config, &scope, Utc::now()).await?;
+                report::collect(&ledger, reputation.as_ref(), &config, &scope, now).await?;
             report::print(&reports, output)?;
+            if let Some(file) = html {
+                let page = report::html(&reports, &ledger, &config, now).await?;
+                std::fs::write(&file, page)
+                    .with_context(|| format!("writing {}", file.display()))?;
+                eprintln!("wrote {}", file.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Evidence {
             from,
             to,
             out,
+            no_ses,
             target,
         } => {
             let sdk = target.sdk_config().await;
             let ledger = target.ledger(&sdk).await?;
             let period = evidence::Period::from_dates(from, to)?;
+            let config = AlarmConfig::from_env()?;
+            let now = Utc::now();
+            let ses = if no_ses {
+                None
+            } else {
+                let reputation = Some(CloudWatchReputation::new(aws_sdk_cloudwatch::Client::new(
+                    &sdk,
+                )));
+                Some((
+                    report::ses_figure(
+                        reputation.as_ref(),
+                        &Scope::Account,
+                        RateKind::Complaint,
+                        now,
+                    )
+                    .await,
+                    report::ses_figure(reputation.as_ref(), &Scope::Account, RateKind::Bounce, now)
+                        .await,
+                ))
+            };
+            let pictures = evidence::PictureContext {
+                complaint: config.complaint,
+                bounce: config.bounce,
+                ses,
+                now,
+            };
             let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
             let events = evidence::fetch_events(&logs, &target.log_group, &period).await?;
             let providers = ledger.config().feedback_loop_providers.clone();
-            let files =
-                evidence::build(&ledger, &events, &period, &target.log_group, &providers).await?;
+            let files = evidence::build(
+                &ledger,
+                &events,
+                &period,
+                &target.log_group,
+                &providers,
+                &pictures,
+            )
+            .await?;
             evidence::write(&out, &files)?;
             println!(
-                "wrote {} (summary.md, complaints.csv, bounces.csv, daily.csv, queries.md)",
+                "wrote {} (report.html, summary.md, complaints.csv, bounces.csv, daily.csv, queries.md, daily-volume.svg, complaint-rate.svg, bounce-rate.svg)",
                 out.display()
             );
             Ok(ExitCode::SUCCESS)

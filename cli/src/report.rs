@@ -8,7 +8,9 @@ use ses_ledger::counters::{bucket_of, Metric, Scope};
 use ses_ledger::ports::{CounterReader, ReputationSource};
 use ses_ledger::rates::{compute, lookback, WindowRates};
 
+use crate::charts::{self, SesToday};
 use crate::common::{print_rows, Output};
+use crate::html;
 
 #[derive(Debug, Serialize)]
 pub struct ScopeReport {
@@ -49,7 +51,7 @@ pub async fn collect(
 }
 
 /// SES's figure; an unreachable CloudWatch reads as missing, with the reason on stderr.
-async fn ses_figure(
+pub async fn ses_figure(
     reputation: Option<&impl ReputationSource>,
     scope: &Scope,
     kind: RateKind,
@@ -72,19 +74,20 @@ fn short(f: &SesFigure) -> String {
     }
 }
 
-pub fn print(reports: &[ScopeReport], output: Output) -> anyhow::Result<()> {
-    let header = [
-        "scope",
-        "window",
-        "naive complaint",
-        "feedback-loop complaint",
-        "bounce (SES rules)",
-        "SES complaint",
-        "SES bounce",
-        // Events with a value SES does not document: a non-zero count means the event log's
-        // `undocumented_values` is worth a look before trusting the rates.
-        "undocumented",
-    ];
+const HEADER: [&str; 8] = [
+    "scope",
+    "window",
+    "naive complaint",
+    "feedback-loop complaint",
+    "bounce (SES rules)",
+    "SES complaint",
+    "SES bounce",
+    // Events with a value SES does not document: a non-zero count means the event log's
+    // `undocumented_values` is worth a look before trusting the rates.
+    "undocumented",
+];
+
+fn rows(reports: &[ScopeReport]) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     for r in reports {
         for w in &r.windows {
@@ -100,5 +103,60 @@ pub fn print(reports: &[ScopeReport], output: Output) -> anyhow::Result<()> {
             ]);
         }
     }
-    print_rows(output, &header, &rows, &serde_json::to_value(reports)?)
+    rows
+}
+
+pub fn print(reports: &[ScopeReport], output: Output) -> anyhow::Result<()> {
+    print_rows(
+        output,
+        &HEADER,
+        &rows(reports),
+        &serde_json::to_value(reports)?,
+    )
+}
+
+/// `report --html`: the account's days over the report's longest window as pictures, and every
+/// scope's windows as a table, in one self-contained page.
+pub async fn html(
+    reports: &[ScopeReport],
+    counters: &impl CounterReader,
+    config: &AlarmConfig,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let to = bucket_of(now);
+    let from = to - lookback(&config.windows);
+    let hours = counters.hourly(&Scope::Account, from, to).await?;
+    let account = reports.iter().find(|r| r.scope == Scope::Account);
+    let figure = |f: Option<&SesFigure>| match f {
+        Some(SesFigure::Reported(v)) => Some(*v),
+        _ => None,
+    };
+    let charts = charts::draw(
+        &charts::days(&hours, from.date_naive(), now.date_naive()),
+        &config.complaint,
+        &config.bounce,
+        SesToday {
+            date: Some(now.date_naive()),
+            complaint: figure(account.map(|a| &a.ses_complaint)),
+            bounce: figure(account.map(|a| &a.ses_bounce)),
+        },
+    )?;
+    let body = format!(
+        "## Rates by scope and window\n\nNaive: complaints / all deliveries. Feedback-loop: complaints / deliveries to the providers that send SES complaint feedback ({}), the rate SES judges. Bounce: permanent bounces not from a suppression list, as SES counts them. SES's figures are its own, over its own window.\n\n{}",
+        config.feedback_loop_providers.join(", "),
+        html::markdown_table(&HEADER, &rows(reports))
+    );
+    Ok(html::page(
+        &format!(
+            "ses-ledger report, {} to {}",
+            from.date_naive(),
+            now.date_naive()
+        ),
+        &format!(
+            "Read {}; the charts cover the account over the report's longest window, the table every scope.",
+            ses_ledger::timestamp::format_timestamp(now)
+        ),
+        &charts,
+        &body,
+    ))
 }
