@@ -56,9 +56,7 @@ fn state_text(suppression: Option<&Suppression>, known: bool) -> String {
 
 /// Normalises what the operator typed the way ingest normalises recipients.
 pub fn normalise_address(address: &str) -> String {
-    ses_ledger::address::parse_address(address)
-        .map(|a| a.normalised)
-        .unwrap_or_else(|| address.trim().to_string())
+    ses_ledger::address::ledger_key(address)
 }
 
 pub async fn recipient(

@@ -12,6 +12,7 @@ mod normalise;
 mod replay;
 mod report;
 mod simulate;
+mod suppression;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +24,7 @@ use ses_ledger::alarm::{AlarmConfig, RateKind};
 use ses_ledger::counters::Scope;
 use ses_ledger::usecase::Ingest;
 use ses_ledger_aws::cloudwatch_metrics::CloudWatchReputation;
+use ses_ledger_aws::ses_suppression::SesAccountSuppressionList;
 
 use common::{Output, Target};
 
@@ -129,6 +131,30 @@ enum Command {
     },
     /// Generate a realistic, seeded SES event stream.
     Simulate(simulate::SimulateArgs),
+    /// The ledger's suppressed addresses beside SES's account-level suppression list.
+    #[command(subcommand)]
+    Suppression(SuppressionCommand),
+}
+
+#[derive(Subcommand)]
+enum SuppressionCommand {
+    /// Every address either list holds, with each list's reason: agree, other reason, ledger
+    /// only, SES only. Reads the whole ledger table (a Scan) and every page of SES's list.
+    Diff {
+        #[arg(long, value_enum, default_value = "table")]
+        output: Output,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Add to SES's list the addresses only the ledger suppresses (complaints as COMPLAINT, both
+    /// bounce rules as BOUNCE). A dry run unless --apply; never changes an entry SES has.
+    Push {
+        /// Add them (default: only list them).
+        #[arg(long)]
+        apply: bool,
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 #[tokio::main]
@@ -291,6 +317,22 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Suppression(SuppressionCommand::Diff { output, target }) => {
+            let sdk = target.sdk_config().await;
+            let ledger = target.ledger(&sdk).await?;
+            let ses = SesAccountSuppressionList::new(aws_sdk_sesv2::Client::new(&sdk));
+            let compared = suppression::diff(&ledger, &ses).await?;
+            suppression::print(&compared, output)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Suppression(SuppressionCommand::Push { apply, target }) => {
+            let sdk = target.sdk_config().await;
+            let ledger = target.ledger(&sdk).await?;
+            let ses = SesAccountSuppressionList::new(aws_sdk_sesv2::Client::new(&sdk));
+            let pushed = suppression::push(&ledger, &ses, apply).await?;
+            println!("{}", pushed.report());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Simulate(args) if args.ingest => {
             let sdk = args.target.sdk_config().await;
             let ledger = args.target.ledger(&sdk).await?;
@@ -349,6 +391,8 @@ mod tests {
             "evidence",
             "replay",
             "simulate",
+            "forget",
+            "suppression",
         ] {
             let err = Cli::try_parse_from(["ses-ledger", name, "--help"])
                 .err()

@@ -3,6 +3,7 @@
 //! in parallel without seeing each other's writes.
 
 pub mod faults;
+pub mod ses_v2;
 pub mod template;
 
 use std::collections::{BTreeMap, HashMap};

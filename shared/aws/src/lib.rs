@@ -8,6 +8,8 @@ pub mod cloudwatch_logs;
 pub mod cloudwatch_metrics;
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;
+#[cfg(feature = "sesv2")]
+pub mod ses_suppression;
 #[cfg(feature = "sns")]
 pub mod sns;
 pub mod telemetry;

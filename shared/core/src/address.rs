@@ -19,6 +19,15 @@ pub struct Address {
 /// any server accepts, and SES never reports one.
 pub const MAX_ADDRESS_BYTES: usize = 254;
 
+/// The text the ledger keys a recipient by: the normalised address, or the trimmed text when it
+/// is no address (kept as given, never dropped). Lookups, erasure and the suppression-list
+/// comparison key what they are given the same way as ingest keys what SES sends.
+pub fn ledger_key(text: &str) -> String {
+    parse_address(text)
+        .map(|a| a.normalised)
+        .unwrap_or_else(|| text.trim().to_string())
+}
+
 /// Parses one address, with or without a display name. `None` when there is no `@` with text on
 /// both sides, when the text holds something other than one address (a list, stray spaces), or
 /// when it is longer than [`MAX_ADDRESS_BYTES`]. An internationalised domain is written in its

@@ -31,6 +31,7 @@ pub mod ses;
 #[cfg(feature = "simulate")]
 pub mod simulate;
 pub mod summary;
+pub mod suppression_list;
 pub mod tally;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;

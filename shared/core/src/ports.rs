@@ -215,6 +215,28 @@ pub trait RecipientEraser: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// Every address the ledger suppresses (`ses-ledger suppression diff`).
+pub trait SuppressedAddresses: Send + Sync {
+    fn suppressed_addresses(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::suppression_list::LedgerSuppressed>, StoreError>> + Send;
+}
+
+/// SES's account-level suppression list.
+pub trait SesSuppressionList: Send + Sync {
+    /// Every entry, all pages.
+    fn entries(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::suppression_list::SesSuppressed>, StoreError>> + Send;
+
+    /// Adds one address (SES keeps one entry per address, so adding it twice is one entry).
+    fn add(
+        &self,
+        address: &str,
+        reason: crate::suppression_list::SesSuppressionReason,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
 /// Reads hourly counters and the scopes that have them.
 pub trait CounterReader: Send + Sync {
     /// Every scope that has counted something.

@@ -27,6 +27,7 @@ pub const SCOPES_PK: &str = "SCOPES";
 pub const EVENT_SK_PREFIX: &str = "EVT#";
 
 pub const MESSAGE_PK_PREFIX: &str = "MSG#";
+pub const RECIPIENT_PK_PREFIX: &str = "RCPT#";
 
 pub fn message_pk(ses_message_id: &str) -> String {
     format!("{MESSAGE_PK_PREFIX}{ses_message_id}")
@@ -45,7 +46,12 @@ pub fn event_of_keys(pk: &str, sk: &str) -> Option<(String, String)> {
 }
 
 pub fn recipient_pk(address: &str) -> String {
-    format!("RCPT#{address}")
+    format!("{RECIPIENT_PK_PREFIX}{address}")
+}
+
+/// The address of a recipient item's partition key; None for any other item.
+pub fn recipient_of_pk(pk: &str) -> Option<&str> {
+    pk.strip_prefix(RECIPIENT_PK_PREFIX)
 }
 
 pub fn counter_pk(scope: &Scope) -> String {

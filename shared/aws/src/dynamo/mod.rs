@@ -10,8 +10,8 @@
 //! The adapter is split by what it does: `keys` (the key design), `items` (every AttributeValue
 //! mapping, each forward beside its reverse), `write` (the exactly-once `EventStore`), `stream`
 //! and `tally` (counting from the change stream), `read`
-//! (history, summaries, counters, alert state), `erase` (a recipient's items, for erasure requests)
-//! and `table` (creating the table for local stacks).
+//! (history, summaries, counters, alert state), `erase` (a recipient's items, for erasure requests),
+//! `suppressed` (every suppressed address) and `table` (creating the table for local stacks).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -42,6 +42,7 @@ mod items;
 pub mod keys;
 mod read;
 pub mod stream;
+mod suppressed;
 mod table;
 mod tally;
 mod write;

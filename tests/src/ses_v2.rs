@@ -1,0 +1,176 @@
+//! A loopback stand-in for SES v2's account-level suppression list, for the tests of `ses-ledger
+//! suppression`: moto 5.2.5 has no `ListSuppressedDestinations` or `PutSuppressedDestination`.
+//! It speaks the two operations' REST-JSON wire format as the SES v2 API reference gives it
+//! (`GET` and `PUT /v2/email/suppression/addresses`), pages the list with `NextToken` at a page
+//! size of its own (so a test sees more than one page), and ignores the SigV4 signature. It is
+//! the only stand-in of this project that is not an emulator of AWS's making; what it cannot show
+//! is in docs/deployment.md.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+
+#[derive(Default)]
+struct State {
+    /// Address -> (reason, last update in epoch seconds).
+    entries: BTreeMap<String, (String, i64)>,
+    list_calls: usize,
+    put_calls: usize,
+}
+
+pub struct SuppressionListStub {
+    /// `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL_SESV2`.
+    pub url: String,
+    page_size: usize,
+    state: Arc<Mutex<State>>,
+}
+
+impl SuppressionListStub {
+    /// Serves on a free loopback port until the runtime ends, with `entries` (address, reason)
+    /// already listed.
+    pub async fn start(page_size: usize, entries: &[(&str, &str)]) -> SuppressionListStub {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let state = Arc::new(Mutex::new(State::default()));
+        {
+            let mut s = state.lock().expect("state");
+            for (address, reason) in entries {
+                s.entries
+                    .insert(address.to_string(), (reason.to_string(), 1_700_000_000));
+            }
+        }
+        let served = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let state = served.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let state = state.clone();
+                        async move { Ok::<_, Infallible>(answer(request, &state, page_size).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        SuppressionListStub {
+            url,
+            page_size,
+            state,
+        }
+    }
+
+    /// Address -> reason, as the list stands.
+    pub fn entries(&self) -> BTreeMap<String, String> {
+        let s = self.state.lock().expect("state");
+        s.entries
+            .iter()
+            .map(|(a, (r, _))| (a.clone(), r.clone()))
+            .collect()
+    }
+
+    /// (ListSuppressedDestinations calls, PutSuppressedDestination calls) so far.
+    pub fn calls(&self) -> (usize, usize) {
+        let s = self.state.lock().expect("state");
+        (s.list_calls, s.put_calls)
+    }
+
+    pub fn page_size(&self) -> usize {
+        self.page_size
+    }
+}
+
+fn reply(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn bad_request(message: &str) -> Response<Full<Bytes>> {
+    let mut r = reply(StatusCode::BAD_REQUEST, json!({ "message": message }));
+    r.headers_mut().insert(
+        "x-amzn-errortype",
+        hyper::header::HeaderValue::from_static("BadRequestException"),
+    );
+    r
+}
+
+async fn answer(
+    request: Request<Incoming>,
+    state: &Mutex<State>,
+    page_size: usize,
+) -> Response<Full<Bytes>> {
+    if request.uri().path() != "/v2/email/suppression/addresses" {
+        return reply(StatusCode::NOT_FOUND, json!({ "message": "not emulated" }));
+    }
+    match *request.method() {
+        Method::GET => {
+            let start = request
+                .uri()
+                .query()
+                .unwrap_or_default()
+                .split('&')
+                .find_map(|p| p.strip_prefix("NextToken="))
+                .map(|t| t.parse::<usize>())
+                .transpose();
+            let Ok(start) = start else {
+                return bad_request("bad NextToken");
+            };
+            let start = start.unwrap_or(0);
+            let mut s = state.lock().expect("state");
+            s.list_calls += 1;
+            let page: Vec<Value> = s
+                .entries
+                .iter()
+                .skip(start)
+                .take(page_size)
+                .map(|(address, (reason, time))| {
+                    json!({ "EmailAddress": address, "Reason": reason, "LastUpdateTime": time })
+                })
+                .collect();
+            let mut body = json!({ "SuppressedDestinationSummaries": page });
+            if start + page_size < s.entries.len() {
+                body["NextToken"] = json!((start + page_size).to_string());
+            }
+            reply(StatusCode::OK, body)
+        }
+        Method::PUT => {
+            let Ok(body) = request.into_body().collect().await else {
+                return bad_request("unreadable body");
+            };
+            let Ok(body) = serde_json::from_slice::<Value>(&body.to_bytes()) else {
+                return bad_request("body is not JSON");
+            };
+            let (Some(address), Some(reason)) =
+                (body["EmailAddress"].as_str(), body["Reason"].as_str())
+            else {
+                return bad_request("EmailAddress and Reason are required");
+            };
+            if !matches!(reason, "BOUNCE" | "COMPLAINT") {
+                return bad_request("Reason must be BOUNCE or COMPLAINT");
+            }
+            let mut s = state.lock().expect("state");
+            s.put_calls += 1;
+            s.entries
+                .insert(address.to_string(), (reason.to_string(), 1_800_000_000));
+            reply(StatusCode::OK, json!({}))
+        }
+        _ => reply(StatusCode::METHOD_NOT_ALLOWED, json!({})),
+    }
+}
