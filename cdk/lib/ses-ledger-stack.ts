@@ -292,6 +292,8 @@ export class SesLedgerStack extends Stack {
       new iam.PolicyStatement({ sid: "EncryptAlertsForTheTopic", actions: ["kms:GenerateDataKey*", "kms:Decrypt"], resources: [topicKey.keyArn] }),
       // GetMetricData has no resource-level permissions.
       new iam.PolicyStatement({ sid: "ReadSesReputation", actions: ["cloudwatch:GetMetricData"], resources: ["*"] }),
+      // An alert for a tenant scope shows SES's own status of that tenant.
+      new iam.PolicyStatement({ sid: "ReadSesTenantStatus", actions: ["ses:GetTenant", "ses:GetReputationEntity"], resources: [`arn:${Aws.PARTITION}:ses:${Aws.REGION}:${Aws.ACCOUNT_ID}:tenant/*`] }),
     ]);
     const alarm = new lambda.Function(this, "AlarmFunction", {
       description: "Judges bounce and complaint rates per scope and alerts through SNS before SES opens a review.",
@@ -443,11 +445,12 @@ export class SesLedgerStack extends Stack {
         },
         {
           id: "AwsSolutions-IAM5",
-          reason: "Log streams are created at run time (log-group:NAME:*); kms:GenerateDataKey* is the SNS encryption pattern; cloudwatch:GetMetricData has no resource-level permissions.",
+          reason: "Log streams are created at run time (log-group:NAME:*); kms:GenerateDataKey* is the SNS encryption pattern; cloudwatch:GetMetricData has no resource-level permissions; the alarm reads the status of whichever SES tenants the mail names (tenant/*), not known when the stack is deployed.",
           appliesTo: [
             "Resource::<EventLogGroup3B17BD8A.Arn>",
             "Action::kms:GenerateDataKey*",
             "Resource::*",
+            "Resource::arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:tenant/*",
           ],
         },
       ]);

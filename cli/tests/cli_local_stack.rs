@@ -888,7 +888,7 @@ async fn evidence_report_html_renders_its_charts_offline_in_a_real_browser() {
 /// SES's own entries alone, and a second push adds nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suppression_diff_and_push_against_ses_v2() {
-    use ses_ledger_integration_tests::ses_v2::SuppressionListStub;
+    use ses_ledger_integration_tests::ses_v2::SesV2Stub;
     let aws = local_aws().await;
     let config = fresh_ledger(&aws, "clisuppression").await;
     let dir = scratch("suppression");
@@ -946,7 +946,7 @@ async fn suppression_diff_and_push_against_ses_v2() {
         .map(|(a, _)| a.clone())
         .expect("a bounced address");
     assert!(ours.len() >= 4, "{ours:?}");
-    let ses = SuppressionListStub::start(
+    let ses = SesV2Stub::start(
         2,
         &[
             (bounced.as_str(), "BOUNCE"),

@@ -1,10 +1,11 @@
-//! A loopback stand-in for SES v2's account-level suppression list, for the tests of `ses-ledger
-//! suppression`: moto 5.2.5 has no `ListSuppressedDestinations` or `PutSuppressedDestination`.
-//! It speaks the two operations' REST-JSON wire format as the SES v2 API reference gives it
-//! (`GET` and `PUT /v2/email/suppression/addresses`), pages the list with `NextToken` at a page
-//! size of its own (so a test sees more than one page), and ignores the SigV4 signature. It is
-//! the only stand-in of this project that is not an emulator of AWS's making; what it cannot show
-//! is in docs/deployment.md.
+//! A loopback stand-in for the parts of SES v2 that moto 5.2.5 lacks: the account-level
+//! suppression list (`ses-ledger suppression`) and tenants with their reputation entities (the
+//! alarm's tenant status). It speaks the operations' REST-JSON wire format as the SES v2 API
+//! reference gives it: `GET` and `PUT /v2/email/suppression/addresses` (the list paged with
+//! `NextToken` at a page size of its own, so a test sees more than one page), `POST
+//! /v2/email/tenants/get` and `GET /v2/email/reputation/entities/RESOURCE/<ARN>`; it ignores the
+//! SigV4 signature. It is the only stand-in of this project that is not an emulator of AWS's
+//! making; what it cannot show is in docs/deployment.md.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -22,19 +23,21 @@ struct State {
     entries: BTreeMap<String, (String, i64)>,
     list_calls: usize,
     put_calls: usize,
+    /// Tenant name -> (its `Tenant` object, its `ReputationEntity` object if SES has one).
+    tenants: BTreeMap<String, (Value, Option<Value>)>,
 }
 
-pub struct SuppressionListStub {
+pub struct SesV2Stub {
     /// `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL_SESV2`.
     pub url: String,
     page_size: usize,
     state: Arc<Mutex<State>>,
 }
 
-impl SuppressionListStub {
+impl SesV2Stub {
     /// Serves on a free loopback port until the runtime ends, with `entries` (address, reason)
     /// already listed.
-    pub async fn start(page_size: usize, entries: &[(&str, &str)]) -> SuppressionListStub {
+    pub async fn start(page_size: usize, entries: &[(&str, &str)]) -> SesV2Stub {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port");
@@ -65,11 +68,35 @@ impl SuppressionListStub {
                 });
             }
         });
-        SuppressionListStub {
+        SesV2Stub {
             url,
             page_size,
             state,
         }
+    }
+
+    /// Adds a tenant: its sending status and, when given, its reputation entity (the
+    /// `ReputationEntity` object of `GetReputationEntity`, without its reference).
+    pub fn add_tenant(&self, name: &str, sending_status: &str, entity: Option<Value>) -> String {
+        let arn = format!("arn:aws:ses:us-east-1:123456789012:tenant/{name}/t-{name}");
+        let tenant = json!({
+            "TenantName": name,
+            "TenantId": format!("t-{name}"),
+            "TenantArn": arn,
+            "SendingStatus": sending_status,
+            "CreatedTimestamp": 1_750_000_000,
+        });
+        let entity = entity.map(|mut e| {
+            e["ReputationEntityReference"] = json!(arn);
+            e["ReputationEntityType"] = json!("RESOURCE");
+            e
+        });
+        self.state
+            .lock()
+            .expect("state")
+            .tenants
+            .insert(name.to_string(), (tenant, entity));
+        arn
     }
 
     /// Address -> reason, as the list stands.
@@ -111,12 +138,52 @@ fn bad_request(message: &str) -> Response<Full<Bytes>> {
     r
 }
 
+fn not_found(message: &str) -> Response<Full<Bytes>> {
+    let mut r = reply(StatusCode::NOT_FOUND, json!({ "message": message }));
+    r.headers_mut().insert(
+        "x-amzn-errortype",
+        hyper::header::HeaderValue::from_static("NotFoundException"),
+    );
+    r
+}
+
 async fn answer(
     request: Request<Incoming>,
     state: &Mutex<State>,
     page_size: usize,
 ) -> Response<Full<Bytes>> {
-    if request.uri().path() != "/v2/email/suppression/addresses" {
+    let path = request.uri().path().to_string();
+    if path == "/v2/email/tenants/get" && request.method() == Method::POST {
+        let Ok(body) = request.into_body().collect().await else {
+            return bad_request("unreadable body");
+        };
+        let name = serde_json::from_slice::<Value>(&body.to_bytes())
+            .ok()
+            .and_then(|b| b["TenantName"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        let s = state.lock().expect("state");
+        return match s.tenants.get(&name) {
+            Some((tenant, _)) => reply(StatusCode::OK, json!({ "Tenant": tenant })),
+            None => not_found(&format!("tenant {name} does not exist")),
+        };
+    }
+    if let Some(reference) = path.strip_prefix("/v2/email/reputation/entities/RESOURCE/") {
+        // The SDK escapes the ARN's `:` and `/` in the path.
+        let arn = percent_encoding::percent_decode_str(reference)
+            .decode_utf8_lossy()
+            .into_owned();
+        let s = state.lock().expect("state");
+        return match s
+            .tenants
+            .values()
+            .find(|(t, _)| t["TenantArn"] == arn.as_str())
+            .and_then(|(_, e)| e.clone())
+        {
+            Some(entity) => reply(StatusCode::OK, json!({ "ReputationEntity": entity })),
+            None => not_found(&format!("no reputation entity {arn}")),
+        };
+    }
+    if path != "/v2/email/suppression/addresses" {
         return reply(StatusCode::NOT_FOUND, json!({ "message": "not emulated" }));
     }
     match *request.method() {

@@ -990,3 +990,67 @@ fn the_event_log_indexes_what_the_saved_queries_filter_on_and_only_in_the_standa
         }
     }
 }
+
+/// A resource ARN as text: `Fn::Sub` strings as written, `Fn::Join` joined, `Ref`s as `${Name}`,
+/// so SAM's `!Sub` and CDK's joins read alike.
+fn arn_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Object(o) => {
+            if let Some(Value::String(s)) = o.get("Fn::Sub") {
+                s.clone()
+            } else if let Some(Value::Array(parts)) = o.get("Fn::Join") {
+                parts
+                    .get(1)
+                    .and_then(Value::as_array)
+                    .map(|items| items.iter().map(arn_text).collect())
+                    .unwrap_or_default()
+            } else if let Some(Value::String(name)) = o.get("Ref") {
+                format!("${{{name}}}")
+            } else {
+                value.to_string()
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+/// An alert for a tenant scope shows SES's status of that tenant (GetTenant, then
+/// GetReputationEntity on the tenant's ARN): the alarm function may make both calls, on this
+/// account's tenants in this region and on nothing else.
+#[test]
+fn the_alarm_may_read_the_status_of_this_account_s_tenants_and_nothing_more() {
+    for (name, d) in all() {
+        let alarm = d.function_by_description("Judges bounce and complaint rates");
+        let role = d.role_of(alarm);
+        let statements = d.role_statements(role);
+        for action in ["ses:GetTenant", "ses:GetReputationEntity"] {
+            let granting: Vec<&Value> = statements.iter().filter(|s| allows(s, action)).collect();
+            assert!(!granting.is_empty(), "{name}: the alarm may not {action}");
+            for statement in granting {
+                let resources = match &statement["Resource"] {
+                    Value::Array(list) => list.clone(),
+                    one => vec![one.clone()],
+                };
+                for resource in resources {
+                    let text = arn_text(&resource);
+                    assert_eq!(
+                        text, "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:tenant/*",
+                        "{name}: {action} on {resource} reaches beyond this account's tenants"
+                    );
+                }
+            }
+        }
+        // Nothing else of SES: the alarm sends no mail and changes no status.
+        for action in [
+            "ses:SendEmail",
+            "ses:UpdateReputationEntityCustomerManagedStatus",
+            "ses:PutSuppressedDestination",
+        ] {
+            assert!(
+                !statements.iter().any(|s| allows(s, action)),
+                "{name}: the alarm may {action}"
+            );
+        }
+    }
+}

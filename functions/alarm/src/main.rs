@@ -3,8 +3,8 @@ use ses_ledger::alarm::AlarmConfig;
 use ses_ledger::config::LedgerConfig;
 use ses_ledger::usecase::Alarm;
 use ses_ledger_alarm::handle;
-use ses_ledger_aws::cloudwatch_metrics::CloudWatchReputation;
 use ses_ledger_aws::dynamo::DynamoLedger;
+use ses_ledger_aws::ses_reputation::SesReputation;
 use ses_ledger_aws::sns::SnsAlertPublisher;
 
 #[tokio::main]
@@ -25,7 +25,10 @@ async fn main() -> Result<(), Error> {
         counters: &ledger,
         state: &ledger,
         publisher: SnsAlertPublisher::new(aws_sdk_sns::Client::new(&aws), topic),
-        reputation: CloudWatchReputation::new(aws_sdk_cloudwatch::Client::new(&aws)),
+        reputation: SesReputation::new(
+            aws_sdk_cloudwatch::Client::new(&aws),
+            aws_sdk_sesv2::Client::new(&aws),
+        ),
         config,
         log_group,
     };

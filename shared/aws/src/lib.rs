@@ -8,6 +8,8 @@ pub mod cloudwatch_logs;
 pub mod cloudwatch_metrics;
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;
+#[cfg(all(feature = "cloudwatch", feature = "sesv2"))]
+pub mod ses_reputation;
 #[cfg(feature = "sesv2")]
 pub mod ses_suppression;
 #[cfg(feature = "sns")]

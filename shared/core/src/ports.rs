@@ -288,6 +288,19 @@ pub trait ReputationSource: Send + Sync {
         kind: crate::alarm::RateKind,
         now: chrono::DateTime<chrono::Utc>,
     ) -> impl Future<Output = Result<crate::alarm::SesFigure, StoreError>> + Send;
+
+    /// SES's status of one of its tenants. A source that cannot ask SES says so, which the alert
+    /// shows as "unavailable".
+    fn tenant_status(
+        &self,
+        _tenant: &str,
+    ) -> impl Future<Output = Result<crate::alarm::TenantStatus, StoreError>> + Send {
+        async {
+            Ok(crate::alarm::TenantStatus::Unavailable(
+                "this reader does not ask SES for tenant status".into(),
+            ))
+        }
+    }
 }
 
 // A use case may borrow an adapter that another use case also holds (one DynamoDB adapter serves
@@ -381,5 +394,11 @@ impl<T: ReputationSource> ReputationSource for &T {
         now: chrono::DateTime<chrono::Utc>,
     ) -> impl Future<Output = Result<crate::alarm::SesFigure, StoreError>> + Send {
         (**self).ses_figure(scope, kind, now)
+    }
+    fn tenant_status(
+        &self,
+        tenant: &str,
+    ) -> impl Future<Output = Result<crate::alarm::TenantStatus, StoreError>> + Send {
+        (**self).tenant_status(tenant)
     }
 }

@@ -335,3 +335,109 @@ async fn a_bounce_alert_goes_out_beside_a_complaint_alert() {
         ]
     );
 }
+
+/// The same counters in every scope given.
+struct ScopedCounters(Vec<Scope>, Vec<HourlyCounts>);
+
+impl CounterReader for ScopedCounters {
+    async fn scopes(&self) -> Result<Vec<Scope>, StoreError> {
+        Ok(self.0.clone())
+    }
+    async fn hourly(
+        &self,
+        _scope: &Scope,
+        _from: DateTime<Utc>,
+        _to: DateTime<Utc>,
+    ) -> Result<Vec<HourlyCounts>, StoreError> {
+        Ok(self.1.clone())
+    }
+}
+
+/// SES's tenant status goes into the alert of a tenant scope: reported (and loud when SES stopped
+/// the tenant), unavailable with the reason when the call fails, and never asked for other scopes
+/// or for a run that changes no level.
+#[tokio::test]
+async fn an_alert_for_a_tenant_shows_ses_own_status_of_that_tenant() {
+    use ses_ledger::alarm::{StatusRecord, TenantStanding};
+    use ses_ledger::testkit::memory::TenantReputation;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let stopped = TenantStanding {
+        sending_status: Some("DISABLED".into()),
+        ses_managed: Some(StatusRecord {
+            status: Some("DISABLED".into()),
+            cause: Some("complaint rate".into()),
+        }),
+        customer_managed: None,
+        reputation_impact: Some("HIGH".into()),
+        policy: None,
+    };
+    let state = InMemoryLedger::new(&LedgerConfig::default());
+    let alarm = Alarm {
+        counters: ScopedCounters(
+            vec![
+                Scope::Account,
+                Scope::Tenant("acme".into()),
+                Scope::Tenant("globex".into()),
+            ],
+            // Complaints at 0.2%: review, bounces normal.
+            vec![hour(10_000, 20, 10_000, 0)],
+        ),
+        state: &state,
+        publisher: InMemoryPublisher::default(),
+        reputation: TenantReputation {
+            figures: FixedReputation(None),
+            tenants: [
+                ("acme".to_string(), Ok(stopped)),
+                (
+                    "globex".to_string(),
+                    Err("AccessDeniedException".to_string()),
+                ),
+            ]
+            .into(),
+            asked: AtomicUsize::new(0),
+        },
+        config: AlarmConfig::default(),
+        log_group: "events".into(),
+    };
+    let report = alarm.run(now()).await.expect("run");
+    let sent = alarm.publisher.take();
+    assert_eq!(sent.len(), 3, "one complaint alert per scope");
+    let body = |scope: &str| {
+        sent.iter()
+            .find(|a| a.scope == scope)
+            .map(|a| a.body.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        body("tenant:acme").contains(
+            "SES's own status of this tenant: sending DISABLED; SES-managed status DISABLED (complaint rate); reputation impact HIGH\nSES HAS STOPPED THIS TENANT'S SENDING"
+        ),
+        "{}",
+        body("tenant:acme")
+    );
+    assert!(
+        body("tenant:globex").contains(
+            "SES's own status of this tenant: unavailable (GetTenant refused: AccessDeniedException)\n"
+        ),
+        "{}",
+        body("tenant:globex")
+    );
+    assert!(!body("account").contains("status of this tenant"));
+    assert_eq!(
+        alarm.reputation.asked.load(Ordering::SeqCst),
+        2,
+        "only tenant scopes are asked"
+    );
+    assert!(
+        report
+            .evaluations
+            .iter()
+            .filter(|e| e.kind == RateKind::Bounce)
+            .all(|e| e.ses_tenant.is_none()),
+        "no alert, no question"
+    );
+    // A second run changes no level: SES is not asked again.
+    alarm.run(now()).await.expect("run");
+    assert!(alarm.publisher.take().is_empty());
+    assert_eq!(alarm.reputation.asked.load(Ordering::SeqCst), 2);
+}

@@ -64,6 +64,17 @@ pub fn compose_alert(e: &Evaluation, config: &AlarmConfig, log_group: &str) -> A
         e.kind.ses_metric(),
         e.ses.describe()
     ));
+    if let Some(tenant) = &e.ses_tenant {
+        body.push_str(&format!(
+            "SES's own status of this tenant: {}\n",
+            tenant.describe()
+        ));
+        if tenant.sending_stopped() {
+            body.push_str(
+                "SES HAS STOPPED THIS TENANT'S SENDING, whatever the figures below say.\n",
+            );
+        }
+    }
     body.push_str(&format!("Ledger's figure: {}\n\n", rate));
 
     let width = e

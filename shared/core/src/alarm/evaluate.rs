@@ -40,6 +40,9 @@ pub struct Evaluation {
     pub judged: Option<(Window, Rate)>,
     pub windows: Vec<WindowRates>,
     pub ses: SesFigure,
+    /// SES's status for a tenant scope (`tenant:<name>`), read when an alert is composed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ses_tenant: Option<super::TenantStatus>,
 }
 
 impl Evaluation {
@@ -86,5 +89,6 @@ pub fn evaluate(
         previous,
         windows,
         ses,
+        ses_tenant: None,
     }
 }

@@ -7,12 +7,14 @@ mod config;
 mod emf;
 mod evaluate;
 mod level;
+mod tenant;
 
 pub use alert::{compose_alert, explain, Alert};
 pub use config::AlarmConfig;
 pub use emf::emf_lines;
 pub use evaluate::{evaluate, Evaluation, SesFigure};
 pub use level::{Level, RateKind, Thresholds};
+pub use tenant::{StatusRecord, TenantStanding, TenantStatus};
 
 #[cfg(test)]
 mod tests {

@@ -375,6 +375,40 @@ impl crate::ports::ReputationSource for FixedReputation {
     }
 }
 
+/// SES's figures as [`FixedReputation`] gives them, and each named tenant's status as given
+/// (`Err`: the call failed); a tenant not named is one SES does not know.
+pub struct TenantReputation {
+    pub figures: FixedReputation,
+    pub tenants: std::collections::BTreeMap<String, Result<crate::alarm::TenantStanding, String>>,
+    /// How many times SES was asked.
+    pub asked: std::sync::atomic::AtomicUsize,
+}
+
+impl crate::ports::ReputationSource for TenantReputation {
+    async fn ses_figure(
+        &self,
+        scope: &Scope,
+        kind: crate::alarm::RateKind,
+        now: DateTime<Utc>,
+    ) -> Result<crate::alarm::SesFigure, StoreError> {
+        self.figures.ses_figure(scope, kind, now).await
+    }
+
+    async fn tenant_status(&self, tenant: &str) -> Result<crate::alarm::TenantStatus, StoreError> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match self.tenants.get(tenant) {
+            Some(Ok(standing)) => Ok(crate::alarm::TenantStatus::Reported(standing.clone())),
+            Some(Err(message)) => Err(StoreError::Refused {
+                operation: "GetTenant",
+                message: message.clone(),
+            }),
+            None => Ok(crate::alarm::TenantStatus::Unavailable(format!(
+                "SES knows no tenant {tenant:?}"
+            ))),
+        }
+    }
+}
+
 impl crate::ports::CounterWriter for InMemoryLedger {
     async fn add_once(
         &self,

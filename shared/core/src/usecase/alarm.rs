@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 
 use crate::alarm::{
     compose_alert, emf_lines, evaluate, AlarmConfig, Alert, Evaluation, RateKind, SesFigure,
+    TenantStatus,
 };
+use crate::counters::Scope;
 use crate::ports::{AlertPublisher, AlertStateStore, CounterReader, ReputationSource, StoreError};
 
 /// What one alarm run saw and did.
@@ -59,7 +61,7 @@ where
                         SesFigure::Missing
                     }
                 };
-                let evaluation =
+                let mut evaluation =
                     evaluate(scope.clone(), kind, windows.clone(), previous, ses, config);
                 // At most once per level change: the change is claimed before the alert goes
                 // out, so neither a retried publish nor a second run can send it twice. The
@@ -70,6 +72,15 @@ where
                         .claim_level_change(&scope, kind, previous, evaluation.level, now)
                         .await?;
                 if claimed {
+                    // Asked only for an alert: SES's tenant APIs are rate-limited, and a level
+                    // change is when the answer matters.
+                    if let Scope::Tenant(tenant) = &scope {
+                        evaluation.ses_tenant =
+                            Some(match self.reputation.tenant_status(tenant).await {
+                                Ok(status) => status,
+                                Err(e) => TenantStatus::Unavailable(e.to_string()),
+                            });
+                    }
                     let alert = compose_alert(&evaluation, config, &self.log_group);
                     match self.publisher.publish(&alert).await {
                         Ok(()) => report.alerts.push(alert),
