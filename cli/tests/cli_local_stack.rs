@@ -19,7 +19,13 @@ fn cli() -> PathBuf {
 }
 
 fn run(config: &LedgerConfig, args: &[&str]) -> Output {
+    run_with(config, &[], args)
+}
+
+/// `run` with extra environment variables (an endpoint for a service, a window setting).
+fn run_with(config: &LedgerConfig, env: &[(&str, &str)], args: &[&str]) -> Output {
     Command::new(cli())
+        .envs(env.iter().copied())
         .args(args)
         .args([
             "--table",
@@ -29,6 +35,34 @@ fn run(config: &LedgerConfig, args: &[&str]) -> Output {
         ])
         .output()
         .expect("run ses-ledger")
+}
+
+/// A simulated stream (`simulate` with `args`) written to `dir/stream.jsonl` and replayed into
+/// the ledger; the stream's path.
+fn simulate_and_replay(config: &LedgerConfig, dir: &Path, args: &[&str]) -> PathBuf {
+    let stream = dir.join("stream.jsonl");
+    let sim = Command::new(cli())
+        .arg("simulate")
+        .args(args)
+        .arg("--out")
+        .arg(&stream)
+        .output()
+        .expect("simulate");
+    assert!(
+        sim.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sim.stderr)
+    );
+    let replay = run(
+        config,
+        &["replay", "--quiet", stream.to_str().unwrap_or_default()],
+    );
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    stream
 }
 
 fn stdout(o: &Output) -> String {
@@ -745,12 +779,13 @@ async fn evidence_report_html_renders_its_charts_offline_in_a_real_browser() {
     let aws = local_aws().await;
     let config = fresh_ledger(&aws, "clihtml").await;
     let dir = scratch("html");
-    let stream = dir.join("stream.jsonl");
     let first = (Utc::now() - Duration::days(5)).date_naive();
     let last = Utc::now().date_naive();
-    let sim = Command::new(cli())
-        .args([
-            "simulate",
+    let start = format!("{first}T00:00:00Z");
+    simulate_and_replay(
+        &config,
+        &dir,
+        &[
             "--days",
             "5",
             "--sends-per-day",
@@ -760,25 +795,8 @@ async fn evidence_report_html_renders_its_charts_offline_in_a_real_browser() {
             "--seed",
             "5",
             "--start",
-            &format!("{first}T00:00:00Z"),
-        ])
-        .arg("--out")
-        .arg(&stream)
-        .output()
-        .expect("simulate");
-    assert!(
-        sim.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sim.stderr)
-    );
-    let replay = run(
-        &config,
-        &["replay", "--quiet", stream.to_str().unwrap_or_default()],
-    );
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
+            &start,
+        ],
     );
     assert!(TableDiffStream::default().count(&aws, &config).await > 0);
 
@@ -846,18 +864,16 @@ async fn evidence_report_html_renders_its_charts_offline_in_a_real_browser() {
 
     // The longest window reaches back a week, so the simulated days fill the charts.
     let report_page = dir.join("report.html");
-    let report = Command::new(cli())
-        .env("SES_LEDGER_RECENT_SENDS_MAX_DAYS", "7")
-        .args(["report", "--no-ses", "--html"])
-        .arg(&report_page)
-        .args([
-            "--table",
-            &config.table_name,
-            "--log-group",
-            &config.event_log_group,
-        ])
-        .output()
-        .expect("run ses-ledger");
+    let report = run_with(
+        &config,
+        &[("SES_LEDGER_RECENT_SENDS_MAX_DAYS", "7")],
+        &[
+            "report",
+            "--no-ses",
+            "--html",
+            report_page.to_str().unwrap_or_default(),
+        ],
+    );
     assert!(
         report.status.success(),
         "{}",
@@ -892,10 +908,10 @@ async fn suppression_diff_and_push_against_ses_v2() {
     let aws = local_aws().await;
     let config = fresh_ledger(&aws, "clisuppression").await;
     let dir = scratch("suppression");
-    let stream = dir.join("stream.jsonl");
-    let sim = Command::new(cli())
-        .args([
-            "simulate",
+    simulate_and_replay(
+        &config,
+        &dir,
+        &[
             "--days",
             "2",
             "--sends-per-day",
@@ -904,20 +920,7 @@ async fn suppression_diff_and_push_against_ses_v2() {
             "3",
             "--seed",
             "11",
-        ])
-        .arg("--out")
-        .arg(&stream)
-        .output()
-        .expect("simulate");
-    assert!(sim.status.success());
-    let replay = run(
-        &config,
-        &["replay", "--quiet", stream.to_str().unwrap_or_default()],
-    );
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
+        ],
     );
     // What the ledger suppresses, read straight from the table.
     let ddb = aws_sdk_dynamodb::Client::new(&aws);
@@ -955,19 +958,7 @@ async fn suppression_diff_and_push_against_ses_v2() {
         ],
     )
     .await;
-    let with_ses = |args: &[&str]| {
-        Command::new(cli())
-            .env("AWS_ENDPOINT_URL_SESV2", &ses.url)
-            .args(args)
-            .args([
-                "--table",
-                &config.table_name,
-                "--log-group",
-                &config.event_log_group,
-            ])
-            .output()
-            .expect("run ses-ledger")
-    };
+    let with_ses = |args: &[&str]| run_with(&config, &[("AWS_ENDPOINT_URL_SESV2", &ses.url)], args);
 
     let diff = with_ses(&["suppression", "diff", "--output", "json"]);
     assert!(
