@@ -253,19 +253,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let ses = if no_ses {
                 None
             } else {
-                let reputation = Some(CloudWatchReputation::new(aws_sdk_cloudwatch::Client::new(
-                    &sdk,
-                )));
+                let reputation = CloudWatchReputation::new(aws_sdk_cloudwatch::Client::new(&sdk));
+                let figure =
+                    |kind| report::ses_figure(Some(&reputation), &Scope::Account, kind, now);
                 Some((
-                    report::ses_figure(
-                        reputation.as_ref(),
-                        &Scope::Account,
-                        RateKind::Complaint,
-                        now,
-                    )
-                    .await,
-                    report::ses_figure(reputation.as_ref(), &Scope::Account, RateKind::Bounce, now)
-                        .await,
+                    figure(RateKind::Complaint).await,
+                    figure(RateKind::Bounce).await,
                 ))
             };
             let pictures = evidence::PictureContext {

@@ -132,10 +132,3 @@ impl DynamoLedger {
         })
     }
 }
-
-fn attr_text<'a>(item: &'a Item, name: &str) -> &'a str {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-        .unwrap_or_default()
-}

@@ -206,6 +206,21 @@ fn event_from_item(item: &Item) -> Result<RecipientEvent, StoreError> {
     })
 }
 
+/// A string attribute, or "" when it is absent or not a string.
+pub(super) fn attr_text<'a>(item: &'a Item, name: &str) -> &'a str {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .unwrap_or_default()
+}
+
+/// The item's TTL (epoch seconds), when it has one.
+pub(super) fn expires_at(item: &Item) -> Option<i64> {
+    item.get(keys::EXPIRES_AT)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
 /// A recipient's summary item (counts, first and last event, soft bounces, suppression).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct SummaryItem(pub(super) Item);

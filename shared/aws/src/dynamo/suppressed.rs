@@ -31,30 +31,20 @@ impl SuppressedAddresses for DynamoLedger {
         let mut found = Vec::new();
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| StoreError::service("Scan (suppressed addresses)", e))?;
-            let pk = item
-                .get(keys::PK)
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
+            let pk = attr_text(&item, keys::PK).to_string();
             let Some(address) = keys::recipient_of_pk(&pk) else {
                 continue;
             };
             // Expired items linger until TTL deletes them; every read leaves them out.
-            let expired = item
-                .get(keys::EXPIRES_AT)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse::<i64>().ok())
-                .is_some_and(|at| at <= now);
-            if expired {
+            if expires_at(&item).is_some_and(|at| at <= now) {
                 continue;
             }
-            let summary =
-                RecipientSummary::try_from(SummaryItem(item.clone())).map_err(|message| {
-                    StoreError::Corrupt {
-                        key: pk.clone(),
-                        message,
-                    }
-                })?;
+            let summary = RecipientSummary::try_from(SummaryItem(item)).map_err(|message| {
+                StoreError::Corrupt {
+                    key: pk.clone(),
+                    message,
+                }
+            })?;
             if let Some(suppression) = summary.suppression {
                 found.push(LedgerSuppressed {
                     address: address.to_string(),

@@ -38,10 +38,7 @@ impl DynamoLedger {
         let Some(item) = out.item else {
             return Ok((RecipientSummary::default(), None));
         };
-        let expires_at = item
-            .get(keys::EXPIRES_AT)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse().ok());
+        let expires_at = expires_at(&item);
         let summary = RecipientSummary::try_from(SummaryItem(item)).map_err(|message| {
             StoreError::Corrupt {
                 key: keys::recipient_pk(address),
