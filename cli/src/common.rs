@@ -30,6 +30,11 @@ pub struct Target {
     /// AWS region (default: the standard chain, AWS_REGION / profile).
     #[arg(long, global = true)]
     pub region: Option<String>,
+    /// The SSM parameter holding the stack's pseudonymisation key, when it pseudonymises
+    /// addresses (the stack's PseudonymKeyParameter): addresses you type are looked up by their
+    /// pseudonym.
+    #[arg(long, env = "SES_LEDGER_PSEUDONYM_KEY_PARAMETER", global = true)]
+    pub pseudonym_key_parameter: Option<String>,
 }
 
 impl Target {
@@ -45,19 +50,27 @@ impl Target {
     }
 
     /// The ledger configuration: the process environment (same variables as the functions) with
-    /// this command's table and log group.
-    pub fn ledger_config(&self) -> anyhow::Result<LedgerConfig> {
-        Ok(LedgerConfig {
+    /// this command's table, log group and pseudonymisation key, loaded.
+    pub async fn ledger_config(&self, sdk: &SdkConfig) -> anyhow::Result<LedgerConfig> {
+        let mut config = LedgerConfig {
             table_name: self.table.clone(),
             event_log_group: self.log_group.clone(),
             ..LedgerConfig::from_env()?
-        })
+        };
+        config.pseudonym_key_parameter = self
+            .pseudonym_key_parameter
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string);
+        ses_ledger_aws::ssm::load_addresses(sdk, &mut config).await?;
+        Ok(config)
     }
 
     pub async fn ledger(&self, sdk: &SdkConfig) -> anyhow::Result<DynamoLedger> {
         Ok(DynamoLedger::new(
             aws_sdk_dynamodb::Client::new(sdk),
-            self.ledger_config()?,
+            self.ledger_config(sdk).await?,
         ))
     }
 }

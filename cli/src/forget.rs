@@ -2,11 +2,13 @@
 //! the counters (they hold no address), and says what it cannot delete.
 
 use ses_ledger::ports::{RecipientEraser, RecipientItems};
+use ses_ledger::privacy::Addresses;
 
-use crate::lookup::normalise_address;
+use crate::lookup::ledger_key;
 
 /// What was found, and whether it was deleted.
 pub struct Forgotten {
+    /// The address as the report names it (with its pseudonym when the ledger keeps those).
     pub address: String,
     pub items: RecipientItems,
     pub deleted: bool,
@@ -16,17 +18,18 @@ pub struct Forgotten {
 /// again finds nothing and changes nothing.
 pub async fn forget(
     eraser: &impl RecipientEraser,
+    addresses: &Addresses,
     address: &str,
     delete: bool,
 ) -> anyhow::Result<Forgotten> {
-    let address = normalise_address(address);
-    let items = eraser.recipient_items(&address).await?;
+    let (key, shown) = ledger_key(addresses, address);
+    let items = eraser.recipient_items(&key).await?;
     if delete && !items.is_empty() {
-        eraser.erase(&address, &items).await?;
+        eraser.erase(&key, &items).await?;
     }
     Ok(Forgotten {
         deleted: delete && !items.is_empty(),
-        address,
+        address: shown,
         items,
     })
 }

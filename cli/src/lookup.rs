@@ -2,6 +2,7 @@
 
 use ses_ledger::event::RecipientEvent;
 use ses_ledger::ports::LedgerReader;
+use ses_ledger::privacy::Addresses;
 use ses_ledger::summary::{RecipientSummary, Suppression};
 
 use crate::common::{print_rows, Output};
@@ -54,22 +55,30 @@ fn state_text(suppression: Option<&Suppression>, known: bool) -> String {
     }
 }
 
-/// Normalises what the operator typed the way ingest normalises recipients.
-pub fn normalise_address(address: &str) -> String {
-    ses_ledger::address::ledger_key(address)
+/// What the operator typed, keyed the way ingest keys recipients (its pseudonym when the ledger
+/// keeps pseudonyms), and how to name it: the key, or `address (pseudonym)`.
+pub fn ledger_key(addresses: &Addresses, address: &str) -> (String, String) {
+    let key = addresses.key_of(address);
+    let shown = if addresses.is_pseudonymised() {
+        format!("{} ({key})", address.trim())
+    } else {
+        key.clone()
+    };
+    (key, shown)
 }
 
 pub async fn recipient(
     reader: &impl LedgerReader,
+    addresses: &Addresses,
     address: &str,
     limit: usize,
     output: Output,
 ) -> anyhow::Result<()> {
-    let address = normalise_address(address);
+    let (address, shown) = ledger_key(addresses, address);
     let summary = reader.recipient_summary(&address).await?;
     let history = reader.recipient_history(&address, limit).await?;
     if output == Output::Table {
-        println!("{address}: {}", suppression_text(summary.as_ref()));
+        println!("{shown}: {}", suppression_text(summary.as_ref()));
         if let Some(s) = &summary {
             let counts: Vec<String> = s.counts.iter().map(|(t, c)| format!("{t} {c}")).collect();
             println!("events: {}", counts.join(", "));
@@ -92,11 +101,15 @@ pub async fn recipient(
 /// Exit status for `suppressed`: 0 when the address is suppressed, 1 when mail may be sent.
 /// One small read when the address is suppressed; one more (a single history item) to tell "not
 /// suppressed" from "never seen".
-pub async fn suppressed(reader: &impl LedgerReader, address: &str) -> anyhow::Result<bool> {
-    let address = normalise_address(address);
+pub async fn suppressed(
+    reader: &impl LedgerReader,
+    addresses: &Addresses,
+    address: &str,
+) -> anyhow::Result<bool> {
+    let (address, shown) = ledger_key(addresses, address);
     let suppression = reader.suppression(&address).await?;
     let known = suppression.is_some() || !reader.recipient_history(&address, 1).await?.is_empty();
-    println!("{address}: {}", state_text(suppression.as_ref(), known));
+    println!("{shown}: {}", state_text(suppression.as_ref(), known));
     Ok(suppression.is_some())
 }
 

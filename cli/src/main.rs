@@ -76,6 +76,13 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Print an address's pseudonym, as a stack that pseudonymises addresses stores it (for Logs
+    /// Insights queries and support tickets). Needs --pseudonym-key-parameter.
+    Pseudonym {
+        address: String,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Every recipient's fate for one SES message id.
     Message {
         ses_message_id: String,
@@ -179,12 +186,14 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             target,
         } => {
             let ledger = target.ledger(&target.sdk_config().await).await?;
-            lookup::recipient(&ledger, &address, limit, output).await?;
+            let addresses = &ledger.config().addresses;
+            lookup::recipient(&ledger, addresses, &address, limit, output).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Suppressed { address, target } => {
             let ledger = target.ledger(&target.sdk_config().await).await?;
-            let suppressed = lookup::suppressed(&ledger, &address).await?;
+            let suppressed =
+                lookup::suppressed(&ledger, &ledger.config().addresses, &address).await?;
             Ok(if suppressed {
                 ExitCode::SUCCESS
             } else {
@@ -197,8 +206,18 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             target,
         } => {
             let ledger = target.ledger(&target.sdk_config().await).await?;
-            let forgotten = forget::forget(&ledger, &address, yes).await?;
+            let forgotten =
+                forget::forget(&ledger, &ledger.config().addresses, &address, yes).await?;
             println!("{}", forgotten.report(&target.log_group));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Pseudonym { address, target } => {
+            let config = target.ledger_config(&target.sdk_config().await).await?;
+            anyhow::ensure!(
+                config.addresses.is_pseudonymised(),
+                "no pseudonymisation key: pass --pseudonym-key-parameter (or set SES_LEDGER_PSEUDONYM_KEY_PARAMETER) to the stack's PseudonymKeyParameter"
+            );
+            println!("{}", config.addresses.key_of(&address));
             Ok(ExitCode::SUCCESS)
         }
         Command::Message {
@@ -314,7 +333,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let sdk = target.sdk_config().await;
             let ledger = target.ledger(&sdk).await?;
             let ses = SesAccountSuppressionList::new(aws_sdk_sesv2::Client::new(&sdk));
-            let compared = suppression::diff(&ledger, &ses).await?;
+            let compared = suppression::diff(&ledger, &ses, &ledger.config().addresses).await?;
             suppression::print(&compared, output)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -322,7 +341,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let sdk = target.sdk_config().await;
             let ledger = target.ledger(&sdk).await?;
             let ses = SesAccountSuppressionList::new(aws_sdk_sesv2::Client::new(&sdk));
-            let pushed = suppression::push(&ledger, &ses, apply).await?;
+            let pushed =
+                suppression::push(&ledger, &ses, &ledger.config().addresses, apply).await?;
             println!("{}", pushed.report());
             Ok(ExitCode::SUCCESS)
         }

@@ -2,7 +2,8 @@
 //! account-level suppression list, and adding to SES what only the ledger suppresses.
 
 use ses_ledger::ports::{SesSuppressionList, SuppressedAddresses};
-use ses_ledger::suppression_list::{compare, to_push, Agreement, Compared};
+use ses_ledger::privacy::Addresses;
+use ses_ledger::suppression_list::{compare, to_push, unpushable, Agreement, Compared};
 use ses_ledger::timestamp::format_timestamp;
 
 use crate::common::{print_rows, Output};
@@ -11,10 +12,11 @@ use crate::common::{print_rows, Output};
 pub async fn diff(
     ledger: &impl SuppressedAddresses,
     ses: &impl SesSuppressionList,
+    addresses: &Addresses,
 ) -> anyhow::Result<Vec<Compared>> {
     let ours = ledger.suppressed_addresses().await?;
     let theirs = ses.entries().await?;
-    Ok(compare(ours, theirs))
+    Ok(compare(ours, theirs, addresses))
 }
 
 pub fn print(compared: &[Compared], output: Output) -> anyhow::Result<()> {
@@ -30,7 +32,11 @@ pub fn print(compared: &[Compared], output: Output) -> anyhow::Result<()> {
         .iter()
         .map(|c| {
             vec![
-                c.address.clone(),
+                // SES's own spelling when it lists the address: with pseudonymised addresses, the
+                // only clear one there is.
+                c.ses
+                    .as_ref()
+                    .map_or_else(|| c.address.clone(), |s| s.address.clone()),
                 c.agreement.as_str().to_string(),
                 c.ledger
                     .as_ref()
@@ -80,6 +86,9 @@ pub fn tally(compared: &[Compared]) -> String {
 pub struct Pushed {
     pub planned: Vec<(String, &'static str)>,
     pub applied: bool,
+    /// Ledger-only suppressions kept as pseudonyms: SES needs the address, which the ledger no
+    /// longer has.
+    pub pseudonymised: usize,
 }
 
 /// Adds to SES each address only the ledger suppresses (dry run unless `apply`). A second run
@@ -87,9 +96,10 @@ pub struct Pushed {
 pub async fn push(
     ledger: &impl SuppressedAddresses,
     ses: &impl SesSuppressionList,
+    addresses: &Addresses,
     apply: bool,
 ) -> anyhow::Result<Pushed> {
-    let compared = diff(ledger, ses).await?;
+    let compared = diff(ledger, ses, addresses).await?;
     let planned = to_push(&compared);
     if apply {
         for (address, reason) in &planned {
@@ -102,6 +112,7 @@ pub async fn push(
             .map(|(address, reason)| (address, reason.as_str()))
             .collect(),
         applied: apply,
+        pseudonymised: unpushable(&compared),
     })
 }
 
@@ -112,7 +123,14 @@ impl Pushed {
             .iter()
             .map(|(address, reason)| format!("{address}\t{reason}"))
             .collect();
+        if self.pseudonymised > 0 {
+            lines.push(format!(
+                "{} suppressions only the ledger holds are pseudonyms: SES needs the address, which the ledger does not keep (docs/privacy.md)",
+                self.pseudonymised
+            ));
+        }
         lines.push(match (self.planned.len(), self.applied) {
+            (0, _) if self.pseudonymised > 0 => "nothing SES could take to add".to_string(),
             (0, _) => "nothing to add: SES lists every address the ledger suppresses".to_string(),
             (n, true) => format!("added {n} addresses to SES's account-level suppression list"),
             (n, false) => format!(

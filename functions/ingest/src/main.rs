@@ -12,8 +12,9 @@ use ses_ledger_ingest::handle;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     ses_ledger_aws::telemetry::init_json_logs();
-    let config = LedgerConfig::from_env().map_err(|e| e.to_string())?;
+    let mut config = LedgerConfig::from_env().map_err(|e| e.to_string())?;
     let aws = ses_ledger_aws::telemetry::aws_config().await?;
+    ses_ledger_aws::ssm::load_addresses(&aws, &mut config).await?;
     let stream = CloudWatchEventLog::instance_stream_name(chrono::Utc::now());
     let app = Ingest {
         store: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config.clone()),

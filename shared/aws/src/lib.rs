@@ -14,4 +14,6 @@ pub mod ses_reputation;
 pub mod ses_suppression;
 #[cfg(feature = "sns")]
 pub mod sns;
+#[cfg(feature = "ssm")]
+pub mod ssm;
 pub mod telemetry;

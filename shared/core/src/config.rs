@@ -5,6 +5,7 @@ use std::env;
 
 use thiserror::Error;
 
+use crate::privacy::Addresses;
 use crate::provider::DEFAULT_FEEDBACK_LOOP_PROVIDERS;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -37,6 +38,13 @@ pub struct LedgerConfig {
     pub tenant_tags: Vec<String>,
     /// Mailbox providers that send complaint feedback to SES.
     pub feedback_loop_providers: Vec<String>,
+    /// The SSM Parameter Store parameter (a SecureString) holding the key that pseudonymises
+    /// recipient addresses; `None` keeps them in clear (docs/privacy.md).
+    pub pseudonym_key_parameter: Option<String>,
+    /// How recipient addresses are kept. Configuration cannot hold the key itself: the adapter
+    /// that reads the parameter above sets this at start-up, and until it has, ingest refuses to
+    /// record anything ([`LedgerConfig::unloaded_pseudonym_key`]).
+    pub addresses: Addresses,
 }
 
 impl Default for LedgerConfig {
@@ -54,6 +62,8 @@ impl Default for LedgerConfig {
                 .iter()
                 .map(|p| p.to_string())
                 .collect(),
+            pseudonym_key_parameter: None,
+            addresses: Addresses::Clear,
         }
     }
 }
@@ -103,7 +113,21 @@ impl LedgerConfig {
             tenant_tags: list(&lookup, "SES_LEDGER_TENANT_TAGS").unwrap_or(d.tenant_tags),
             feedback_loop_providers: list(&lookup, "SES_LEDGER_FEEDBACK_LOOP_PROVIDERS")
                 .unwrap_or(d.feedback_loop_providers),
+            // Blank is off: CloudFormation and CDK write the variable empty when no key is named.
+            pseudonym_key_parameter: lookup("SES_LEDGER_PSEUDONYM_KEY_PARAMETER")
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
+            addresses: Addresses::Clear,
         })
+    }
+
+    /// The parameter, when a pseudonymisation key is configured but not loaded into
+    /// `addresses`: recording anything then would write addresses in clear.
+    pub fn unloaded_pseudonym_key(&self) -> Option<&str> {
+        match (&self.pseudonym_key_parameter, &self.addresses) {
+            (Some(parameter), Addresses::Clear) => Some(parameter),
+            _ => None,
+        }
     }
 
     pub fn is_feedback_loop_provider(&self, provider: &str) -> bool {
@@ -243,5 +267,20 @@ mod tests {
         let e = from(&[("SES_LEDGER_COUNTER_TTL_DAYS", "7")]).unwrap_err();
         assert!(e.to_string().contains("at least 31"), "{e}");
         assert!(from(&[("SES_LEDGER_TABLE", " ")]).is_err());
+    }
+
+    #[test]
+    fn a_named_key_parameter_is_configured_but_unloaded_until_the_adapter_loads_it() {
+        assert_eq!(from(&[]).unwrap().unloaded_pseudonym_key(), None);
+        let blank = from(&[("SES_LEDGER_PSEUDONYM_KEY_PARAMETER", " ")]).unwrap();
+        assert_eq!(blank.pseudonym_key_parameter, None, "blank is off");
+        let c = from(&[("SES_LEDGER_PSEUDONYM_KEY_PARAMETER", "/ledger/key ")]).unwrap();
+        assert_eq!(c.unloaded_pseudonym_key(), Some("/ledger/key"));
+        let key = crate::privacy::PseudonymKey::new(&"k".repeat(32)).unwrap();
+        let loaded = LedgerConfig {
+            addresses: Addresses::Pseudonymised(key),
+            ..c
+        };
+        assert_eq!(loaded.unloaded_pseudonym_key(), None);
     }
 }

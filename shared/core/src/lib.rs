@@ -3,7 +3,8 @@
 //! (the adapters) <- the functions and the CLI; Cargo enforces it, since this crate names no
 //! other of ours.
 //!
-//! - the event model: `event`, `address`, `provider`, `timestamp`;
+//! - the event model: `event`, `address`, `provider`, `timestamp`; `privacy` (pseudonymised
+//!   addresses);
 //! - input: `envelope` (SNS, SQS, EventBridge, Firehose, DLQ records), `ses` (both payload
 //!   formats), `normalise` (one record per recipient);
 //! - the ledger's arithmetic: `counters`, `summary`, `rates`;
@@ -25,6 +26,7 @@ pub mod event;
 pub mod insights;
 pub mod normalise;
 pub mod ports;
+pub mod privacy;
 pub mod provider;
 pub mod rates;
 pub mod ses;

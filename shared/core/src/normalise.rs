@@ -12,6 +12,7 @@ use crate::event::{
     EventIdentity, EventType, Origin, RecipientAttribution, RecipientEvent, TimeFallback,
     TypeSpecificFields, SCHEMA_VERSION,
 };
+use crate::privacy::{Addresses, Redactor};
 use crate::provider::provider_for_domain;
 use crate::ses::{EventObject, SesMessage};
 use crate::timestamp::parse_timestamp;
@@ -28,6 +29,19 @@ pub fn normalise(
     ses: &Value,
     origin: &Origin,
     ingested_at: DateTime<Utc>,
+) -> Result<Vec<RecipientEvent>, InputError> {
+    normalise_with(ses, origin, ingested_at, &Addresses::Clear)
+}
+
+/// [`normalise`], keeping recipient addresses as `addresses` says: with a pseudonymisation key,
+/// `recipient` is the address's pseudonym, `recipient_original` is left out, the event id is
+/// computed from the pseudonym, and the message's addresses are replaced by their pseudonyms
+/// wherever else the record holds them ([`crate::privacy`]).
+pub fn normalise_with(
+    ses: &Value,
+    origin: &Origin,
+    ingested_at: DateTime<Utc>,
+    addresses: &Addresses,
 ) -> Result<Vec<RecipientEvent>, InputError> {
     if skip_of_ses(ses).is_some() {
         return Ok(Vec::new());
@@ -47,7 +61,26 @@ pub fn normalise(
             })
         }
     };
-    let discriminator = discriminator(&message, event_time, ses);
+    let redactor = match addresses {
+        Addresses::Clear => None,
+        Addresses::Pseudonymised(key) => Some(Redactor::new(
+            key,
+            mail.destination
+                .iter()
+                .chain(facts.recipients.iter().filter_map(|(r, _)| r.as_ref()))
+                .map(String::as_str),
+        )),
+    };
+    // The payload of an unknown type is kept (and hashed into its id) without its addresses, so
+    // neither the record nor the id lets anyone test a guessed address.
+    let raw = (event_type == EventType::Unknown).then(|| {
+        let mut raw = ses.clone();
+        if let Some(r) = &redactor {
+            r.redact_value(&mut raw);
+        }
+        raw
+    });
+    let discriminator = discriminator(&message, event_time, raw.as_ref());
 
     let destinations = || {
         mail.destination
@@ -84,7 +117,11 @@ pub fn normalise(
     let mut seen = std::collections::HashSet::new();
     let mut events = Vec::with_capacity(recipients.len());
     for (original, detail) in recipients {
-        let recipient = Recipient::of(original);
+        let mut recipient = Recipient::of(original);
+        if redactor.is_some() {
+            recipient.key = recipient.key.map(|k| addresses.protect(k));
+            recipient.original = None;
+        }
         // SES may list an address twice; both would be the same event.
         if !seen.insert(recipient.key.clone()) {
             continue;
@@ -95,7 +132,7 @@ pub fn normalise(
             recipient: recipient.key.as_deref(),
             discriminator: discriminator.clone(),
         };
-        events.push(RecipientEvent {
+        let mut event = RecipientEvent {
             schema_version: SCHEMA_VERSION,
             event_id: identity.event_id(),
             event_type,
@@ -129,8 +166,12 @@ pub fn normalise(
             detail,
             origin: origin.clone(),
             undocumented_values: facts.undocumented.clone(),
-            raw: (event_type == EventType::Unknown).then(|| ses.clone()),
-        });
+            raw: raw.clone(),
+        };
+        if let Some(r) = &redactor {
+            r.redact_event(&mut event);
+        }
+        events.push(event);
     }
     Ok(events)
 }
@@ -287,7 +328,11 @@ impl Facts {
 }
 
 /// What tells two events of the same type, message and recipient apart (see [`EventIdentity`]).
-fn discriminator(message: &SesMessage, event_time: DateTime<Utc>, raw: &Value) -> Option<String> {
+fn discriminator(
+    message: &SesMessage,
+    event_time: DateTime<Utc>,
+    raw: Option<&Value>,
+) -> Option<String> {
     let time = event_time.to_rfc3339_opts(SecondsFormat::AutoSi, true);
     let feedback = |id: &Option<String>| {
         Some(
@@ -309,7 +354,9 @@ fn discriminator(message: &SesMessage, event_time: DateTime<Utc>, raw: &Value) -
         EventObject::Unknown => {
             // serde_json's map is ordered by key, so the text (and hash) does not depend on the
             // order SES wrote the fields in.
-            let text = serde_json::to_string(raw).unwrap_or_default();
+            let text = raw
+                .and_then(|r| serde_json::to_string(r).ok())
+                .unwrap_or_default();
             Some(hex::encode(Sha256::digest(text.as_bytes())))
         }
     }

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::address::ledger_key;
+use crate::privacy::{is_pseudonym, Addresses};
 use crate::summary::{Suppression, SuppressionReason};
 
 /// Why SES's account-level suppression list holds an address.
@@ -92,16 +93,21 @@ pub struct Compared {
     pub ses: Option<SesSuppressed>,
 }
 
-/// Both lists, address by address (in address order). Addresses are compared as the ledger keys
-/// them ([`ledger_key`]), so `jane@Example.COM` on SES's list is the ledger's `jane@example.com`.
-pub fn compare(ledger: Vec<LedgerSuppressed>, ses: Vec<SesSuppressed>) -> Vec<Compared> {
+/// Both lists, address by address (in key order). Addresses are compared as the ledger keys them
+/// ([`Addresses::key_of`]), so `jane@Example.COM` on SES's list is the ledger's
+/// `jane@example.com`, or its pseudonym when the ledger keeps pseudonyms.
+pub fn compare(
+    ledger: Vec<LedgerSuppressed>,
+    ses: Vec<SesSuppressed>,
+    addresses: &Addresses,
+) -> Vec<Compared> {
     let mut by_address: BTreeMap<String, (Option<Suppression>, Option<SesSuppressed>)> =
         BTreeMap::new();
     for l in ledger {
         by_address.entry(ledger_key(&l.address)).or_default().0 = Some(l.suppression);
     }
     for s in ses {
-        let key = ledger_key(&s.address);
+        let key = addresses.key_of(&s.address);
         by_address.entry(key).or_default().1 = Some(s);
     }
     by_address
@@ -129,16 +135,26 @@ pub fn compare(ledger: Vec<LedgerSuppressed>, ses: Vec<SesSuppressed>) -> Vec<Co
 
 /// What `suppression push` adds to SES: each address only the ledger suppresses, with SES's name
 /// for the ledger's reason. An address SES already lists, for whatever reason, is left as SES has
-/// it: push adds, it never overwrites.
+/// it: push adds, it never overwrites. A pseudonym is no address SES could suppress: it is left
+/// out ([`unpushable`] counts them).
 pub fn to_push(compared: &[Compared]) -> Vec<(String, SesSuppressionReason)> {
     compared
         .iter()
-        .filter(|c| c.agreement == Agreement::LedgerOnly)
+        .filter(|c| c.agreement == Agreement::LedgerOnly && !is_pseudonym(&c.address))
         .filter_map(|c| {
             let reason = c.ledger.as_ref()?.reason;
             Some((c.address.clone(), SesSuppressionReason::for_ledger(reason)))
         })
         .collect()
+}
+
+/// Suppressions only the ledger holds that `push` cannot add, because the ledger keeps them as
+/// pseudonyms.
+pub fn unpushable(compared: &[Compared]) -> usize {
+    compared
+        .iter()
+        .filter(|c| c.agreement == Agreement::LedgerOnly && is_pseudonym(&c.address))
+        .count()
 }
 
 #[cfg(test)]
@@ -182,6 +198,7 @@ mod tests {
                 ses("complainer@example.com", Bounce),
                 ses("only-ses@example.com", SesSuppressionReason::Complaint),
             ],
+            &Addresses::Clear,
         );
         let got: Vec<(&str, Agreement)> = compared
             .iter()
@@ -213,10 +230,10 @@ mod tests {
             ledger("a@example.com", SuppressionReason::SoftBounces),
             ledger("b@example.com", SuppressionReason::Complaint),
         ];
-        let first = to_push(&compare(ours.clone(), Vec::new()));
+        let first = to_push(&compare(ours.clone(), Vec::new(), &Addresses::Clear));
         assert_eq!(first.len(), 2);
         let ses_after: Vec<SesSuppressed> = first.iter().map(|(a, r)| ses(a, *r)).collect();
-        let again = compare(ours, ses_after);
+        let again = compare(ours, ses_after, &Addresses::Clear);
         assert!(again.iter().all(|c| c.agreement == Agreement::Agree));
         assert!(to_push(&again).is_empty());
     }
@@ -230,8 +247,37 @@ mod tests {
                 reason: None,
                 last_update: None,
             }],
+            &Addresses::Clear,
         );
         assert_eq!(compared[0].agreement, Agreement::OtherReason);
         assert!(to_push(&compared).is_empty());
+    }
+
+    #[test]
+    fn a_pseudonymised_ledger_matches_ses_addresses_by_their_pseudonym_and_pushes_none() {
+        let key = crate::privacy::PseudonymKey::new(&"k".repeat(32)).unwrap();
+        let addresses = Addresses::Pseudonymised(key);
+        let compared = compare(
+            vec![
+                ledger(
+                    &addresses.key_of("both@example.com"),
+                    SuppressionReason::HardBounce,
+                ),
+                ledger(
+                    &addresses.key_of("mine@example.com"),
+                    SuppressionReason::Complaint,
+                ),
+            ],
+            vec![ses("both@EXAMPLE.com", SesSuppressionReason::Bounce)],
+            &addresses,
+        );
+        let got: Vec<Agreement> = compared.iter().map(|c| c.agreement).collect();
+        assert_eq!(got.len(), 2);
+        assert!(got.contains(&Agreement::Agree) && got.contains(&Agreement::LedgerOnly));
+        assert!(
+            to_push(&compared).is_empty(),
+            "a pseudonym is no address for SES"
+        );
+        assert_eq!(unpushable(&compared), 1);
     }
 }

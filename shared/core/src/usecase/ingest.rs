@@ -12,7 +12,7 @@ use crate::counters::{increments_for, scopes_for, CounterIncrement, Scope};
 use crate::documented::Field;
 use crate::envelope::{split_document, Content, Inbound, InputError, Skip};
 use crate::event::{Origin, RecipientEvent, Transport};
-use crate::normalise::normalise;
+use crate::normalise::normalise_with;
 use crate::ports::{EventLog, EventStore, RecordOutcome, StoreError, MAX_KEY_TEXT_BYTES};
 
 /// Recipient events written at once per invocation; DynamoDB transactions are independent.
@@ -26,6 +26,10 @@ pub enum IngestFailure {
     Store(#[from] StoreError),
     #[error("event log: {0}")]
     Log(StoreError),
+    /// A pseudonymisation key is configured but was not loaded: nothing is recorded rather than
+    /// addresses in clear, and the message is retried.
+    #[error("the pseudonymisation key in {parameter} is configured but not loaded; nothing was recorded")]
+    KeyNotLoaded { parameter: String },
 }
 
 /// What happened to one SES message.
@@ -209,18 +213,26 @@ impl<S: EventStore, L: EventLog> Ingest<S, L> {
         let mut events: Vec<(usize, RecipientEvent)> = Vec::new();
         let mut undocumented = BTreeMap::new();
         for (i, msg) in inbound.into_iter().enumerate() {
-            let (result, skipped) = match msg.content {
-                Content::Ses(ses) => (
-                    normalise(&ses, &msg.origin, now).and_then(|events| {
-                        match events.iter().find_map(|e| oversize_key(e, &self.config)) {
-                            Some(e) => Err(e),
-                            None => Ok(events),
-                        }
+            let (result, skipped) = match (self.config.unloaded_pseudonym_key(), msg.content) {
+                (Some(parameter), _) => (
+                    Err(IngestFailure::KeyNotLoaded {
+                        parameter: parameter.to_string(),
                     }),
                     None,
                 ),
-                Content::Skipped(skip) => (Ok(Vec::new()), Some(skip)),
-                Content::Invalid(e) => (Err(e), None),
+                (None, Content::Ses(ses)) => (
+                    normalise_with(&ses, &msg.origin, now, &self.config.addresses)
+                        .and_then(|events| {
+                            match events.iter().find_map(|e| oversize_key(e, &self.config)) {
+                                Some(e) => Err(e),
+                                None => Ok(events),
+                            }
+                        })
+                        .map_err(IngestFailure::from),
+                    None,
+                ),
+                (None, Content::Skipped(skip)) => (Ok(Vec::new()), Some(skip)),
+                (None, Content::Invalid(e)) => (Err(e.into()), None),
             };
             match result {
                 Ok(normalised) => {
@@ -238,7 +250,7 @@ impl<S: EventStore, L: EventLog> Ingest<S, L> {
                 }
                 Err(e) => messages.push(MessageOutcome {
                     origin: msg.origin,
-                    result: Err(e.into()),
+                    result: Err(e),
                     skipped,
                 }),
             }
@@ -578,5 +590,87 @@ mod tests {
             quiet.emf_lines(Utc::now()).is_empty(),
             "no metric when nothing is odd"
         );
+    }
+
+    fn pseudonymised() -> LedgerConfig {
+        let key =
+            crate::privacy::PseudonymKey::new("a test key, thirty-two bytes long").expect("key");
+        LedgerConfig {
+            pseudonym_key_parameter: Some("/ses-ledger/pseudonym-key".into()),
+            addresses: crate::privacy::Addresses::Pseudonymised(key),
+            ..LedgerConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn pseudonymised_addresses_key_history_and_leave_the_rates_by_provider_whole() {
+        use crate::ports::LedgerReader;
+        let config = pseudonymised();
+        let store = InMemoryLedger::new(&config);
+        let log = InMemoryEventLog::default();
+        let app = Ingest {
+            store: &store,
+            log: &log,
+            config: config.clone(),
+        };
+        let doc = delivery("m1", &["Ann@Example.com", "b@yahoo.com"]);
+        let report = app.document(&doc, Utc::now()).await.expect("known shape");
+        assert_eq!(report.counts().new, 2);
+        for line in log.lines() {
+            let text = serde_json::to_string(&line)
+                .expect("serialises")
+                .to_lowercase();
+            assert!(
+                !text.contains("ann@example.com") && !text.contains("b@yahoo.com"),
+                "{text}"
+            );
+            assert!(crate::privacy::is_pseudonym(
+                line.recipient.as_deref().unwrap_or("")
+            ));
+        }
+        let key = config.addresses.key_of("b@YAHOO.com");
+        let summary = store.recipient_summary(&key).await.expect("reads");
+        assert!(
+            summary.is_some(),
+            "the pseudonym of a typed address finds its summary"
+        );
+        assert!(store
+            .recipient_summary("b@yahoo.com")
+            .await
+            .expect("reads")
+            .is_none());
+        assert_eq!(
+            store.counter_total(&Scope::Provider("yahoo".into()), Metric::Deliveries),
+            1
+        );
+        assert_eq!(
+            store.counter_total(&Scope::Account, Metric::FeedbackLoopDeliveries),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_configured_key_that_was_not_loaded_records_nothing() {
+        let config = LedgerConfig {
+            addresses: crate::privacy::Addresses::Clear,
+            ..pseudonymised()
+        };
+        let store = InMemoryLedger::new(&config);
+        let log = InMemoryEventLog::default();
+        let app = Ingest {
+            store: &store,
+            log: &log,
+            config,
+        };
+        let report = app
+            .document(&delivery("m1", &["a@example.com"]), Utc::now())
+            .await
+            .expect("known shape");
+        assert!(matches!(
+            report.messages[0].result,
+            Err(IngestFailure::KeyNotLoaded { ref parameter }) if parameter == "/ses-ledger/pseudonym-key"
+        ));
+        assert_eq!(store.event_count(), 0);
+        assert!(log.lines().is_empty());
     }
 }
