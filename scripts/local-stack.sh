@@ -328,6 +328,8 @@ write_env() {
         # moto has no SES v2 tenants: the alarm's tenant lookups get moto's 404 ("unavailable"),
         # and never leave loopback.
         printf 'export AWS_ENDPOINT_URL_SESV2=%q\n' "${moto_url}"
+        # The pseudonymisation key's SecureString parameter.
+        printf 'export AWS_ENDPOINT_URL_SSM=%q\n' "${moto_url}"
         printf 'export SES_LEDGER_DYNAMODB_PORT=%q\n' "${ddb_port}"
         printf 'export SES_LEDGER_MOTO_PORT=%q\n' "${moto_port}"
         # shellcheck disable=SC2016 # $PATH is expanded when the file is sourced

@@ -1052,3 +1052,169 @@ async fn suppression_diff_and_push_against_ses_v2() {
         "idempotent: no second add"
     );
 }
+
+/// A SecureString parameter with `value`, as an operator creates the key (moto keeps it).
+async fn put_parameter(
+    aws: &aws_config::SdkConfig,
+    name: &str,
+    kind: aws_sdk_ssm::types::ParameterType,
+    value: &str,
+) {
+    aws_sdk_ssm::Client::new(aws)
+        .put_parameter()
+        .name(name)
+        .r#type(kind)
+        .value(value)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("moto stores the parameter");
+}
+
+/// Pseudonymisation end to end: a replay with the stack's key parameter leaves no recipient
+/// address in any DynamoDB item or log line, the CLI finds a typed address by its pseudonym
+/// (`recipient`, `pseudonym`, `forget`), and a key it cannot trust is refused before anything is
+/// written.
+#[tokio::test]
+async fn a_pseudonymised_ledger_holds_no_address_and_the_cli_finds_them_by_key() {
+    use aws_sdk_ssm::types::ParameterType;
+    let aws = local_aws().await;
+    let config = fresh_ledger(&aws, "clipseud").await;
+    let parameter = format!("/ses-ledger-test/{}/pseudonym-key", config.table_name);
+    put_parameter(
+        &aws,
+        &parameter,
+        ParameterType::SecureString,
+        "a0c1f3e5b7d9e2f4a6c8e0b2d4f6a8c0\n",
+    )
+    .await;
+    let keyed = [("SES_LEDGER_PSEUDONYM_KEY_PARAMETER", parameter.as_str())];
+    let events = repo_root().join("events");
+    let replay = run_with(
+        &config,
+        &keyed,
+        &[
+            "replay",
+            "--quiet",
+            events.join("sns").to_str().unwrap_or_default(),
+            events.join("privacy").to_str().unwrap_or_default(),
+        ],
+    );
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+
+    let recipients = [
+        "recipient@example.com",
+        "jane@example.com",
+        "richard@example.com",
+        "jane.doe@example.com",
+        "ann@example.net",
+        "zoe@example.com",
+        "bob@yahoo.com",
+    ];
+    let items = scan_all(&aws_sdk_dynamodb::Client::new(&aws), &config.table_name).await;
+    let stored = format!("{items:?}").to_ascii_lowercase();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&aws);
+    let lines = log_messages(&logs, &config.event_log_group).await;
+    let logged = serde_json::to_string(&lines)
+        .expect("json")
+        .to_ascii_lowercase();
+    assert!(
+        items.len() > 20 && lines.len() >= 20,
+        "{} items, {} lines",
+        items.len(),
+        lines.len()
+    );
+    for address in recipients {
+        assert!(!stored.contains(address), "{address} in DynamoDB");
+        assert!(!logged.contains(address), "{address} in the event log");
+        assert!(
+            !logged.contains(&address.replace('@', "%40")),
+            "{address} in the event log"
+        );
+    }
+    assert!(lines.iter().all(|l| l
+        .get("recipient")
+        .and_then(|r| r.as_str())
+        .is_none_or(ses_ledger::privacy::is_pseudonym)));
+    assert!(
+        logged.contains("\"recipient_domain\":\"yahoo.com\""),
+        "domains stay in clear"
+    );
+
+    // The CLI keys what the operator types with the same key.
+    let pseudonym = run_with(&config, &keyed, &["pseudonym", "recipient@EXAMPLE.com"]);
+    assert!(
+        pseudonym.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pseudonym.stderr)
+    );
+    let hmac = stdout(&pseudonym).trim().to_string();
+    assert!(ses_ledger::privacy::is_pseudonym(&hmac), "{hmac}");
+    assert!(
+        stored.contains(&format!("rcpt#{hmac}")),
+        "the pseudonym keys the history"
+    );
+    let found = run_with(&config, &keyed, &["recipient", "recipient@example.com"]);
+    let text = stdout(&found);
+    assert!(
+        text.starts_with(&format!("recipient@example.com ({hmac}): suppressed")),
+        "{text}"
+    );
+    let unkeyed = run(&config, &["recipient", "recipient@example.com"]);
+    assert!(
+        stdout(&unkeyed).contains("unknown address"),
+        "{}",
+        stdout(&unkeyed)
+    );
+    let forget = run_with(
+        &config,
+        &keyed,
+        &["forget", "recipient@example.com", "--yes"],
+    );
+    assert!(
+        stdout(&forget).contains("\ndeleted."),
+        "{}",
+        stdout(&forget)
+    );
+    let after = scan_all(&aws_sdk_dynamodb::Client::new(&aws), &config.table_name).await;
+    assert!(
+        !format!("{after:?}").contains(&hmac),
+        "forget removes every item naming it"
+    );
+
+    // A key in a plain String parameter, or one too short, stops the CLI before any write.
+    let plain = format!("{parameter}-plain");
+    put_parameter(&aws, &plain, ParameterType::String, &"k".repeat(40)).await;
+    let short = format!("{parameter}-short");
+    put_parameter(&aws, &short, ParameterType::SecureString, "too short").await;
+    for (name, says) in [
+        (plain.as_str(), "must be a SecureString"),
+        (short.as_str(), "at least 32"),
+        (
+            "/ses-ledger-test/no-such-parameter",
+            "reading the pseudonymisation key",
+        ),
+    ] {
+        let out = run_with(
+            &config,
+            &[("SES_LEDGER_PSEUDONYM_KEY_PARAMETER", name)],
+            &[
+                "replay",
+                "--quiet",
+                events.join("sns").to_str().unwrap_or_default(),
+            ],
+        );
+        assert!(!out.status.success(), "{name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{name}: {err}");
+    }
+    assert_eq!(
+        scan_all(&aws_sdk_dynamodb::Client::new(&aws), &config.table_name).await,
+        after,
+        "nothing was written with a refused key"
+    );
+}
