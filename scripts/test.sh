@@ -52,7 +52,9 @@ scripts/cdk.sh synth .cache/cdk-synth/default
 scripts/cdk.sh synth .cache/cdk-synth/alternative -- \
     -c SesEventTopicArn=arn:aws:sns:us-east-1:123456789012:existing-ses-events \
     -c IngestTransport=direct -c CreateConfigurationSet=true -c AlertEmail=ops@example.com \
-    -c TableDeletionProtection=false -c EventLogClass=INFREQUENT_ACCESS
+    -c TableDeletionProtection=false -c EventLogClass=INFREQUENT_ACCESS \
+    -c PseudonymKeyParameter=/ses-ledger/pseudonym-key \
+    -c PseudonymKeyKmsKeyArn=arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab
 
 step "clippy"
 cargo clippy --workspace --all-targets --locked "${FEATURES[@]}" -- -D warnings

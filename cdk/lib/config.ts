@@ -24,6 +24,8 @@ export interface SesLedgerSettings {
   MinBounceVolume: number;
   RecentSends: number;
   RecentSendsMaxDays: number;
+  PseudonymKeyParameter: string;
+  PseudonymKeyKmsKeyArn: string;
 }
 
 export class SettingsError extends Error {}

@@ -174,6 +174,7 @@ export class SesLedgerStack extends Stack {
           })
         : undefined;
 
+    const pseudonymise = s.PseudonymKeyParameter !== "";
     const ingestRole = functionRole("IngestFunctionRole", [
       new iam.PolicyStatement({ sid: "LedgerWrites", actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources: [table.tableArn] }),
       new iam.PolicyStatement({ sid: "EventStream", actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resources: [eventLogGroup.logGroupArn] }),
@@ -184,6 +185,28 @@ export class SesLedgerStack extends Stack {
               sid: "ReadTheIngestQueue",
               actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
               resources: [ingestQueue.queueArn],
+            }),
+          ]
+        : []),
+      // Once per cold start: the pseudonymisation key, and nothing else in Parameter Store.
+      ...(pseudonymise
+        ? [
+            new iam.PolicyStatement({
+              sid: "ReadThePseudonymKey",
+              actions: ["ssm:GetParameter"],
+              resources: [`arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter${s.PseudonymKeyParameter}`],
+            }),
+          ]
+        : []),
+      // Parameter Store's default key (aws/ssm) lets every principal of the account decrypt
+      // through Parameter Store; a customer-managed key must say so itself.
+      ...(pseudonymise && s.PseudonymKeyKmsKeyArn !== ""
+        ? [
+            new iam.PolicyStatement({
+              sid: "DecryptThePseudonymKey",
+              actions: ["kms:Decrypt"],
+              resources: [s.PseudonymKeyKmsKeyArn],
+              conditions: { StringEquals: { "kms:ViaService": `ssm.${Aws.REGION}.amazonaws.com` } },
             }),
           ]
         : []),
@@ -198,7 +221,9 @@ export class SesLedgerStack extends Stack {
       timeout: Duration.seconds(60),
       role: ingestRole,
       logGroup: functionLogGroup("IngestFunctionLogGroup", "ingest"),
-      environment: sharedEnvironment,
+      environment: pseudonymise
+        ? { ...sharedEnvironment, SES_LEDGER_PSEUDONYM_KEY_PARAMETER: s.PseudonymKeyParameter }
+        : sharedEnvironment,
     });
     // Direct transport: SNS invokes asynchronously; two retries, then the dead-letter queue.
     new lambda.CfnEventInvokeConfig(this, "IngestFunctionEventInvokeConfig", {

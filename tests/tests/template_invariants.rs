@@ -22,7 +22,13 @@ const ALTERNATIVE: &[(&str, &str)] = &[
     ("AlertEmail", "ops@example.com"),
     ("TableDeletionProtection", "false"),
     ("EventLogClass", "INFREQUENT_ACCESS"),
+    ("PseudonymKeyParameter", PSEUDONYM_KEY_PARAMETER),
+    ("PseudonymKeyKmsKeyArn", PSEUDONYM_KEY_KMS_KEY),
 ];
+
+const PSEUDONYM_KEY_PARAMETER: &str = "/ses-ledger/pseudonym-key";
+const PSEUDONYM_KEY_KMS_KEY: &str =
+    "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
 fn sam(parameters: &[(&str, &str)]) -> Deployment {
     Deployment::load(&sam_expansion(), parameters)
@@ -1051,6 +1057,82 @@ fn the_alarm_may_read_the_status_of_this_account_s_tenants_and_nothing_more() {
                 !statements.iter().any(|s| allows(s, action)),
                 "{name}: the alarm may {action}"
             );
+        }
+    }
+}
+
+/// The resources a statement names, as ARN text (`${PseudonymKeyParameter}` filled in, as
+/// CloudFormation would).
+fn statement_resources(statement: &Value) -> Vec<String> {
+    let resources = match &statement["Resource"] {
+        Value::Array(list) => list.clone(),
+        one => vec![one.clone()],
+    };
+    resources
+        .iter()
+        .map(|r| arn_text(r).replace("${PseudonymKeyParameter}", PSEUDONYM_KEY_PARAMETER))
+        .collect()
+}
+
+/// The pseudonymisation key (docs/privacy.md). With a key named, the ingest function is told its
+/// parameter, may read that one parameter (GetParameter on its ARN, nothing else of Parameter
+/// Store), and may decrypt with the named KMS key only through Parameter Store. Without one, it
+/// is told nothing and may read nothing. No other function may ever read the key.
+#[test]
+fn only_the_ingest_function_reads_the_pseudonymisation_key_and_only_that_one() {
+    let parameter_arn = format!(
+        "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{PSEUDONYM_KEY_PARAMETER}"
+    );
+    for (name, d) in all() {
+        let keyed = name.ends_with("alternative");
+        for (label, prefix) in [
+            ("ingest", "Normalises"),
+            ("count", "Adds every"),
+            ("alarm", "Judges"),
+        ] {
+            let function = d.function_by_description(prefix);
+            let statements = d.role_statements(d.role_of(function));
+            let told = function.properties["Environment"]["Variables"]
+                .get("SES_LEDGER_PSEUDONYM_KEY_PARAMETER")
+                .and_then(Value::as_str);
+            let ssm: Vec<&Value> = statements
+                .iter()
+                .filter(|s| strings(&s["Action"]).iter().any(|a| a.starts_with("ssm:")))
+                .collect();
+            let decrypts_the_key: Vec<&Value> = statements
+                .iter()
+                .filter(|s| {
+                    allows(s, "kms:Decrypt")
+                        && statement_resources(s)
+                            .iter()
+                            .any(|r| r == PSEUDONYM_KEY_KMS_KEY || r == "*")
+                })
+                .collect();
+            if label == "ingest" && keyed {
+                assert_eq!(told, Some(PSEUDONYM_KEY_PARAMETER), "{name}: {label}");
+                assert_eq!(ssm.len(), 1, "{name}: one Parameter Store statement");
+                assert_eq!(strings(&ssm[0]["Action"]), ["ssm:GetParameter"], "{name}");
+                assert_eq!(statement_resources(ssm[0]), [parameter_arn.clone()], "{name}");
+                assert_eq!(decrypts_the_key.len(), 1, "{name}: may decrypt the key");
+                assert_eq!(
+                    statement_resources(decrypts_the_key[0]),
+                    [PSEUDONYM_KEY_KMS_KEY],
+                    "{name}"
+                );
+                let via = &decrypts_the_key[0]["Condition"]["StringEquals"]["kms:ViaService"];
+                assert_eq!(
+                    arn_text(via),
+                    "ssm.${AWS::Region}.amazonaws.com",
+                    "{name}: decrypts only through Parameter Store"
+                );
+            } else {
+                assert_eq!(told, None, "{name}: {label} is told of a key");
+                assert!(ssm.is_empty(), "{name}: {label} may use Parameter Store");
+                assert!(
+                    decrypts_the_key.is_empty(),
+                    "{name}: {label} may decrypt the key"
+                );
+            }
         }
     }
 }
