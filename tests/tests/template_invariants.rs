@@ -1112,7 +1112,11 @@ fn only_the_ingest_function_reads_the_pseudonymisation_key_and_only_that_one() {
                 assert_eq!(told, Some(PSEUDONYM_KEY_PARAMETER), "{name}: {label}");
                 assert_eq!(ssm.len(), 1, "{name}: one Parameter Store statement");
                 assert_eq!(strings(&ssm[0]["Action"]), ["ssm:GetParameter"], "{name}");
-                assert_eq!(statement_resources(ssm[0]), [parameter_arn.clone()], "{name}");
+                assert_eq!(
+                    statement_resources(ssm[0]),
+                    [parameter_arn.clone()],
+                    "{name}"
+                );
                 assert_eq!(decrypts_the_key.len(), 1, "{name}: may decrypt the key");
                 assert_eq!(
                     statement_resources(decrypts_the_key[0]),

@@ -10,7 +10,8 @@ use chrono::{TimeZone, Utc};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use ses_ledger::documents::Documents;
 use ses_ledger::envelope::{split_owned_document, Content};
-use ses_ledger::normalise::normalise;
+use ses_ledger::normalise::normalise_with;
+use ses_ledger::privacy::{Addresses, PseudonymKey};
 use ses_ledger::simulate::{generate, Scenario, TenantProfile};
 
 /// About 2,000 SES messages, one per line.
@@ -53,13 +54,15 @@ fn raw_reserialise(text: &str, out: &mut Counting) {
     }
 }
 
-fn ledger_normalise(text: &str, out: &mut Counting) {
+fn ledger_normalise(text: &str, out: &mut Counting, addresses: &Addresses) {
     let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
     for (_, doc) in Documents::new(text.as_bytes()) {
         let doc = doc.expect("JSON");
         for message in split_owned_document(doc).expect("known shape") {
             if let Content::Ses(ses) = &message.content {
-                for event in normalise(ses, &message.origin, now).expect("normalises") {
+                for event in
+                    normalise_with(ses, &message.origin, now, addresses).expect("normalises")
+                {
                     serde_json::to_writer(&mut *out, &event).expect("writes");
                     out.write_all(b"\n").expect("writes");
                 }
@@ -71,6 +74,15 @@ fn ledger_normalise(text: &str, out: &mut Counting) {
 fn normalise_against_raw_parse(c: &mut Criterion) {
     let text = dump();
     let lines = text.lines().count() as u64;
+    let clear = Addresses::Clear;
+    let key = PseudonymKey::new("a benchmark key of thirty-two bytes").expect("key");
+    let pseudonymised = Addresses::Pseudonymised(key);
+    // What pseudonymisation does to the bytes written (the event log's lines).
+    for (name, addresses) in [("clear", &clear), ("pseudonymised", &pseudonymised)] {
+        let mut out = Counting(0);
+        ledger_normalise(&text, &mut out, addresses);
+        eprintln!("{name}: {} bytes of records for {lines} lines", out.0);
+    }
     let mut group = c.benchmark_group("per SES message line");
     group.throughput(Throughput::Elements(lines));
     group.bench_function("serde_json::Value parse + reserialise (baseline)", |b| {
@@ -83,7 +95,14 @@ fn normalise_against_raw_parse(c: &mut Criterion) {
     group.bench_function("ses-ledger normalise", |b| {
         b.iter(|| {
             let mut out = Counting(0);
-            ledger_normalise(black_box(&text), &mut out);
+            ledger_normalise(black_box(&text), &mut out, &clear);
+            out.0
+        })
+    });
+    group.bench_function("ses-ledger normalise, addresses pseudonymised", |b| {
+        b.iter(|| {
+            let mut out = Counting(0);
+            ledger_normalise(black_box(&text), &mut out, &pseudonymised);
             out.0
         })
     });
