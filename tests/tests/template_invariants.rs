@@ -1114,7 +1114,7 @@ fn only_the_ingest_function_reads_the_pseudonymisation_key_and_only_that_one() {
                 assert_eq!(strings(&ssm[0]["Action"]), ["ssm:GetParameter"], "{name}");
                 assert_eq!(
                     statement_resources(ssm[0]),
-                    [parameter_arn.clone()],
+                    [parameter_arn.as_str()],
                     "{name}"
                 );
                 assert_eq!(decrypts_the_key.len(), 1, "{name}: may decrypt the key");
