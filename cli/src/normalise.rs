@@ -10,10 +10,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
-use ses_ledger::documents::Documents;
-use ses_ledger::envelope::{split_owned_document, Content, InputError};
-use ses_ledger::event::Origin;
-use ses_ledger::normalise::normalise;
+use ses_ledger::documents::{Documents, SesDocument};
+use ses_ledger::envelope::{bare_message_origin, split_owned_document, Content, InputError};
+use ses_ledger::event::{Origin, RecipientEvent};
+use ses_ledger::normalise::{normalise, normalise_message};
+use ses_ledger::privacy::Addresses;
 use ses_ledger::usecase::ingest::describe_origin;
 
 /// Arguments of `ses-ledger normalise`.
@@ -115,9 +116,18 @@ fn normalise_stream(
     ingested_at: DateTime<Utc>,
 ) -> io::Result<Outcome> {
     let mut outcome = Outcome::Clean;
-    for (line, doc) in Documents::new(input) {
+    for (line, doc) in Documents::<_, SesDocument>::of_kind(input) {
         let doc = match doc {
-            Ok(doc) => doc,
+            // Most lines of a dump: a bare SES message, read straight from its text.
+            Ok(SesDocument::Ses(message)) => {
+                let origin = bare_message_origin();
+                let events =
+                    normalise_message(message, None, &origin, ingested_at, &Addresses::Clear);
+                let at = || location(label, line, 1, 1, &origin);
+                outcome = outcome.max(write_events(events, at, out, err)?);
+                continue;
+            }
+            Ok(SesDocument::Other(doc)) => doc,
             Err(e @ InputError::Unreadable { .. }) => {
                 writeln!(err, "{label}: {e}")?;
                 outcome = outcome.max(Outcome::Unreadable);
@@ -150,21 +160,32 @@ fn normalise_stream(
                 }
                 Content::Invalid(e) => Err(e.clone()),
             };
-            match result {
-                Ok(events) => {
-                    for event in events {
-                        serde_json::to_writer(&mut *out, &event)?;
-                        out.write_all(b"\n")?;
-                    }
-                }
-                Err(e) => {
-                    writeln!(err, "{}: {e}", at())?;
-                    outcome = outcome.max(Outcome::BadInput);
-                }
-            }
+            outcome = outcome.max(write_events(result, at, out, err)?);
         }
     }
     Ok(outcome)
+}
+
+/// One message's records onto `out`, or why it has none onto `err` (`at` names the message).
+fn write_events(
+    result: Result<Vec<RecipientEvent>, InputError>,
+    at: impl Fn() -> String,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> io::Result<Outcome> {
+    match result {
+        Ok(events) => {
+            for event in events {
+                serde_json::to_writer(&mut *out, &event)?;
+                out.write_all(b"\n")?;
+            }
+            Ok(Outcome::Clean)
+        }
+        Err(e) => {
+            writeln!(err, "{}: {e}", at())?;
+            Ok(Outcome::BadInput)
+        }
+    }
 }
 
 /// `file, line 3, message 2 of 10 (SQS message .., SNS message ..)`: enough to find it again.

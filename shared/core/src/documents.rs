@@ -15,12 +15,50 @@ use std::io::BufRead;
 use serde_json::Value;
 
 use crate::envelope::{json_reason, InputError};
+use crate::ses::SesMessage;
 
 /// One document, with the line it starts on (1-based).
-pub type Document = (usize, Result<Value, InputError>);
+pub type Document<T = Value> = (usize, Result<T, InputError>);
 
-/// The documents of `reader`, in order (see the module documentation).
-pub struct Documents<R> {
+/// What each document is read into.
+pub trait DocumentKind: Sized {
+    /// The document read straight from its text, when `text` is exactly one document this kind
+    /// can read so; `None` reads the text through `serde_json::Value`s.
+    fn from_text(text: &str) -> Option<Self>;
+    fn from_value(value: Value) -> Self;
+}
+
+impl DocumentKind for Value {
+    fn from_text(_: &str) -> Option<Self> {
+        None
+    }
+    fn from_value(value: Value) -> Self {
+        value
+    }
+}
+
+/// A bare SES message read straight from its text ([`SesMessage::parse_bare_text`]), or any
+/// other document as a `Value`: what `normalise` reads dumps with.
+// Documents are handed over one at a time, so the size of the larger variant costs nothing, where
+// boxing it would cost an allocation per line.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum SesDocument {
+    Ses(SesMessage),
+    Other(Value),
+}
+
+impl DocumentKind for SesDocument {
+    fn from_text(text: &str) -> Option<Self> {
+        SesMessage::parse_bare_text(text).map(SesDocument::Ses)
+    }
+    fn from_value(value: Value) -> Self {
+        SesDocument::Other(value)
+    }
+}
+
+/// The documents of `reader`, in order (see the module documentation), each read as a `T`.
+pub struct Documents<R, T = Value> {
     reader: R,
     /// Lines read so far.
     line: usize,
@@ -32,12 +70,20 @@ pub struct Documents<R> {
     escaped: bool,
     /// After a broken document: lines are skipped until one opens a document.
     resyncing: bool,
-    ready: VecDeque<Document>,
+    ready: VecDeque<Document<T>>,
     done: bool,
+    /// The last line read, kept for its capacity.
+    line_buffer: Vec<u8>,
 }
 
 impl<R: BufRead> Documents<R> {
     pub fn new(reader: R) -> Self {
+        Documents::of_kind(reader)
+    }
+}
+
+impl<R: BufRead, T: DocumentKind> Documents<R, T> {
+    pub fn of_kind(reader: R) -> Self {
         Documents {
             reader,
             line: 0,
@@ -49,13 +95,22 @@ impl<R: BufRead> Documents<R> {
             resyncing: false,
             ready: VecDeque::new(),
             done: false,
+            line_buffer: Vec::new(),
         }
     }
 
-    /// Reads one line and frames it; false at the end of the input.
+    /// Reads one line and frames it; false at the end of the input. The line's buffer is kept
+    /// from line to line, so reading allocates only when a line is longer than any before.
     fn read_line(&mut self) -> bool {
-        let mut bytes = Vec::new();
-        match self.reader.read_until(b'\n', &mut bytes) {
+        let mut bytes = std::mem::take(&mut self.line_buffer);
+        bytes.clear();
+        let more = self.frame_line(&mut bytes);
+        self.line_buffer = bytes;
+        more
+    }
+
+    fn frame_line(&mut self, bytes: &mut Vec<u8>) -> bool {
+        match self.reader.read_until(b'\n', bytes) {
             Ok(0) => return false,
             Ok(_) => {}
             Err(e) => {
@@ -70,7 +125,7 @@ impl<R: BufRead> Documents<R> {
             }
         }
         self.line += 1;
-        let text = match String::from_utf8(bytes) {
+        let text = match std::str::from_utf8(bytes) {
             Ok(text) => text,
             Err(e) => {
                 let start = if self.open.trim().is_empty() {
@@ -86,7 +141,7 @@ impl<R: BufRead> Documents<R> {
                         reason: format!(
                             "line {} is not UTF-8 text (invalid byte at column {})",
                             self.line,
-                            e.utf8_error().valid_up_to() + 1
+                            e.valid_up_to() + 1
                         ),
                     }),
                 ));
@@ -95,7 +150,7 @@ impl<R: BufRead> Documents<R> {
             }
         };
         let text = if self.line == 1 {
-            text.strip_prefix('\u{feff}').unwrap_or(&text).to_string()
+            text.strip_prefix('\u{feff}').unwrap_or(text)
         } else {
             text
         };
@@ -115,8 +170,8 @@ impl<R: BufRead> Documents<R> {
             self.open.clear();
             self.open_line = self.line;
         }
-        self.scan(&text);
-        self.open.push_str(&text);
+        self.scan(text);
+        self.open.push_str(text);
         if self.in_string || (self.depth == 0 && !self.open.trim().is_empty()) {
             self.close_open();
         }
@@ -125,22 +180,35 @@ impl<R: BufRead> Documents<R> {
 
     /// Tracks bracket depth outside strings.
     fn scan(&mut self, text: &str) {
-        for b in text.bytes() {
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
             if self.in_string {
-                match (self.escaped, b) {
-                    (true, _) => self.escaped = false,
-                    (false, b'\\') => self.escaped = true,
-                    (false, b'"') => self.in_string = false,
-                    _ => {}
+                if self.escaped {
+                    self.escaped = false;
+                    at += 1;
+                    continue;
                 }
+                // Most of a line is string contents: jump to the next quote or escape.
+                let Some(next) = memchr::memchr2(b'"', b'\\', &bytes[at..]) else {
+                    return;
+                };
+                at += next;
+                if bytes[at] == b'\\' {
+                    self.escaped = true;
+                } else {
+                    self.in_string = false;
+                }
+                at += 1;
                 continue;
             }
-            match b {
+            match bytes[at] {
                 b'"' => self.in_string = true,
                 b'{' | b'[' => self.depth += 1,
                 b'}' | b']' => self.depth = self.depth.saturating_sub(1),
                 _ => {}
             }
+            at += 1;
         }
     }
 
@@ -151,15 +219,28 @@ impl<R: BufRead> Documents<R> {
         self.escaped = false;
     }
 
-    /// Parses the open text (one document or several on its lines) into `ready`.
+    /// Parses the open text (one document or several on its lines) into `ready`, and keeps the
+    /// text's buffer for the next document.
     fn close_open(&mut self) {
-        let text = std::mem::take(&mut self.open);
+        let mut text = std::mem::take(&mut self.open);
         let first_line = self.open_line;
         self.reset();
+        self.parse(&text, first_line);
+        text.clear();
+        self.open = text;
+    }
+
+    fn parse(&mut self, text: &str, first_line: usize) {
         if text.trim().is_empty() {
             return;
         }
-        let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Value>();
+        if let Some(doc) = T::from_text(text) {
+            let leading = text.len() - text.trim_start().len();
+            let line = first_line + text[..leading].matches('\n').count();
+            self.ready.push_back((line, Ok(doc)));
+            return;
+        }
+        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
         loop {
             let offset = stream.byte_offset();
             let start = offset
@@ -173,7 +254,7 @@ impl<R: BufRead> Documents<R> {
                     .map_or(0, |b| b.iter().filter(|c| **c == b'\n').count());
             match stream.next() {
                 None => return,
-                Some(Ok(value)) => self.ready.push_back((line, Ok(value))),
+                Some(Ok(value)) => self.ready.push_back((line, Ok(T::from_value(value)))),
                 Some(Err(e)) => {
                     self.ready.push_back((
                         line,
@@ -190,10 +271,10 @@ impl<R: BufRead> Documents<R> {
     }
 }
 
-impl<R: BufRead> Iterator for Documents<R> {
-    type Item = Document;
+impl<R: BufRead, T: DocumentKind> Iterator for Documents<R, T> {
+    type Item = Document<T>;
 
-    fn next(&mut self) -> Option<Document> {
+    fn next(&mut self) -> Option<Document<T>> {
         loop {
             if let Some(doc) = self.ready.pop_front() {
                 return Some(doc);
@@ -277,5 +358,55 @@ mod tests {
             matches!(&docs[1], (2, Err(InputError::Unreadable { reason })) if reason.contains("disk gone")),
             "{docs:?}"
         );
+    }
+
+    mod framing {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// JSON values whose strings are full of what framing must not be fooled by.
+        fn values() -> impl Strategy<Value = Value> {
+            let text = "[a-z{}\\[\\]\"\\\\/ ]{0,12}";
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i32>().prop_map(|n| json!(n)),
+                text.prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 32, 6, move |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                    prop::collection::btree_map(text, inner, 0..5)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            /// One document per line or pretty-printed over many, one after another: each comes
+            /// back whole, at the line it starts on.
+            #[test]
+            fn every_document_comes_back_at_its_line(
+                docs in prop::collection::vec(
+                    (prop::collection::btree_map("[a-z]{1,4}", values(), 0..4), any::<bool>()),
+                    1..6,
+                ),
+            ) {
+                let mut text = String::new();
+                let mut expected = Vec::new();
+                for (fields, pretty) in docs {
+                    let doc = Value::Object(fields.into_iter().collect());
+                    expected.push((text.matches('\n').count() + 1, Ok(doc.clone())));
+                    let written = if pretty {
+                        serde_json::to_string_pretty(&doc)
+                    } else {
+                        serde_json::to_string(&doc)
+                    };
+                    text.push_str(&written.expect("serialises"));
+                    text.push('\n');
+                }
+                prop_assert_eq!(parse_documents_with_lines(&text), expected);
+            }
+        }
     }
 }

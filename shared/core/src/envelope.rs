@@ -183,10 +183,7 @@ pub fn split_document(doc: &Value) -> Result<Vec<Inbound>, InputError> {
     }
     if is_ses(doc) {
         return Ok(vec![Inbound {
-            origin: Origin {
-                transport: Some(Transport::Raw),
-                ..Origin::default()
-            },
+            origin: bare_message_origin(),
             content: ses_content(doc.clone(), "the document"),
         }]);
     }
@@ -215,14 +212,19 @@ pub fn split_owned_document(doc: Value) -> Result<Vec<Inbound>, InputError> {
     });
     if !wrapped && is_ses(&doc) {
         return Ok(vec![Inbound {
-            origin: Origin {
-                transport: Some(Transport::Raw),
-                ..Origin::default()
-            },
+            origin: bare_message_origin(),
             content: ses_content(doc, "the document"),
         }]);
     }
     split_document(&doc)
+}
+
+/// Where a bare SES message (a document that is the message itself) comes from.
+pub fn bare_message_origin() -> Origin {
+    Origin {
+        transport: Some(Transport::Raw),
+        ..Origin::default()
+    }
 }
 
 /// True for an SES message in either format.

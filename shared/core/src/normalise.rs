@@ -14,7 +14,7 @@ use crate::event::{
 };
 use crate::privacy::{Addresses, Redactor};
 use crate::provider::provider_for_domain;
-use crate::ses::{EventObject, SesMessage};
+use crate::ses::{EventObject, Mail, SesMessage};
 use crate::timestamp::parse_timestamp;
 
 /// Normalises one SES message (either payload format, every event type) into one
@@ -47,10 +47,22 @@ pub fn normalise_with(
         return Ok(Vec::new());
     }
     let message = SesMessage::parse(ses)?;
-    let facts = Facts::of(&message);
-    let mail = &message.mail;
+    normalise_message(message, Some(ses), origin, ingested_at, addresses)
+}
+
+/// [`normalise_with`] of a message already parsed (for example by
+/// [`SesMessage::parse_bare_text`]). `payload` is the message as JSON: only an unknown event type
+/// uses it (kept in `raw`, and hashed into its id), so a message of a known type needs none.
+pub fn normalise_message(
+    message: SesMessage,
+    payload: Option<&Value>,
+    origin: &Origin,
+    ingested_at: DateTime<Utc>,
+    addresses: &Addresses,
+) -> Result<Vec<RecipientEvent>, InputError> {
     let event_type = message.detail.event_type();
-    let (event_time, time_fallback) = match (mail.timestamp, facts.time, origin.envelope_time) {
+    let own_time = message.detail.timestamp();
+    let (event_time, time_fallback) = match (message.mail.timestamp, own_time, origin.envelope_time) {
         (Some(sent), own, _) => (own.unwrap_or(sent), None),
         (None, Some(own), _) => (own, Some(TimeFallback::EventTimestamp)),
         (None, None, Some(envelope)) => (envelope, Some(TimeFallback::EnvelopeTimestamp)),
@@ -65,24 +77,33 @@ pub fn normalise_with(
         Addresses::Clear => None,
         Addresses::Pseudonymised(key) => Some(Redactor::new(
             key,
-            mail.destination
+            message
+                .mail
+                .destination
                 .iter()
-                .chain(facts.recipients.iter().filter_map(|(r, _)| r.as_ref()))
-                .map(String::as_str),
+                .map(String::as_str)
+                .chain(message.detail.named_recipients()),
         )),
     };
     // The payload of an unknown type is kept (and hashed into its id) without its addresses, so
     // neither the record nor the id lets anyone test a guessed address.
     let raw = (event_type == EventType::Unknown).then(|| {
-        let mut raw = ses.clone();
+        let mut raw = payload.cloned().unwrap_or_default();
         if let Some(r) = &redactor {
             r.redact_value(&mut raw);
         }
         raw
     });
-    let discriminator = discriminator(&message, event_time, raw.as_ref());
+    let discriminator = discriminator(&message.detail, event_time, raw.as_ref());
+    let SesMessage {
+        format,
+        type_name,
+        mut mail,
+        detail,
+    } = message;
+    let facts = Facts::of(detail, type_name);
 
-    let destinations = || {
+    let destinations = |mail: &Mail| {
         mail.destination
             .iter()
             .map(|a| (Some(a.clone()), facts.detail.clone()))
@@ -96,14 +117,14 @@ pub fn normalise_with(
         EventType::Open | EventType::Click => match distinct_addresses(&mail.destination) {
             1 => {
                 attribution = Some(RecipientAttribution::SoleRecipient);
-                destinations().into_iter().take(1).collect()
+                destinations(&mail).into_iter().take(1).collect()
             }
             n => {
                 destination_count = Some(n);
                 Vec::new()
             }
         },
-        _ if facts.recipients.is_empty() => destinations(),
+        _ if facts.recipients.is_empty() => destinations(&mail),
         _ => facts.recipients,
     };
     if recipients.is_empty() {
@@ -112,11 +133,51 @@ pub fn normalise_with(
         recipients.push((None, facts.detail));
     }
 
+    // What every recipient's record shares, moved out of the message: the last record takes it,
+    // the others a copy (most messages have one recipient, and copy nothing).
     let tag = |name: &str| mail.tags.get(name).and_then(|v| v.first()).cloned();
     let source = mail.source.as_deref().and_then(parse_address);
+    let shared = RecipientEvent {
+        schema_version: SCHEMA_VERSION,
+        event_id: String::new(),
+        event_type,
+        event_subtype: facts.subtype,
+        payload_format: format,
+        mailbox_provider: None,
+        recipient: None,
+        recipient_original: None,
+        recipient_domain: None,
+        recipient_attribution: attribution,
+        destination_count,
+        sent_at: mail.timestamp,
+        event_time,
+        ingested_at,
+        time_fallback,
+        source_address: source.as_ref().map(|a| a.normalised.clone()),
+        source_domain: source.map(|a| a.domain),
+        // Identity notifications carry these in `mail`, event publishing only as tags.
+        caller_identity: mail
+            .caller_identity
+            .take()
+            .or_else(|| tag("ses:caller-identity")),
+        source_ip: mail.source_ip.take().or_else(|| tag("ses:source-ip")),
+        configuration_set: tag("ses:configuration-set"),
+        ses_message_id: mail.message_id,
+        source: mail.source,
+        source_arn: mail.source_arn,
+        sending_account_id: mail.sending_account_id,
+        tags: mail.tags,
+        subject: mail.common_headers.and_then(|h| h.subject),
+        detail: TypeSpecificFields::default(),
+        origin: origin.clone(),
+        undocumented_values: facts.undocumented,
+        raw,
+    };
+    let mut shared = Some(shared);
+    let last = recipients.len() - 1;
     let mut seen = std::collections::HashSet::new();
     let mut events = Vec::with_capacity(recipients.len());
-    for (original, detail) in recipients {
+    for (i, (original, detail)) in recipients.into_iter().enumerate() {
         let mut recipient = Recipient::of(original);
         if redactor.is_some() {
             recipient.key = recipient.key.map(|k| addresses.protect(k));
@@ -126,48 +187,25 @@ pub fn normalise_with(
         if !seen.insert(recipient.key.clone()) {
             continue;
         }
-        let identity = EventIdentity {
+        let Some(mut event) = (if i == last {
+            shared.take()
+        } else {
+            shared.clone()
+        }) else {
+            break;
+        };
+        event.event_id = EventIdentity {
             event_type,
-            ses_message_id: &mail.message_id,
+            ses_message_id: &event.ses_message_id,
             recipient: recipient.key.as_deref(),
             discriminator: discriminator.clone(),
-        };
-        let mut event = RecipientEvent {
-            schema_version: SCHEMA_VERSION,
-            event_id: identity.event_id(),
-            event_type,
-            event_subtype: facts.subtype.clone(),
-            payload_format: message.format,
-            mailbox_provider: recipient.domain.as_deref().map(provider_for_domain),
-            recipient: recipient.key,
-            recipient_original: recipient.original,
-            recipient_domain: recipient.domain,
-            recipient_attribution: attribution,
-            destination_count,
-            ses_message_id: mail.message_id.clone(),
-            sent_at: mail.timestamp,
-            event_time,
-            ingested_at,
-            time_fallback,
-            source: mail.source.clone(),
-            source_address: source.as_ref().map(|a| a.normalised.clone()),
-            source_domain: source.as_ref().map(|a| a.domain.clone()),
-            source_arn: mail.source_arn.clone(),
-            sending_account_id: mail.sending_account_id.clone(),
-            // Identity notifications carry these in `mail`, event publishing only as tags.
-            caller_identity: mail
-                .caller_identity
-                .clone()
-                .or_else(|| tag("ses:caller-identity")),
-            source_ip: mail.source_ip.clone().or_else(|| tag("ses:source-ip")),
-            configuration_set: tag("ses:configuration-set"),
-            tags: mail.tags.clone(),
-            subject: mail.common_headers.as_ref().and_then(|h| h.subject.clone()),
-            detail,
-            origin: origin.clone(),
-            undocumented_values: facts.undocumented.clone(),
-            raw: raw.clone(),
-        };
+        }
+        .event_id();
+        event.mailbox_provider = recipient.domain.as_deref().map(provider_for_domain);
+        event.recipient = recipient.key;
+        event.recipient_original = recipient.original;
+        event.recipient_domain = recipient.domain;
+        event.detail = detail;
         if let Some(r) = &redactor {
             r.redact_event(&mut event);
         }
@@ -188,8 +226,6 @@ fn distinct_addresses(destination: &[String]) -> usize {
 
 /// What the type-specific object says.
 struct Facts {
-    /// The event's own timestamp, when it has one.
-    time: Option<DateTime<Utc>>,
     subtype: Option<String>,
     /// The fields every recipient shares.
     detail: TypeSpecificFields,
@@ -200,127 +236,120 @@ struct Facts {
 }
 
 impl Facts {
-    fn of(message: &SesMessage) -> Facts {
+    /// Takes the type-specific object apart, moving its text into the record's fields.
+    fn of(detail: EventObject, type_name: String) -> Facts {
         let mut facts = Facts {
-            time: None,
             subtype: None,
             detail: TypeSpecificFields::default(),
             recipients: Vec::new(),
             undocumented: Vec::new(),
         };
         let mut undocumented = Vec::new();
-        let mut check = |field: documented::Field, raw: &Option<String>| {
-            raw.as_deref().map(|raw| {
-                let checked = field.check(raw);
+        let mut check = |field: documented::Field, raw: Option<String>| {
+            raw.map(|raw| {
+                let checked = field.check(&raw);
                 undocumented.extend(checked.undocumented);
                 checked.value
             })
         };
         let d = &mut facts.detail;
-        match &message.detail {
+        match detail {
             EventObject::Bounce(b) => {
-                facts.time = b.timestamp;
-                d.bounce_type = check(documented::BOUNCE_TYPE, &b.bounce_type);
-                d.bounce_subtype = check(documented::BOUNCE_SUBTYPE, &b.bounce_sub_type);
+                d.bounce_type = check(documented::BOUNCE_TYPE, b.bounce_type);
+                d.bounce_subtype = check(documented::BOUNCE_SUBTYPE, b.bounce_sub_type);
                 facts.subtype = match (&d.bounce_type, &d.bounce_subtype) {
                     (Some(t), Some(s)) => Some(format!("{t}/{s}")),
                     (t, s) => t.clone().or_else(|| s.clone()),
                 };
-                d.bounce_reporting_mta = b.reporting_mta.clone();
-                d.bounce_remote_mta_ip = b.remote_mta_ip.clone();
-                d.feedback_id = b.feedback_id.clone();
+                d.bounce_reporting_mta = b.reporting_mta;
+                d.bounce_remote_mta_ip = b.remote_mta_ip;
+                d.feedback_id = b.feedback_id;
                 facts.recipients = b
                     .bounced_recipients
-                    .iter()
+                    .into_iter()
                     .map(|r| {
                         let mut detail = facts.detail.clone();
-                        detail.bounce_status = r.status.clone();
-                        detail.bounce_action = r.action.clone();
-                        detail.bounce_diagnostic_code = r.diagnostic_code.clone();
                         detail.bounce_class = Some(bounce_class::classify(
                             r.status.as_deref(),
                             r.diagnostic_code.as_deref(),
                         ));
-                        (Some(r.email_address.clone()), detail)
+                        detail.bounce_status = r.status;
+                        detail.bounce_action = r.action;
+                        detail.bounce_diagnostic_code = r.diagnostic_code;
+                        (Some(r.email_address), detail)
                     })
                     .collect();
             }
             EventObject::Complaint(c) => {
-                facts.time = c.timestamp;
                 d.complaint_feedback_type = check(
                     documented::COMPLAINT_FEEDBACK_TYPE,
-                    &c.complaint_feedback_type,
+                    c.complaint_feedback_type,
                 );
                 facts.subtype = d.complaint_feedback_type.clone();
-                d.complaint_user_agent = c.user_agent.clone();
-                d.complaint_subtype = check(documented::COMPLAINT_SUBTYPE, &c.complaint_sub_type);
+                d.complaint_user_agent = c.user_agent;
+                d.complaint_subtype = check(documented::COMPLAINT_SUBTYPE, c.complaint_sub_type);
                 d.complaint_arrival_date = c.arrival_date.as_deref().and_then(parse_timestamp);
-                d.feedback_id = c.feedback_id.clone();
+                d.feedback_id = c.feedback_id;
                 facts.recipients = c
                     .complained_recipients
-                    .iter()
-                    .map(|r| (Some(r.email_address.clone()), facts.detail.clone()))
+                    .into_iter()
+                    .map(|r| (Some(r.email_address), facts.detail.clone()))
                     .collect();
             }
             EventObject::Delivery(del) => {
-                facts.time = del.timestamp;
-                d.delivery_smtp_response = del.smtp_response.clone();
+                d.delivery_smtp_response = del.smtp_response;
                 d.delivery_processing_time_ms = del.processing_time_millis;
-                d.delivery_reporting_mta = del.reporting_mta.clone();
-                d.delivery_remote_mta_ip = del.remote_mta_ip.clone();
+                d.delivery_reporting_mta = del.reporting_mta;
+                d.delivery_remote_mta_ip = del.remote_mta_ip;
                 facts.recipients = del
                     .recipients
-                    .iter()
-                    .map(|r| (Some(r.clone()), facts.detail.clone()))
+                    .into_iter()
+                    .map(|r| (Some(r), facts.detail.clone()))
                     .collect();
             }
             EventObject::DeliveryDelay(delay) => {
-                facts.time = delay.timestamp;
-                d.delay_type = check(documented::DELAY_TYPE, &delay.delay_type);
+                d.delay_type = check(documented::DELAY_TYPE, delay.delay_type);
                 facts.subtype = d.delay_type.clone();
                 d.delay_expiration_time = delay.expiration_time;
-                d.delay_reporting_mta = delay.reporting_mta.clone();
+                d.delay_reporting_mta = delay.reporting_mta;
                 facts.recipients = delay
                     .delayed_recipients
-                    .iter()
+                    .into_iter()
                     .map(|r| {
                         let mut detail = facts.detail.clone();
-                        detail.delay_status = r.status.clone();
-                        detail.delay_diagnostic_code = r.diagnostic_code.clone();
-                        (Some(r.email_address.clone()), detail)
+                        detail.delay_status = r.status;
+                        detail.delay_diagnostic_code = r.diagnostic_code;
+                        (Some(r.email_address), detail)
                     })
                     .collect();
             }
             EventObject::Send => {}
             EventObject::Reject(r) => {
                 facts.subtype = r.reason.clone();
-                d.reject_reason = r.reason.clone();
+                d.reject_reason = r.reason;
             }
             EventObject::Open(o) => {
-                facts.time = o.timestamp;
-                d.engagement_ip_address = o.ip_address.clone();
-                d.engagement_user_agent = o.user_agent.clone();
+                d.engagement_ip_address = o.ip_address;
+                d.engagement_user_agent = o.user_agent;
             }
             EventObject::Click(c) => {
-                facts.time = c.timestamp;
-                d.engagement_ip_address = c.ip_address.clone();
-                d.engagement_user_agent = c.user_agent.clone();
-                d.click_link = c.link.clone();
-                d.click_link_tags = c.link_tags.clone();
+                d.engagement_ip_address = c.ip_address;
+                d.engagement_user_agent = c.user_agent;
+                d.click_link = c.link;
+                d.click_link_tags = c.link_tags;
             }
             EventObject::RenderingFailure(f) => {
                 facts.subtype = f.template_name.clone();
-                d.rendering_template_name = f.template_name.clone();
-                d.rendering_error_message = f.error_message.clone();
+                d.rendering_template_name = f.template_name;
+                d.rendering_error_message = f.error_message;
             }
             EventObject::Subscription(s) => {
-                facts.time = s.timestamp;
-                d.subscription_contact_list = s.contact_list.clone();
-                d.subscription_source = s.source.clone();
-                d.subscription_new_preferences = s.new_topic_preferences.clone();
-                d.subscription_old_preferences = s.old_topic_preferences.clone();
+                d.subscription_contact_list = s.contact_list;
+                d.subscription_source = s.source;
+                d.subscription_new_preferences = s.new_topic_preferences;
+                d.subscription_old_preferences = s.old_topic_preferences;
             }
-            EventObject::Unknown => facts.subtype = Some(message.type_name.clone()),
+            EventObject::Unknown => facts.subtype = Some(type_name),
         }
         facts.undocumented = undocumented;
         facts
@@ -329,28 +358,33 @@ impl Facts {
 
 /// What tells two events of the same type, message and recipient apart (see [`EventIdentity`]).
 fn discriminator(
-    message: &SesMessage,
+    detail: &EventObject,
     event_time: DateTime<Utc>,
     raw: Option<&Value>,
 ) -> Option<String> {
-    let time = event_time.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    // Written only for the types that use it: deliveries and sends, most of a stream, do not.
+    let time = || event_time.to_rfc3339_opts(SecondsFormat::AutoSi, true);
     let feedback = |id: &Option<String>| {
         Some(
             id.clone()
                 .filter(|id| !id.trim().is_empty())
-                .unwrap_or_else(|| time.clone()),
+                .unwrap_or_else(time),
         )
     };
-    match &message.detail {
+    match detail {
         EventObject::Bounce(b) => feedback(&b.feedback_id),
         EventObject::Complaint(c) => feedback(&c.feedback_id),
         EventObject::Delivery(_)
         | EventObject::Send
         | EventObject::Reject(_)
         | EventObject::RenderingFailure(_) => None,
-        EventObject::DeliveryDelay(_) | EventObject::Subscription(_) => Some(time),
-        EventObject::Open(o) => Some(format!("{time}|{}", o.ip_address.as_deref().unwrap_or(""))),
-        EventObject::Click(c) => Some(format!("{time}|{}", c.link.as_deref().unwrap_or(""))),
+        EventObject::DeliveryDelay(_) | EventObject::Subscription(_) => Some(time()),
+        EventObject::Open(o) => Some(format!(
+            "{}|{}",
+            time(),
+            o.ip_address.as_deref().unwrap_or("")
+        )),
+        EventObject::Click(c) => Some(format!("{}|{}", time(), c.link.as_deref().unwrap_or(""))),
         EventObject::Unknown => {
             // serde_json's map is ordered by key, so the text (and hash) does not depend on the
             // order SES wrote the fields in.

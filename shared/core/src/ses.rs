@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
@@ -57,6 +58,46 @@ impl EventObject {
             EventObject::DeliveryDelay(_) => EventType::DeliveryDelay,
             EventObject::Subscription(_) => EventType::Subscription,
             EventObject::Unknown => EventType::Unknown,
+        }
+    }
+
+    /// The event's own time, for the types that have one.
+    pub fn timestamp(&self) -> Option<DateTime<Utc>> {
+        match self {
+            EventObject::Bounce(b) => b.timestamp,
+            EventObject::Complaint(c) => c.timestamp,
+            EventObject::Delivery(d) => d.timestamp,
+            EventObject::DeliveryDelay(d) => d.timestamp,
+            EventObject::Open(o) => o.timestamp,
+            EventObject::Click(c) => c.timestamp,
+            EventObject::Subscription(s) => s.timestamp,
+            EventObject::Send
+            | EventObject::Reject(_)
+            | EventObject::RenderingFailure(_)
+            | EventObject::Unknown => None,
+        }
+    }
+
+    /// The recipients the event itself names (bounced, complained, delivered, delayed).
+    pub fn named_recipients(&self) -> Vec<&str> {
+        match self {
+            EventObject::Bounce(b) => b
+                .bounced_recipients
+                .iter()
+                .map(|r| r.email_address.as_str())
+                .collect(),
+            EventObject::Complaint(c) => c
+                .complained_recipients
+                .iter()
+                .map(|r| r.email_address.as_str())
+                .collect(),
+            EventObject::Delivery(d) => d.recipients.iter().map(String::as_str).collect(),
+            EventObject::DeliveryDelay(d) => d
+                .delayed_recipients
+                .iter()
+                .map(|r| r.email_address.as_str())
+                .collect(),
+            _ => Vec::new(),
         }
     }
 }
@@ -301,6 +342,135 @@ impl SesMessage {
             detail,
         })
     }
+}
+
+impl SesMessage {
+    /// A fast path for `normalise` over dumps of bare SES messages (one per line, as Firehose
+    /// writes them): the message read straight from its text, the parts ses-ledger does not use
+    /// skipped rather than built, with no `serde_json::Value` in between. `Some` only when the
+    /// general path (a `Value`, [`crate::envelope::split_owned_document`], [`SesMessage::parse`])
+    /// would read the text as one bare SES message of a known type and parse it to this same
+    /// message; `None` (an envelope, a skipped or unknown type, anything wrong) means: take the
+    /// general path, which says what is wrong. `tests/fast_path.rs` holds the two paths equal.
+    pub fn parse_bare_text(text: &str) -> Option<SesMessage> {
+        let m: BareText = serde_json::from_str(text).ok()?;
+        // What makes the general path read the document as an envelope or skip it.
+        let envelope = m.records.is_some()
+            || m.request_payload.is_some()
+            || m.messages.is_some()
+            || m.detail_type.is_some()
+            || m.topic_arn.is_some();
+        if envelope
+            || matches!(
+                m.notification_type.as_ref().and_then(Option::as_deref),
+                Some("Received") | Some(crate::envelope::SUBSCRIPTION_SUCCEEDED)
+            )
+        {
+            return None;
+        }
+        let (format, type_name) = match (m.event_type, m.notification_type) {
+            (Some(Some(name)), _) => (PayloadFormat::EventPublishing, name),
+            (None, Some(Some(name))) => (PayloadFormat::Notification, name),
+            _ => return None,
+        };
+        let mail = m.mail?;
+        if mail.message_id.trim().is_empty() {
+            return None;
+        }
+        let detail = match EventType::from_ses(&type_name) {
+            EventType::Bounce => EventObject::Bounce(m.bounce?),
+            EventType::Complaint => EventObject::Complaint(m.complaint?),
+            EventType::Delivery => EventObject::Delivery(m.delivery?),
+            EventType::Send => m.send.map(|_| EventObject::Send)?,
+            EventType::Reject => EventObject::Reject(m.reject?),
+            EventType::Open => EventObject::Open(m.open?),
+            EventType::Click => EventObject::Click(m.click?),
+            EventType::RenderingFailure => EventObject::RenderingFailure(m.failure?),
+            EventType::DeliveryDelay => EventObject::DeliveryDelay(m.delivery_delay?),
+            EventType::Subscription => EventObject::Subscription(m.subscription?),
+            // Its whole payload is kept, so it needs the `Value` anyway.
+            EventType::Unknown => return None,
+        };
+        Some(SesMessage {
+            format,
+            type_name,
+            mail,
+            detail,
+        })
+    }
+}
+
+/// Every top-level key [`SesMessage::parse_bare_text`] looks at. A present key is `Some` even
+/// when its value is `null` (the general path sees it too); each type's object must be a JSON
+/// object, as [`field`] requires.
+#[derive(Deserialize)]
+struct BareText {
+    #[serde(rename = "eventType", default, deserialize_with = "present")]
+    event_type: Option<Option<String>>,
+    #[serde(rename = "notificationType", default, deserialize_with = "present")]
+    notification_type: Option<Option<String>>,
+    #[serde(default, deserialize_with = "object")]
+    mail: Option<Mail>,
+    #[serde(default, deserialize_with = "object")]
+    bounce: Option<Bounce>,
+    #[serde(default, deserialize_with = "object")]
+    complaint: Option<Complaint>,
+    #[serde(default, deserialize_with = "object")]
+    delivery: Option<Delivery>,
+    #[serde(default, deserialize_with = "object")]
+    send: Option<SendObject>,
+    #[serde(default, deserialize_with = "object")]
+    reject: Option<Reject>,
+    #[serde(default, deserialize_with = "object")]
+    open: Option<Open>,
+    #[serde(default, deserialize_with = "object")]
+    click: Option<Click>,
+    #[serde(default, deserialize_with = "object")]
+    failure: Option<RenderingFailure>,
+    #[serde(rename = "deliveryDelay", default, deserialize_with = "object")]
+    delivery_delay: Option<DeliveryDelay>,
+    #[serde(default, deserialize_with = "object")]
+    subscription: Option<Subscription>,
+    #[serde(rename = "Records", default, deserialize_with = "present")]
+    records: Option<IgnoredAny>,
+    #[serde(rename = "requestPayload", default, deserialize_with = "present")]
+    request_payload: Option<IgnoredAny>,
+    #[serde(rename = "Messages", default, deserialize_with = "present")]
+    messages: Option<IgnoredAny>,
+    #[serde(rename = "detail-type", default, deserialize_with = "present")]
+    detail_type: Option<IgnoredAny>,
+    #[serde(rename = "TopicArn", default, deserialize_with = "present")]
+    topic_arn: Option<IgnoredAny>,
+}
+
+/// A key that is there, whatever its value (`null` included).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// A struct read only from a JSON object (serde would also read one from an array, by position).
+fn object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct ObjectOnly<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectOnly<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(MapAccessDeserializer::new(map))
+        }
+    }
+    deserializer
+        .deserialize_map(ObjectOnly(std::marker::PhantomData))
+        .map(Some)
 }
 
 /// The object a known event type carries under `key`.

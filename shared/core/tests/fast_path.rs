@@ -1,0 +1,243 @@
+//! `normalise`'s fast path for bare SES messages (`SesMessage::parse_bare_text`) against the
+//! general path it stands in for (a `Value`, the envelope split, `SesMessage::parse`,
+//! `normalise`): wherever the fast path answers, both give the same message and the same records;
+//! wherever it declines, the general path is taken, so nothing it declines is lost.
+
+use chrono::{DateTime, TimeZone, Utc};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use ses_ledger::envelope::{bare_message_origin, split_owned_document, Content, InputError};
+use ses_ledger::event::RecipientEvent;
+use ses_ledger::normalise::{normalise, normalise_message};
+use ses_ledger::privacy::Addresses;
+use ses_ledger::ses::SesMessage;
+use ses_ledger::simulate::{generate, Scenario, TenantProfile};
+use ses_ledger::testkit::fixtures::fixtures_in;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap()
+}
+
+type Records = Result<Vec<RecipientEvent>, InputError>;
+
+/// What the general path makes of `text`: the message and records (or why there are none) of a
+/// bare SES message, or `None` for anything else (an envelope, a skip, a parse error).
+fn general(text: &str) -> Option<(SesMessage, Records)> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    let mut inbound = split_owned_document(value).ok()?;
+    if inbound.len() != 1 || inbound[0].origin != bare_message_origin() {
+        return None;
+    }
+    let Content::Ses(ses) = inbound.remove(0).content else {
+        return None;
+    };
+    let message = SesMessage::parse(&ses).ok()?;
+    let events = normalise(&ses, &bare_message_origin(), now());
+    Some((message, events))
+}
+
+/// Asserts the fast path agrees with the general one on `text`; true when it answered.
+fn agrees(text: &str) -> bool {
+    let Some(fast) = SesMessage::parse_bare_text(text) else {
+        return false;
+    };
+    let records = normalise_message(
+        fast.clone(),
+        None,
+        &bare_message_origin(),
+        now(),
+        &Addresses::Clear,
+    );
+    let (message, events) = general(text).unwrap_or_else(|| {
+        panic!("the fast path read a message the general path does not: {text}")
+    });
+    assert_eq!(fast, message, "{text}");
+    assert_eq!(records, events, "{text}");
+    true
+}
+
+fn simulated() -> Vec<Value> {
+    generate(&Scenario {
+        tenants: vec![TenantProfile::seed_story("acme", 300, 3)],
+        start: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+        days: 1,
+        seed: 9,
+        duplicate_rate: 0.02,
+        notification_share: 0.5,
+        shuffle: true,
+    })
+}
+
+#[test]
+fn every_fixture_and_simulated_message_reads_the_same_both_ways() {
+    let mut answered = 0;
+    let mut declined = 0;
+    let folders = [
+        "ses/notification",
+        "ses/event-publishing",
+        "sns",
+        "sqs",
+        "eventbridge",
+        "dlq",
+        "oddities",
+        "skipped",
+        "malformed",
+        "tenants/ses",
+        "tenants/sns",
+        "privacy",
+    ];
+    let mut texts: Vec<String> = Vec::new();
+    for folder in folders {
+        for (_, doc) in fixtures_in(folder) {
+            texts.push(serde_json::to_string_pretty(&doc).expect("json"));
+            // And each SES message inside an envelope, as a dump line would hold it.
+            if let Ok(inbound) = split_owned_document(doc) {
+                for m in inbound {
+                    if let Content::Ses(ses) = m.content {
+                        texts.push(ses.to_string());
+                    }
+                }
+            }
+        }
+    }
+    texts.extend(simulated().iter().map(Value::to_string));
+    for text in &texts {
+        if agrees(text) {
+            answered += 1;
+        } else {
+            declined += 1;
+        }
+    }
+    assert!(
+        answered > 300,
+        "the fast path answers for bare messages: {answered}"
+    );
+    assert!(
+        declined > 30,
+        "and declines envelopes, skips and errors: {declined}"
+    );
+}
+
+#[test]
+fn it_declines_what_the_general_path_reads_otherwise() {
+    let bounce = simulated()
+        .into_iter()
+        .find(|m| m.get("bounce").is_some())
+        .expect("a bounce");
+    assert!(SesMessage::parse_bare_text(&bounce.to_string()).is_some());
+    let declined = |edit: &dyn Fn(&mut Value)| {
+        let mut v = bounce.clone();
+        edit(&mut v);
+        SesMessage::parse_bare_text(&v.to_string()).is_none()
+    };
+    assert!(
+        declined(&|v| v["Records"] = json!(null)),
+        "an envelope key, even null"
+    );
+    assert!(
+        declined(&|v| v["TopicArn"] = json!("arn")),
+        "an SNS control message"
+    );
+    assert!(
+        declined(&|v| v["bounce"] = json!(null)),
+        "a null type object"
+    );
+    assert!(
+        declined(&|v| v["bounce"] = json!(["Permanent"])),
+        "an array for an object"
+    );
+    assert!(
+        declined(&|v| v["mail"]["messageId"] = json!(" ")),
+        "a blank message id"
+    );
+    assert!(
+        declined(&|v| v["notificationType"] = json!("Received")),
+        "received mail"
+    );
+    assert!(declined(&|v| v["eventType"] = json!(null)), "a null type");
+    assert!(
+        declined(&|v| v["eventType"] = json!("Mystery")),
+        "an unknown type"
+    );
+    assert!(SesMessage::parse_bare_text("{\"eventType\":\"Send\"} {}").is_none());
+}
+
+/// A path into a JSON value, chosen by index among every key and element.
+fn paths(v: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map {
+                prefix.push(k.clone());
+                out.push(prefix.clone());
+                paths(child, prefix, out);
+                prefix.pop();
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                prefix.push(i.to_string());
+                out.push(prefix.clone());
+                paths(child, prefix, out);
+                prefix.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn replace_at(v: &mut Value, path: &[String], with: Option<Value>) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut at = v;
+    for p in parents {
+        at = match at {
+            Value::Object(map) => map.get_mut(p).expect("path"),
+            Value::Array(items) => &mut items[p.parse::<usize>().expect("index")],
+            _ => return,
+        };
+    }
+    match (at, with) {
+        (Value::Object(map), None) => {
+            map.remove(last);
+        }
+        (Value::Object(map), Some(x)) => {
+            map.insert(last.clone(), x);
+        }
+        (Value::Array(items), Some(x)) => items[last.parse::<usize>().expect("index")] = x,
+        (Value::Array(items), None) => {
+            items.remove(last.parse::<usize>().expect("index"));
+        }
+        _ => {}
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// Damaged messages: a key removed or its value replaced by something of another type. The
+    /// fast path either declines or reads exactly what the general path reads.
+    #[test]
+    fn damaged_messages_read_the_same_or_take_the_general_path(
+        message in 0usize..200,
+        at in any::<prop::sample::Index>(),
+        with in prop::option::of(prop_oneof![
+            Just(json!(null)),
+            Just(json!(7)),
+            Just(json!(-1.5)),
+            Just(json!("x")),
+            Just(json!("2026-11-01T00:00:00Z")),
+            Just(json!([])),
+            Just(json!({})),
+            Just(json!(["a@example.com"])),
+        ]),
+    ) {
+        let all = simulated();
+        let mut v = all[message % all.len()].clone();
+        let mut found = Vec::new();
+        paths(&v, &mut Vec::new(), &mut found);
+        let path = at.get(&found).clone();
+        replace_at(&mut v, &path, with);
+        agrees(&v.to_string());
+    }
+}
