@@ -95,7 +95,14 @@ pub fn normalise_inputs(
         } else {
             let label = file.display().to_string();
             match File::open(file) {
-                Ok(f) => normalise_stream(&label, BufReader::new(f), out, err, ingested_at),
+                // Large reads: a dump is read once, front to back.
+                Ok(f) => normalise_stream(
+                    &label,
+                    BufReader::with_capacity(1 << 16, f),
+                    out,
+                    err,
+                    ingested_at,
+                ),
                 Err(e) => {
                     writeln!(err, "{label}: cannot read: {e}")?;
                     Ok(Outcome::Unreadable)

@@ -8,8 +8,6 @@ pub struct Address {
     /// `local@domain`: display name removed, domain lower-cased, local part as given (mailbox
     /// providers may treat it case-sensitively, so it is not ours to fold).
     pub normalised: String,
-    /// The text exactly as given.
-    pub original: String,
     pub local: String,
     /// Lower-case (ASCII) domain.
     pub domain: String,
@@ -68,9 +66,12 @@ pub fn parse_address(s: &str) -> Option<Address> {
     if local.len() + 1 + domain.len() > MAX_ADDRESS_BYTES {
         return None;
     }
+    let mut normalised = String::with_capacity(local.len() + 1 + domain.len());
+    normalised.push_str(local);
+    normalised.push('@');
+    normalised.push_str(&domain);
     Some(Address {
-        normalised: format!("{local}@{domain}"),
-        original: s.to_string(),
+        normalised,
         local: local.to_string(),
         domain,
     })
@@ -91,7 +92,6 @@ mod tests {
         assert_eq!(a.normalised, "Jane.Doe@example.com");
         assert_eq!(a.local, "Jane.Doe");
         assert_eq!(a.domain, "example.com");
-        assert_eq!(a.original, "  Jane.Doe@Example.COM \n");
     }
 
     #[test]

@@ -116,7 +116,7 @@ impl Redactor {
         let mut needles: Vec<(String, String)> = Vec::new();
         for text in addresses {
             let written = match parse_address(text) {
-                Some(a) => vec![bare_address(&a.original).to_string(), a.normalised],
+                Some(a) => vec![bare_address(text).to_string(), a.normalised],
                 None => vec![text.trim().to_string()],
             };
             let pseudonym = key.pseudonym(&ledger_key(text));
