@@ -524,7 +524,7 @@ pub struct EventIdentity<'a> {
     pub ses_message_id: &'a str,
     pub recipient: Option<&'a str>,
     /// Feedback id for bounces and complaints; event timestamp (+ link) for repeatable events.
-    pub discriminator: Option<String>,
+    pub discriminator: Option<&'a str>,
 }
 
 impl EventIdentity<'_> {
@@ -535,7 +535,7 @@ impl EventIdentity<'_> {
             self.event_type.as_str(),
             self.ses_message_id,
             self.recipient.unwrap_or(""),
-            self.discriminator.as_deref().unwrap_or(""),
+            self.discriminator.unwrap_or(""),
         ] {
             hasher.update(part.as_bytes());
             // A separator that cannot occur in any part keeps ("ab","c") apart from ("a","bc").

@@ -183,8 +183,9 @@ pub fn normalise_message(
             recipient.key = recipient.key.map(|k| addresses.protect(k));
             recipient.original = None;
         }
-        // SES may list an address twice; both would be the same event.
-        if !seen.insert(recipient.key.clone()) {
+        // SES may list an address twice; both would be the same event. (A lone recipient, most
+        // messages, has nobody to repeat.)
+        if last > 0 && !seen.insert(recipient.key.clone()) {
             continue;
         }
         let Some(mut event) = (if i == last {
@@ -198,7 +199,7 @@ pub fn normalise_message(
             event_type,
             ses_message_id: &event.ses_message_id,
             recipient: recipient.key.as_deref(),
-            discriminator: discriminator.clone(),
+            discriminator: discriminator.as_deref(),
         }
         .event_id();
         event.mailbox_provider = recipient.domain.as_deref().map(provider_for_domain);

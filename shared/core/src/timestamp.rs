@@ -169,10 +169,16 @@ mod tests {
     fn times_beyond_four_digit_years_and_leap_seconds_fall_back_on_chrono() {
         let far = DateTime::<Utc>::from_timestamp(253_402_300_800, 0).expect("year 10000");
         assert_eq!(millis_text(far), None);
-        assert_eq!(format_timestamp(far), far.to_rfc3339_opts(SecondsFormat::Millis, true));
+        assert_eq!(
+            format_timestamp(far),
+            far.to_rfc3339_opts(SecondsFormat::Millis, true)
+        );
         let leap = DateTime::<Utc>::from_timestamp(1_483_228_799, 1_500_000_000).expect("leap");
         assert_eq!(millis_text(leap), None);
-        assert_eq!(format_timestamp(leap), leap.to_rfc3339_opts(SecondsFormat::Millis, true));
+        assert_eq!(
+            format_timestamp(leap),
+            leap.to_rfc3339_opts(SecondsFormat::Millis, true)
+        );
     }
 
     #[test]
