@@ -12,7 +12,7 @@ use ses_ledger::normalise::{normalise, normalise_message};
 use ses_ledger::privacy::Addresses;
 use ses_ledger::ses::SesMessage;
 use ses_ledger::simulate::{generate, Scenario, TenantProfile};
-use ses_ledger::testkit::fixtures::fixtures_in;
+use ses_ledger::testkit::fixtures::{fixtures_in, DOCUMENT_FOLDERS};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap()
@@ -72,22 +72,8 @@ fn simulated() -> Vec<Value> {
 fn every_fixture_and_simulated_message_reads_the_same_both_ways() {
     let mut answered = 0;
     let mut declined = 0;
-    let folders = [
-        "ses/notification",
-        "ses/event-publishing",
-        "sns",
-        "sqs",
-        "eventbridge",
-        "dlq",
-        "oddities",
-        "skipped",
-        "malformed",
-        "tenants/ses",
-        "tenants/sns",
-        "privacy",
-    ];
     let mut texts: Vec<String> = Vec::new();
-    for folder in folders {
+    for folder in DOCUMENT_FOLDERS.into_iter().chain(["malformed"]) {
         for (_, doc) in fixtures_in(folder) {
             texts.push(serde_json::to_string_pretty(&doc).expect("json"));
             // And each SES message inside an envelope, as a dump line would hold it.

@@ -15,7 +15,7 @@ use ses_ledger::normalise::normalise;
 use ses_ledger::testkit::expected::{
     assert_events_in_order, documented_event_id, expected_events, fixtures_with_expectations,
 };
-use ses_ledger::testkit::fixtures::{fixture, fixtures_in};
+use ses_ledger::testkit::fixtures::{fixture, fixtures_in, DOCUMENT_FOLDERS};
 use sha2::{Digest, Sha256};
 
 fn now() -> DateTime<Utc> {
@@ -800,18 +800,7 @@ fn not_ses_at_the_top() {
 #[test]
 fn moving_a_document_splits_it_as_borrowing_it_does() {
     let mut documents = 0;
-    for folder in [
-        "ses/notification",
-        "ses/event-publishing",
-        "sns",
-        "sqs",
-        "eventbridge",
-        "dlq",
-        "skipped",
-        "oddities",
-        "tenants/ses",
-        "tenants/sns",
-    ] {
+    for folder in DOCUMENT_FOLDERS {
         for (name, doc) in fixtures_in(folder) {
             assert_eq!(
                 split_owned_document(doc.clone()),

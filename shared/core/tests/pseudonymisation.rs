@@ -8,21 +8,7 @@ use ses_ledger::envelope::split_owned_document;
 use ses_ledger::event::RecipientEvent;
 use ses_ledger::normalise::{normalise, normalise_with};
 use ses_ledger::privacy::{is_pseudonym, Addresses, PseudonymKey};
-use ses_ledger::testkit::fixtures::fixtures_in;
-
-const FOLDERS: [&str; 11] = [
-    "ses/notification",
-    "ses/event-publishing",
-    "sns",
-    "sqs",
-    "eventbridge",
-    "dlq",
-    "oddities",
-    "tenants/ses",
-    "tenants/sns",
-    "privacy",
-    "skipped",
-];
+use ses_ledger::testkit::fixtures::{fixtures_in, DOCUMENT_FOLDERS};
 
 fn pseudonymised() -> Addresses {
     Addresses::Pseudonymised(
@@ -65,7 +51,7 @@ fn no_recipient_address_survives_pseudonymisation_and_the_rates_inputs_do_not_ch
     let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
     let addresses = pseudonymised();
     let (mut messages, mut records, mut free_text_hits) = (0, 0, 0);
-    for folder in FOLDERS {
+    for folder in DOCUMENT_FOLDERS {
         for (name, doc) in fixtures_in(folder) {
             let Ok(inbound) = split_owned_document(doc) else {
                 continue;

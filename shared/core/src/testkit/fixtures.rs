@@ -21,6 +21,22 @@ pub fn fixture(relative: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("events/{relative}: {e}"))
 }
 
+/// Every folder of `events/` whose documents the envelope detection takes as they are (not
+/// `malformed/`, whose messages are rejected, nor `expected/`).
+pub const DOCUMENT_FOLDERS: [&str; 11] = [
+    "ses/notification",
+    "ses/event-publishing",
+    "sns",
+    "sqs",
+    "eventbridge",
+    "dlq",
+    "skipped",
+    "oddities",
+    "tenants/ses",
+    "tenants/sns",
+    "privacy",
+];
+
 /// `(file stem, document)` of every `*.json` fixture in `events/<folder>`, sorted by name.
 pub fn fixtures_in(folder: &str) -> Vec<(String, Value)> {
     let dir = events_dir().join(folder);

@@ -386,13 +386,8 @@ mod tests {
     #[tokio::test]
     async fn every_recipient_is_recorded_once_and_logged_at_least_once_across_redeliveries() {
         let config = LedgerConfig::default();
-        let store = InMemoryLedger::new(&config);
-        let log = InMemoryEventLog::default();
-        let app = Ingest {
-            store: &store,
-            log: &log,
-            config: config.clone(),
-        };
+        let app = in_memory(&config);
+        let (store, log) = (&app.store, &app.log);
         let doc = delivery("m1", &["a@example.com", "b@yahoo.com", "c@gmail.com"]);
         let first = app.document(&doc, Utc::now()).await.expect("known shape");
         assert_eq!(
@@ -434,13 +429,8 @@ mod tests {
     #[tokio::test]
     async fn a_failed_log_write_fails_the_message_before_anything_is_recorded() {
         let config = LedgerConfig::default();
-        let store = InMemoryLedger::new(&config);
-        let log = InMemoryEventLog::default();
-        let app = Ingest {
-            store: &store,
-            log: &log,
-            config: config.clone(),
-        };
+        let app = in_memory(&config);
+        let (store, log) = (&app.store, &app.log);
         log.fail_next(1);
         let doc = delivery("m2", &["a@example.com"]);
         let failed = app.document(&doc, Utc::now()).await.expect("shape");
@@ -474,14 +464,7 @@ mod tests {
 
     #[tokio::test]
     async fn bad_records_fail_alone_and_unknown_shapes_fail_the_document() {
-        let config = LedgerConfig::default();
-        let store = InMemoryLedger::new(&config);
-        let log = InMemoryEventLog::default();
-        let app = Ingest {
-            store: &store,
-            log: &log,
-            config: config.clone(),
-        };
+        let app = in_memory(&LedgerConfig::default());
         let good = delivery("m3", &["a@example.com"]).to_string();
         let doc = serde_json::json!({"Records": [
             {"messageId": "ok", "eventSource": "aws:sqs", "body": good},
@@ -511,13 +494,8 @@ mod tests {
     #[tokio::test]
     async fn skipped_messages_pass_the_batch_and_are_counted_by_reason_and_metric() {
         let config = LedgerConfig::default();
-        let store = InMemoryLedger::new(&config);
-        let log = InMemoryEventLog::default();
-        let app = Ingest {
-            store: &store,
-            log: &log,
-            config: config.clone(),
-        };
+        let app = in_memory(&config);
+        let (store, log) = (&app.store, &app.log);
         let confirmation = serde_json::json!({"Type": "SubscriptionConfirmation", "MessageId": "c", "TopicArn": "arn:aws:sns:us-east-1:123456789012:t", "Message": "You have chosen to subscribe"});
         let received = serde_json::json!({"notificationType": "Received", "mail": {"messageId": "in-1", "timestamp": "2026-11-20T10:00:00.000Z", "destination": ["support@example.com"]}, "receipt": {}});
         let mut temporary = delivery("m5", &["a@example.com"]);
@@ -592,6 +570,15 @@ mod tests {
         );
     }
 
+    /// The use case over in-memory ports, for `config`.
+    fn in_memory(config: &LedgerConfig) -> Ingest<InMemoryLedger, InMemoryEventLog> {
+        Ingest {
+            store: InMemoryLedger::new(config),
+            log: InMemoryEventLog::default(),
+            config: config.clone(),
+        }
+    }
+
     fn pseudonymised() -> LedgerConfig {
         let key =
             crate::privacy::PseudonymKey::new("a test key, thirty-two bytes long").expect("key");
@@ -606,13 +593,8 @@ mod tests {
     async fn pseudonymised_addresses_key_history_and_leave_the_rates_by_provider_whole() {
         use crate::ports::LedgerReader;
         let config = pseudonymised();
-        let store = InMemoryLedger::new(&config);
-        let log = InMemoryEventLog::default();
-        let app = Ingest {
-            store: &store,
-            log: &log,
-            config: config.clone(),
-        };
+        let app = in_memory(&config);
+        let (store, log) = (&app.store, &app.log);
         let doc = delivery("m1", &["Ann@Example.com", "b@yahoo.com"]);
         let report = app.document(&doc, Utc::now()).await.expect("known shape");
         assert_eq!(report.counts().new, 2);
@@ -655,13 +637,8 @@ mod tests {
             addresses: crate::privacy::Addresses::Clear,
             ..pseudonymised()
         };
-        let store = InMemoryLedger::new(&config);
-        let log = InMemoryEventLog::default();
-        let app = Ingest {
-            store: &store,
-            log: &log,
-            config,
-        };
+        let app = in_memory(&config);
+        let (store, log) = (&app.store, &app.log);
         let report = app
             .document(&delivery("m1", &["a@example.com"]), Utc::now())
             .await
