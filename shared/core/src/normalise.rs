@@ -101,12 +101,12 @@ pub fn normalise_message(
         mut mail,
         detail,
     } = message;
-    let facts = Facts::of(detail, type_name);
+    let mut facts = Facts::of(detail, type_name);
 
-    let destinations = |mail: &Mail| {
-        mail.destination
-            .iter()
-            .map(|a| (Some(a.clone()), facts.detail.clone()))
+    // `mail.destination` is read here for the last time, so its addresses move into the records.
+    let destinations = |mail: &mut Mail, detail: &mut TypeSpecificFields| {
+        each_recipient(std::mem::take(&mut mail.destination), detail)
+            .map(|(a, d)| (Some(a), d))
             .collect::<Vec<_>>()
     };
     let mut attribution = None;
@@ -117,14 +117,16 @@ pub fn normalise_message(
         EventType::Open | EventType::Click => match distinct_addresses(&mail.destination) {
             1 => {
                 attribution = Some(RecipientAttribution::SoleRecipient);
-                destinations(&mail).into_iter().take(1).collect()
+                let mut sole = destinations(&mut mail, &mut facts.detail);
+                sole.truncate(1);
+                sole
             }
             n => {
                 destination_count = Some(n);
                 Vec::new()
             }
         },
-        _ if facts.recipients.is_empty() => destinations(&mail),
+        _ if facts.recipients.is_empty() => destinations(&mut mail, &mut facts.detail),
         _ => facts.recipients,
     };
     if recipients.is_empty() {
@@ -265,11 +267,8 @@ impl Facts {
                 d.bounce_reporting_mta = b.reporting_mta;
                 d.bounce_remote_mta_ip = b.remote_mta_ip;
                 d.feedback_id = b.feedback_id;
-                facts.recipients = b
-                    .bounced_recipients
-                    .into_iter()
-                    .map(|r| {
-                        let mut detail = facts.detail.clone();
+                facts.recipients = each_recipient(b.bounced_recipients, &mut facts.detail)
+                    .map(|(r, mut detail)| {
                         detail.bounce_class = Some(bounce_class::classify(
                             r.status.as_deref(),
                             r.diagnostic_code.as_deref(),
@@ -291,10 +290,8 @@ impl Facts {
                 d.complaint_subtype = check(documented::COMPLAINT_SUBTYPE, c.complaint_sub_type);
                 d.complaint_arrival_date = c.arrival_date.as_deref().and_then(parse_timestamp);
                 d.feedback_id = c.feedback_id;
-                facts.recipients = c
-                    .complained_recipients
-                    .into_iter()
-                    .map(|r| (Some(r.email_address), facts.detail.clone()))
+                facts.recipients = each_recipient(c.complained_recipients, &mut facts.detail)
+                    .map(|(r, detail)| (Some(r.email_address), detail))
                     .collect();
             }
             EventObject::Delivery(del) => {
@@ -302,10 +299,8 @@ impl Facts {
                 d.delivery_processing_time_ms = del.processing_time_millis;
                 d.delivery_reporting_mta = del.reporting_mta;
                 d.delivery_remote_mta_ip = del.remote_mta_ip;
-                facts.recipients = del
-                    .recipients
-                    .into_iter()
-                    .map(|r| (Some(r), facts.detail.clone()))
+                facts.recipients = each_recipient(del.recipients, &mut facts.detail)
+                    .map(|(r, detail)| (Some(r), detail))
                     .collect();
             }
             EventObject::DeliveryDelay(delay) => {
@@ -313,11 +308,8 @@ impl Facts {
                 facts.subtype = d.delay_type.clone();
                 d.delay_expiration_time = delay.expiration_time;
                 d.delay_reporting_mta = delay.reporting_mta;
-                facts.recipients = delay
-                    .delayed_recipients
-                    .into_iter()
-                    .map(|r| {
-                        let mut detail = facts.detail.clone();
+                facts.recipients = each_recipient(delay.delayed_recipients, &mut facts.detail)
+                    .map(|(r, mut detail)| {
                         detail.delay_status = r.status;
                         detail.delay_diagnostic_code = r.diagnostic_code;
                         (Some(r.email_address), detail)
@@ -355,6 +347,24 @@ impl Facts {
         facts.undocumented = undocumented;
         facts
     }
+}
+
+/// Each of `items` with its own copy of the shared fields; the last takes them (most events
+/// name one recipient, and copy nothing). Only called when the event names its recipients, so
+/// nothing reads `shared` afterwards.
+fn each_recipient<'a, T: 'a>(
+    items: Vec<T>,
+    shared: &'a mut TypeSpecificFields,
+) -> impl Iterator<Item = (T, TypeSpecificFields)> + 'a {
+    let last = items.len().saturating_sub(1);
+    items.into_iter().enumerate().map(move |(i, item)| {
+        let detail = if i == last {
+            std::mem::take(shared)
+        } else {
+            shared.clone()
+        };
+        (item, detail)
+    })
 }
 
 /// What tells two events of the same type, message and recipient apart (see [`EventIdentity`]).
