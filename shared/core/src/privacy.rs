@@ -31,12 +31,26 @@ pub enum KeyError {
 }
 
 /// The secret that turns addresses into pseudonyms. Its `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PseudonymKey(Vec<u8>);
+#[derive(Clone)]
+pub struct PseudonymKey {
+    /// The MAC with the key already absorbed, copied for each pseudonym.
+    mac: Hmac<Sha256>,
+    /// A fingerprint of the key (its own MAC of nothing), so two keys can be compared without
+    /// keeping the secret twice.
+    fingerprint: [u8; 32],
+}
+
+impl PartialEq for PseudonymKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.fingerprint == other.fingerprint
+    }
+}
+
+impl Eq for PseudonymKey {}
 
 impl fmt::Debug for PseudonymKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PseudonymKey(<{} bytes, redacted>)", self.0.len())
+        f.write_str("PseudonymKey(<redacted>)")
     }
 }
 
@@ -48,15 +62,16 @@ impl PseudonymKey {
         if bytes.len() < MIN_KEY_BYTES {
             return Err(KeyError::TooShort { found: bytes.len() });
         }
-        Ok(PseudonymKey(bytes.to_vec()))
+        // HMAC takes keys of every length; the error is for MACs that do not.
+        let mac = Hmac::<Sha256>::new_from_slice(bytes)
+            .map_err(|_| KeyError::TooShort { found: bytes.len() })?;
+        let fingerprint = mac.clone().finalize().into_bytes().into();
+        Ok(PseudonymKey { mac, fingerprint })
     }
 
     /// `hmac:` and the hex HMAC-SHA-256 of `ledger_key`.
     pub fn pseudonym(&self, ledger_key: &str) -> String {
-        // HMAC takes a key of any length; `new_from_slice` cannot fail for it.
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
-            unreachable!("HMAC accepts keys of every length")
-        };
+        let mut mac = self.mac.clone();
         mac.update(ledger_key.as_bytes());
         format!(
             "{PSEUDONYM_PREFIX}{}",
@@ -235,6 +250,14 @@ mod tests {
         );
         let p = key().pseudonym("jane@example.com");
         assert!(is_pseudonym(&p), "{p}");
+        let mut direct =
+            Hmac::<Sha256>::new_from_slice(b"0123456789abcdef0123456789abcdef").expect("any");
+        direct.update(b"jane@example.com");
+        assert_eq!(
+            p,
+            format!("hmac:{}", hex::encode(direct.finalize().into_bytes())),
+            "the pseudonym is the MAC of the ledger key under the key's bytes"
+        );
         assert_eq!(p, key().pseudonym("jane@example.com"));
         assert_ne!(p, key().pseudonym("Jane@example.com"));
         let other = PseudonymKey::new("another key, also thirty-two bytes").expect("long enough");
