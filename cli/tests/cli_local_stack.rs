@@ -48,21 +48,19 @@ fn simulate_and_replay(config: &LedgerConfig, dir: &Path, args: &[&str]) -> Path
         .arg(&stream)
         .output()
         .expect("simulate");
-    assert!(
-        sim.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sim.stderr)
-    );
+    assert_ok(&sim);
     let replay = run(
         config,
         &["replay", "--quiet", stream.to_str().unwrap_or_default()],
     );
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    assert_ok(&replay);
     stream
+}
+
+/// The command succeeded; if not, its stderr says why.
+#[track_caller]
+fn assert_ok(o: &Output) {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 fn stdout(o: &Output) -> String {
@@ -100,11 +98,7 @@ fn normalise_prints_every_recipient_event_of_the_official_examples() {
         .arg(repo_root().join("events/sns/batch-all-types.json"))
         .output()
         .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let lines: Vec<serde_json::Value> = stdout(&out)
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON line"))
@@ -134,11 +128,7 @@ async fn replay_is_idempotent_and_lookups_show_what_it_recorded() {
             sqs.to_str().unwrap_or_default(),
         ],
     );
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    assert_ok(&first);
     // 15 official examples, each in sns/ once alone and once in the batch, and in sqs/ with and
     // without raw delivery: 60 SES messages, 64 recipient events (one example names two
     // recipients), of which the 16 distinct ones are new.
@@ -308,11 +298,7 @@ async fn simulate_report_and_evidence_tell_the_same_numbers() {
         &config,
         &["replay", "--quiet", stream.to_str().unwrap_or_default()],
     );
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    assert_ok(&replay);
     // In AWS the count function follows the table's stream; here the test hands it the changes.
     assert!(TableDiffStream::default().count(&aws, &config).await > 0);
 
@@ -322,11 +308,7 @@ async fn simulate_report_and_evidence_tell_the_same_numbers() {
             "report", "--no-ses", "--scope", "account", "--output", "json",
         ],
     );
-    assert!(
-        report.status.success(),
-        "{}",
-        String::from_utf8_lossy(&report.stderr)
-    );
+    assert_ok(&report);
     let json: serde_json::Value = serde_json::from_str(&stdout(&report)).expect("json");
     // The stream started 30 hours ago: the 7-day window holds all of it.
     let day = &json[0]["windows"][1];
@@ -368,11 +350,7 @@ async fn simulate_report_and_evidence_tell_the_same_numbers() {
             out.to_str().unwrap_or_default(),
         ],
     );
-    assert!(
-        evidence.status.success(),
-        "{}",
-        String::from_utf8_lossy(&evidence.stderr)
-    );
+    assert_ok(&evidence);
     let summary = std::fs::read_to_string(out.join("summary.md")).expect("summary");
     let naive = format!("{} / {}", complaints.len(), deliveries.len());
     assert!(
@@ -463,11 +441,7 @@ async fn simulate_can_ingest_straight_into_the_ledger_and_is_reproducible() {
         "--quiet",
     ];
     let first = run(&config, &args);
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    assert_ok(&first);
     let text = stdout(&first);
     assert!(
         text.contains("0 messages rejected") && !text.contains(": 0 recipient events new"),
@@ -512,11 +486,7 @@ async fn replay_takes_dead_letter_queue_contents_as_saved() {
         &config,
         &["replay", "--quiet", dlq.to_str().unwrap_or_default()],
     );
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    assert_ok(&first);
     assert_eq!(
         stdout(&first).trim_end().lines().last(),
         Some("3 SES messages: 3 recipient events new, 0 duplicate, 0 messages rejected, 0 skipped")
@@ -550,11 +520,7 @@ async fn replay_takes_dead_letter_queue_contents_as_saved() {
         &config,
         &["replay", "--quiet", skipped.to_str().unwrap_or_default()],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert_eq!(
         stdout(&out).trim_end().lines().last(),
         Some("5 SES messages: 0 recipient events new, 0 duplicate, 0 messages rejected, 5 skipped")
@@ -580,11 +546,7 @@ async fn forget_erases_one_recipient_and_keeps_the_counters() {
         &config,
         &["replay", "--quiet", sns.to_str().unwrap_or_default()],
     );
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    assert_ok(&replay);
     count_stream(&aws, &config).await;
     let before = scan_all(&ddb, &config.table_name).await;
     let gone = "recipient@example.com";
@@ -612,11 +574,7 @@ async fn forget_erases_one_recipient_and_keeps_the_counters() {
 
     // A dry run by default, and the address is normalised as ingest normalised it.
     let dry = run(&config, &["forget", "recipient@EXAMPLE.com"]);
-    assert!(
-        dry.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dry.stderr)
-    );
+    assert_ok(&dry);
     let text = stdout(&dry);
     assert!(
         text.starts_with(&format!(
@@ -632,11 +590,7 @@ async fn forget_erases_one_recipient_and_keeps_the_counters() {
     );
 
     let erased = run(&config, &["forget", "recipient@EXAMPLE.com", "--yes"]);
-    assert!(
-        erased.status.success(),
-        "{}",
-        String::from_utf8_lossy(&erased.stderr)
-    );
+    assert_ok(&erased);
     let text = stdout(&erased);
     assert!(text.contains("\ndeleted."), "{text}");
     assert!(
@@ -814,11 +768,7 @@ async fn evidence_report_html_renders_its_charts_offline_in_a_real_browser() {
             out.to_str().unwrap_or_default(),
         ],
     );
-    assert!(
-        evidence.status.success(),
-        "{}",
-        String::from_utf8_lossy(&evidence.stderr)
-    );
+    assert_ok(&evidence);
     let page = std::fs::read_to_string(out.join("report.html")).expect("report.html");
     let summary = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
     // The page carries the summary's figures and the three pictures, each also a file.
@@ -874,11 +824,7 @@ async fn evidence_report_html_renders_its_charts_offline_in_a_real_browser() {
             report_page.to_str().unwrap_or_default(),
         ],
     );
-    assert!(
-        report.status.success(),
-        "{}",
-        String::from_utf8_lossy(&report.stderr)
-    );
+    assert_ok(&report);
     let html = std::fs::read_to_string(&report_page).expect("report --html");
     assert!(
         html.contains("<td>tag:tenant=acme</td>"),
@@ -961,11 +907,7 @@ async fn suppression_diff_and_push_against_ses_v2() {
     let with_ses = |args: &[&str]| run_with(&config, &[("AWS_ENDPOINT_URL_SESV2", &ses.url)], args);
 
     let diff = with_ses(&["suppression", "diff", "--output", "json"]);
-    assert!(
-        diff.status.success(),
-        "{}",
-        String::from_utf8_lossy(&diff.stderr)
-    );
+    assert_ok(&diff);
     let compared: Vec<serde_json::Value> = serde_json::from_str(&stdout(&diff)).expect("json");
     let agreement = |address: &str| {
         compared
@@ -999,11 +941,7 @@ async fn suppression_diff_and_push_against_ses_v2() {
     );
 
     let dry = with_ses(&["suppression", "push"]);
-    assert!(
-        dry.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dry.stderr)
-    );
+    assert_ok(&dry);
     assert!(
         stdout(&dry).contains(&format!(
             "dry run: {} addresses would be added",
@@ -1015,11 +953,7 @@ async fn suppression_diff_and_push_against_ses_v2() {
     assert_eq!(ses.calls().1, 0, "a dry run adds nothing");
 
     let applied = with_ses(&["suppression", "push", "--apply"]);
-    assert!(
-        applied.status.success(),
-        "{}",
-        String::from_utf8_lossy(&applied.stderr)
-    );
+    assert_ok(&applied);
     assert!(stdout(&applied).contains(&format!("added {} addresses", ledger_only.len())));
     let listed = ses.entries();
     for (address, reason) in &ours {
@@ -1100,11 +1034,7 @@ async fn a_pseudonymised_ledger_holds_no_address_and_the_cli_finds_them_by_key()
             events.join("privacy").to_str().unwrap_or_default(),
         ],
     );
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    assert_ok(&replay);
 
     let recipients = [
         "recipient@example.com",
@@ -1147,11 +1077,7 @@ async fn a_pseudonymised_ledger_holds_no_address_and_the_cli_finds_them_by_key()
 
     // The CLI keys what the operator types with the same key.
     let pseudonym = run_with(&config, &keyed, &["pseudonym", "recipient@EXAMPLE.com"]);
-    assert!(
-        pseudonym.status.success(),
-        "{}",
-        String::from_utf8_lossy(&pseudonym.stderr)
-    );
+    assert_ok(&pseudonym);
     let hmac = stdout(&pseudonym).trim().to_string();
     assert!(ses_ledger::privacy::is_pseudonym(&hmac), "{hmac}");
     assert!(
