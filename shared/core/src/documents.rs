@@ -70,6 +70,9 @@ pub struct Documents<R, T = Value> {
     escaped: bool,
     /// After a broken document: lines are skipped until one opens a document.
     resyncing: bool,
+    /// `T::from_text` already declined the open text (the one line it holds), so parsing it
+    /// goes straight to the `Value` path.
+    text_declined: bool,
     ready: VecDeque<Document<T>>,
     done: bool,
     /// The last line read, kept for its capacity.
@@ -93,6 +96,7 @@ impl<R: BufRead, T: DocumentKind> Documents<R, T> {
             in_string: false,
             escaped: false,
             resyncing: false,
+            text_declined: false,
             ready: VecDeque::new(),
             done: false,
             line_buffer: Vec::new(),
@@ -166,9 +170,19 @@ impl<R: BufRead, T: DocumentKind> Documents<R, T> {
             self.close_open();
             self.resyncing = false;
         }
+        self.text_declined = false;
         if self.open.trim().is_empty() {
             self.open.clear();
             self.open_line = self.line;
+            // A line that is a whole document (every line of a JSON-lines dump) is read as it
+            // stands: scanning it and copying it into `open` would only find that out again.
+            if opens {
+                if let Some(doc) = T::from_text(text) {
+                    self.ready.push_back((self.line, Ok(doc)));
+                    return true;
+                }
+                self.text_declined = true;
+            }
         }
         self.scan(text);
         self.open.push_str(text);
@@ -214,6 +228,7 @@ impl<R: BufRead, T: DocumentKind> Documents<R, T> {
 
     fn reset(&mut self) {
         self.open.clear();
+        self.text_declined = false;
         self.depth = 0;
         self.in_string = false;
         self.escaped = false;
@@ -224,17 +239,18 @@ impl<R: BufRead, T: DocumentKind> Documents<R, T> {
     fn close_open(&mut self) {
         let mut text = std::mem::take(&mut self.open);
         let first_line = self.open_line;
+        let declined = self.text_declined;
         self.reset();
-        self.parse(&text, first_line);
+        self.parse(&text, first_line, declined);
         text.clear();
         self.open = text;
     }
 
-    fn parse(&mut self, text: &str, first_line: usize) {
+    fn parse(&mut self, text: &str, first_line: usize, declined: bool) {
         if text.trim().is_empty() {
             return;
         }
-        if let Some(doc) = T::from_text(text) {
+        if let Some(doc) = (!declined).then(|| T::from_text(text)).flatten() {
             let leading = text.len() - text.trim_start().len();
             let line = first_line + text[..leading].matches('\n').count();
             self.ready.push_back((line, Ok(doc)));

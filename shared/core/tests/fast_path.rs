@@ -6,6 +6,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use ses_ledger::documents::{Documents, SesDocument};
 use ses_ledger::envelope::{bare_message_origin, split_owned_document, Content, InputError};
 use ses_ledger::event::RecipientEvent;
 use ses_ledger::normalise::{normalise, normalise_message};
@@ -102,6 +103,60 @@ fn every_fixture_and_simulated_message_reads_the_same_both_ways() {
         declined > 30,
         "and declines envelopes, skips and errors: {declined}"
     );
+}
+
+/// A dump the way `normalise` meets them: SES messages one per line, envelopes, pretty-printed
+/// documents, blank lines, a document that breaks off, a line that is not JSON, one that is not
+/// UTF-8, and a last line without its newline.
+fn mixed_dump() -> Vec<u8> {
+    let mut dump = Vec::new();
+    let mut line = |text: &str| {
+        dump.extend_from_slice(text.as_bytes());
+        dump.push(b'\n');
+    };
+    let messages = simulated();
+    for (i, m) in messages.iter().take(60).enumerate() {
+        match i % 6 {
+            0 => line(&serde_json::to_string_pretty(m).expect("json")),
+            1 => line(&json!({"Type": "Notification", "Message": m.to_string()}).to_string()),
+            2 => line(""),
+            _ => {}
+        }
+        line(&m.to_string());
+    }
+    for (_, doc) in fixtures_in("malformed").into_iter().take(10) {
+        line(&doc.to_string());
+    }
+    line("{\"eventType\": \"Send\", \"mail\": {");
+    line("not json");
+    line(&messages[1].to_string());
+    dump.extend_from_slice(b"{\"eventType\": \"\xff\"}\n");
+    dump.extend_from_slice(messages[2].to_string().as_bytes());
+    dump
+}
+
+/// Reading documents as `SesDocument`s (a whole line straight from its text) frames a dump the
+/// same as reading `Value`s: the same documents, at the same lines, with the same errors.
+#[test]
+fn framing_reads_the_same_documents_at_the_same_lines_either_way() {
+    let dump = mixed_dump();
+    let as_values: Vec<_> = Documents::new(&dump[..]).collect();
+    let as_ses: Vec<_> = Documents::<_, SesDocument>::of_kind(&dump[..]).collect();
+    assert_eq!(as_ses.len(), as_values.len());
+    let mut read_straight = 0;
+    for ((line, ses), (value_line, value)) in as_ses.into_iter().zip(as_values) {
+        assert_eq!(line, value_line);
+        match (ses, value) {
+            (Ok(SesDocument::Ses(message)), Ok(value)) => {
+                read_straight += 1;
+                assert_eq!(Ok(message), SesMessage::parse(&value), "line {line}");
+            }
+            (Ok(SesDocument::Other(doc)), Ok(value)) => assert_eq!(doc, value, "line {line}"),
+            (Err(e), Err(value_e)) => assert_eq!(e, value_e, "line {line}"),
+            (ses, value) => panic!("line {line}: {ses:?} against {value:?}"),
+        }
+    }
+    assert!(read_straight >= 40, "{read_straight} lines read straight");
 }
 
 #[test]
