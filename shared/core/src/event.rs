@@ -213,8 +213,10 @@ pub struct RecipientEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
 
+    /// Boxed: most of its fields are empty on any one record, and a record moves several times
+    /// between parsing and writing, so it moves a pointer rather than 760 bytes.
     #[serde(flatten)]
-    pub detail: TypeSpecificFields,
+    pub detail: Box<TypeSpecificFields>,
 
     #[serde(flatten)]
     pub origin: Origin,
@@ -409,13 +411,13 @@ impl RecipientEvent {
     /// type, time, recipient, what suppression and rates classify by, and the headline capped at
     /// [`LEDGER_HEADLINE_MAX_BYTES`]. Readers of the ledger return events of this shape.
     pub fn ledger_view(&self) -> RecipientEvent {
-        let mut detail = TypeSpecificFields {
+        let mut detail = Box::new(TypeSpecificFields {
             bounce_type: self.detail.bounce_type.clone(),
             bounce_subtype: self.detail.bounce_subtype.clone(),
             bounce_class: self.detail.bounce_class,
             complaint_subtype: self.detail.complaint_subtype.clone(),
             ..TypeSpecificFields::default()
-        };
+        });
         if let (Some(text), Some(field)) = (self.headline(), detail.headline_field(self.event_type))
         {
             *field = Some(cap_headline(text));
@@ -473,7 +475,7 @@ impl RecipientEvent {
             configuration_set: None,
             tags: BTreeMap::new(),
             subject: None,
-            detail: TypeSpecificFields::default(),
+            detail: Box::default(),
             origin: Origin::default(),
             undocumented_values: Vec::new(),
             raw: None,

@@ -104,7 +104,7 @@ pub fn normalise_message(
     let mut facts = Facts::of(detail, type_name);
 
     // `mail.destination` is read here for the last time, so its addresses move into the records.
-    let destinations = |mail: &mut Mail, detail: &mut TypeSpecificFields| {
+    let destinations = |mail: &mut Mail, detail: &mut Box<TypeSpecificFields>| {
         each_recipient(std::mem::take(&mut mail.destination), detail)
             .map(|(a, d)| (Some(a), d))
             .collect::<Vec<_>>()
@@ -170,7 +170,7 @@ pub fn normalise_message(
         sending_account_id: mail.sending_account_id,
         tags: mail.tags,
         subject: mail.common_headers.and_then(|h| h.subject),
-        detail: TypeSpecificFields::default(),
+        detail: Box::default(),
         origin: origin.clone(),
         undocumented_values: facts.undocumented,
         raw,
@@ -231,9 +231,9 @@ fn distinct_addresses(destination: &[String]) -> usize {
 struct Facts {
     subtype: Option<String>,
     /// The fields every recipient shares.
-    detail: TypeSpecificFields,
+    detail: Box<TypeSpecificFields>,
     /// The recipients the event names, each with its detail; empty means `mail.destination`.
-    recipients: Vec<(Option<String>, TypeSpecificFields)>,
+    recipients: Vec<(Option<String>, Box<TypeSpecificFields>)>,
     /// `field=value` for each value SES does not document ([`documented`]).
     undocumented: Vec<String>,
 }
@@ -243,7 +243,7 @@ impl Facts {
     fn of(detail: EventObject, type_name: String) -> Facts {
         let mut facts = Facts {
             subtype: None,
-            detail: TypeSpecificFields::default(),
+            detail: Box::default(),
             recipients: Vec::new(),
             undocumented: Vec::new(),
         };
@@ -352,10 +352,10 @@ impl Facts {
 /// Each of `items` with its own copy of the shared fields; the last takes them (most events
 /// name one recipient, and copy nothing). Only called when the event names its recipients, so
 /// nothing reads `shared` afterwards.
-fn each_recipient<'a, T: 'a>(
+fn each_recipient<'a, T: 'a, S: Clone + Default + 'a>(
     items: Vec<T>,
-    shared: &'a mut TypeSpecificFields,
-) -> impl Iterator<Item = (T, TypeSpecificFields)> + 'a {
+    shared: &'a mut S,
+) -> impl Iterator<Item = (T, S)> + 'a {
     let last = items.len().saturating_sub(1);
     items.into_iter().enumerate().map(move |(i, item)| {
         let detail = if i == last {

@@ -205,10 +205,10 @@ mod tests {
             configuration_set: None,
             tags: Default::default(),
             subject: None,
-            detail: TypeSpecificFields {
+            detail: Box::new(TypeSpecificFields {
                 bounce_type: bounce_type.map(str::to_string),
                 ..Default::default()
-            },
+            }),
             origin: Origin::default(),
             undocumented_values: Vec::new(),
             raw: None,

@@ -574,7 +574,7 @@ fn type_specific_fields() {
     );
 
     let e = raw(&fixture("ses/event-publishing/send-record.json")).remove(0);
-    assert_eq!(e.detail, TypeSpecificFields::default());
+    assert_eq!(*e.detail, TypeSpecificFields::default());
     assert_eq!(e.event_time, e.sent_at.expect("sent_at"));
 }
 

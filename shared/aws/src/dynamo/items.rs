@@ -179,13 +179,13 @@ fn event_from_item(item: &Item) -> Result<RecipientEvent, StoreError> {
         .and_then(DateTime::<Utc>::from_timestamp_millis)
         .ok_or_else(|| corrupt(format!("no readable {} attribute", attr::INGESTED_AT)))?;
     let owned = |name: &str| text(name).map(str::to_string);
-    let mut detail = TypeSpecificFields {
+    let mut detail = Box::new(TypeSpecificFields {
         bounce_type: owned(attr::BOUNCE_TYPE),
         bounce_subtype: owned(attr::BOUNCE_SUBTYPE),
         bounce_class: text(attr::BOUNCE_CLASS).and_then(BounceClass::parse),
         complaint_subtype: owned(attr::COMPLAINT_SUBTYPE),
         ..TypeSpecificFields::default()
-    };
+    });
     if let (Some(headline), Some(field)) =
         (owned(attr::HEADLINE), detail.headline_field(event_type))
     {
