@@ -8,9 +8,18 @@ pub struct Address {
     /// `local@domain`: display name removed, domain lower-cased, local part as given (mailbox
     /// providers may treat it case-sensitively, so it is not ours to fold).
     pub normalised: String,
-    pub local: String,
     /// Lower-case (ASCII) domain.
     pub domain: String,
+}
+
+impl Address {
+    /// The local part, as given.
+    pub fn local(&self) -> &str {
+        // `normalised` is `local@domain`; the domain holds no `@`.
+        self.normalised
+            .rsplit_once('@')
+            .map_or(self.normalised.as_str(), |(local, _)| local)
+    }
 }
 
 /// RFC 5321's limit on a path (256 octets with its angle brackets): nothing longer is an address
@@ -70,11 +79,7 @@ pub fn parse_address(s: &str) -> Option<Address> {
     normalised.push_str(local);
     normalised.push('@');
     normalised.push_str(&domain);
-    Some(Address {
-        normalised,
-        local: local.to_string(),
-        domain,
-    })
+    Some(Address { normalised, domain })
 }
 
 #[cfg(test)]
@@ -90,7 +95,7 @@ mod tests {
     fn bare_addresses_keep_the_local_part_and_fold_the_domain() {
         let a = parse_address("  Jane.Doe@Example.COM \n").expect("parses");
         assert_eq!(a.normalised, "Jane.Doe@example.com");
-        assert_eq!(a.local, "Jane.Doe");
+        assert_eq!(a.local(), "Jane.Doe");
         assert_eq!(a.domain, "example.com");
     }
 
@@ -121,7 +126,7 @@ mod tests {
     #[test]
     fn a_quoted_local_part_may_hold_an_at_sign() {
         let a = parse_address("\"odd@local\"@Example.org").expect("parses");
-        assert_eq!(a.local, "\"odd@local\"");
+        assert_eq!(a.local(), "\"odd@local\"");
         assert_eq!(a.domain, "example.org");
     }
 

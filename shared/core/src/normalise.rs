@@ -138,7 +138,10 @@ pub fn normalise_message(
     // What every recipient's record shares, moved out of the message: the last record takes it,
     // the others a copy (most messages have one recipient, and copy nothing).
     let tag = |name: &str| mail.tags.get(name).and_then(|v| v.first()).cloned();
-    let source = mail.source.as_deref().and_then(parse_address);
+    let (source_address, source_domain) = match mail.source.as_deref().and_then(parse_address) {
+        Some(a) => (Some(a.normalised), Some(a.domain)),
+        None => (None, None),
+    };
     let shared = RecipientEvent {
         schema_version: SCHEMA_VERSION,
         event_id: String::new(),
@@ -155,8 +158,8 @@ pub fn normalise_message(
         event_time,
         ingested_at,
         time_fallback,
-        source_address: source.as_ref().map(|a| a.normalised.clone()),
-        source_domain: source.map(|a| a.domain),
+        source_address,
+        source_domain,
         // Identity notifications carry these in `mail`, event publishing only as tags.
         caller_identity: mail
             .caller_identity
@@ -417,18 +420,20 @@ struct Recipient {
 
 impl Recipient {
     fn of(original: Option<String>) -> Recipient {
-        let parsed = original.as_deref().and_then(parse_address);
-        let key = match &parsed {
-            Some(a) => Some(a.normalised.clone()),
-            None => original
-                .as_deref()
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string),
+        let (key, domain) = match original.as_deref().and_then(parse_address) {
+            Some(a) => (Some(a.normalised), Some(a.domain)),
+            None => (
+                original
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string),
+                None,
+            ),
         };
         Recipient {
             key,
-            domain: parsed.map(|a| a.domain),
+            domain,
             original,
         }
     }

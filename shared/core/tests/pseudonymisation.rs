@@ -40,7 +40,7 @@ fn forms(address: &str) -> Vec<String> {
     let mut forms = vec![address.trim().to_ascii_lowercase()];
     if let Some(a) = parse_address(address) {
         forms.push(a.normalised.to_ascii_lowercase());
-        forms.push(format!("{}@", a.local.to_ascii_lowercase()));
+        forms.push(format!("{}@", a.local().to_ascii_lowercase()));
     }
     forms.retain(|f| f.contains('@'));
     forms
