@@ -247,16 +247,34 @@ fn ts(t: DateTime<Utc>) -> String {
 impl Mail {
     fn new(tenant: &TenantProfile, serial: u64, recipient: &str, sent: DateTime<Utc>) -> Mail {
         let message_id = format!("sim-{:016x}-{serial:010}", fxhash(&tenant.name));
+        let from = format!("{} <no-reply@{}>", tenant.name, tenant.from_domain);
+        let subject = format!("Your {} account update", tenant.name);
         Mail {
             recipient: recipient.into(),
+            // The original headers as SES's documented examples carry them: event publishing
+            // always does, and notifications do when the identity includes them (as here).
             mail: json!({
                 "timestamp": ts(sent),
-                "source": format!("{} <no-reply@{}>", tenant.name, tenant.from_domain),
+                "source": from,
                 "sourceArn": format!("arn:aws:ses:us-east-1:123456789012:identity/{}", tenant.from_domain),
                 "sendingAccountId": "123456789012",
                 "messageId": message_id,
                 "destination": [recipient],
                 "headersTruncated": false,
+                "headers": [
+                    {"name": "From", "value": from},
+                    {"name": "To", "value": recipient},
+                    {"name": "Subject", "value": subject},
+                    {"name": "MIME-Version", "value": "1.0"},
+                    {"name": "Content-Type", "value": "text/html; charset=UTF-8"},
+                    {"name": "Content-Transfer-Encoding", "value": "7bit"}
+                ],
+                "commonHeaders": {
+                    "from": [from],
+                    "to": [recipient],
+                    "messageId": message_id,
+                    "subject": subject
+                },
                 "tags": {
                     "ses:configuration-set": [tenant.configuration_set],
                     "ses:from-domain": [tenant.from_domain],
@@ -402,5 +420,32 @@ mod tests {
         );
         assert!(count("Delivery") > 4500);
         assert!(stream.iter().any(|m| m.get("notificationType").is_some()));
+    }
+
+    /// Messages are as large as SES's: the original headers come with every message, addressed
+    /// to its recipient, and the subject reaches the record.
+    #[test]
+    fn every_message_carries_its_original_headers() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        for message in generate(&scenario(2)).iter().take(500) {
+            let mail = &message["mail"];
+            let header = |name: &str| {
+                mail["headers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|h| h["name"] == name)
+                    .map(|h| h["value"].clone())
+            };
+            assert_eq!(header("To"), Some(mail["destination"][0].clone()));
+            assert_eq!(header("From"), Some(mail["source"].clone()));
+            let subject = mail["commonHeaders"]["subject"].as_str().expect("subject");
+            assert_eq!(header("Subject"), Some(subject.into()));
+            let records =
+                crate::normalise::normalise(message, &Default::default(), now).expect("normalises");
+            assert!(records
+                .iter()
+                .all(|r| r.subject.as_deref() == Some(subject)));
+        }
     }
 }
