@@ -104,7 +104,7 @@ pub fn normalise_message(
     let mut facts = Facts::of(detail, type_name);
 
     // `mail.destination` is read here for the last time, so its addresses move into the records.
-    let destinations = |mail: &mut Mail, detail: &mut Box<TypeSpecificFields>| {
+    let destinations = |mail: &mut Mail, detail: &mut Option<Box<TypeSpecificFields>>| {
         each_recipient(std::mem::take(&mut mail.destination), detail)
             .map(|(a, d)| (Some(a), d))
             .collect::<Vec<_>>()
@@ -132,7 +132,7 @@ pub fn normalise_message(
     if recipients.is_empty() {
         attribution = Some(RecipientAttribution::Unattributed);
         destination_count.get_or_insert(0);
-        recipients.push((None, facts.detail));
+        recipients.push((None, facts.detail.unwrap_or_default()));
     }
 
     // What every recipient's record shares, moved out of the message: the last record takes it,
@@ -233,8 +233,8 @@ fn distinct_addresses(destination: &[String]) -> usize {
 /// What the type-specific object says.
 struct Facts {
     subtype: Option<String>,
-    /// The fields every recipient shares.
-    detail: Box<TypeSpecificFields>,
+    /// The fields every recipient shares, until the last recipient takes them.
+    detail: Option<Box<TypeSpecificFields>>,
     /// The recipients the event names, each with its detail; empty means `mail.destination`.
     recipients: Vec<(Option<String>, Box<TypeSpecificFields>)>,
     /// `field=value` for each value SES does not document ([`documented`]).
@@ -246,7 +246,7 @@ impl Facts {
     fn of(detail: EventObject, type_name: String) -> Facts {
         let mut facts = Facts {
             subtype: None,
-            detail: Box::default(),
+            detail: Some(Box::default()),
             recipients: Vec::new(),
             undocumented: Vec::new(),
         };
@@ -258,7 +258,7 @@ impl Facts {
                 checked.value
             })
         };
-        let d = &mut facts.detail;
+        let d = facts.detail.get_or_insert_default();
         match detail {
             EventObject::Bounce(b) => {
                 d.bounce_type = check(documented::BOUNCE_TYPE, b.bounce_type);
@@ -353,18 +353,19 @@ impl Facts {
 }
 
 /// Each of `items` with its own copy of the shared fields; the last takes them (most events
-/// name one recipient, and copy nothing). Only called when the event names its recipients, so
-/// nothing reads `shared` afterwards.
+/// name one recipient, and copy nothing), leaving `None`. With no items, `shared` stays as it
+/// was, for the records made without a named recipient.
 fn each_recipient<'a, T: 'a, S: Clone + Default + 'a>(
     items: Vec<T>,
-    shared: &'a mut S,
+    shared: &'a mut Option<S>,
 ) -> impl Iterator<Item = (T, S)> + 'a {
     let last = items.len().saturating_sub(1);
     items.into_iter().enumerate().map(move |(i, item)| {
+        // Each caller passes fields not yet taken, so the defaults are never reached.
         let detail = if i == last {
-            std::mem::take(shared)
+            shared.take().unwrap_or_default()
         } else {
-            shared.clone()
+            shared.clone().unwrap_or_default()
         };
         (item, detail)
     })
