@@ -8,8 +8,8 @@
 //! - input: `envelope` (SNS, SQS, EventBridge, Firehose, DLQ records), `ses` (both payload
 //!   formats), `normalise` (one record per recipient);
 //! - the ledger's arithmetic: `counters`, `summary`, `rates`;
-//! - the alarm's rules: `alarm` (levels, evaluation, alert text, EMF), `insights` (the queries an
-//!   alert names);
+//! - the alarm's rules: `alarm` (levels, evaluation, alert text), `insights` (the queries an
+//!   alert names); `emf` (the metric lines every function prints);
 //! - `config`, the `ports` (one small trait per AWS capability) and the use cases over them,
 //!   `usecase::Ingest` and `usecase::Alarm`;
 //! - `testkit` (feature `testkit`): in-memory ports and the fixture loader.
@@ -21,6 +21,7 @@ pub mod config;
 pub mod counters;
 pub mod documented;
 pub mod documents;
+pub mod emf;
 pub mod envelope;
 pub mod event;
 pub mod insights;

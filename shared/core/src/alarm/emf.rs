@@ -3,9 +3,11 @@
 use chrono::{DateTime, Utc};
 
 use crate::counters::{Metric, Scope};
-use crate::rates::{Rate, WindowRates};
+use crate::emf::{Line, Unit};
+use crate::rates::WindowRates;
 
 /// Embedded Metric Format lines (one per scope and window) for CloudWatch to turn into metrics.
+/// A rate with no denominator has no value and is left out of its line.
 pub fn emf_lines(
     scope: &Scope,
     windows: &[WindowRates],
@@ -13,37 +15,21 @@ pub fn emf_lines(
 ) -> Vec<serde_json::Value> {
     windows
         .iter()
-        .map(|w| {
-            let value = |r: &Rate| {
-                r.value()
-                    .map(serde_json::Value::from)
-                    .unwrap_or(serde_json::Value::Null)
-            };
-            serde_json::json!({
-                "_aws": {
-                    "Timestamp": now.timestamp_millis(),
-                    "CloudWatchMetrics": [{
-                        "Namespace": "SesLedger",
-                        "Dimensions": [["Scope", "Window"]],
-                        "Metrics": [
-                            {"Name": "NaiveComplaintRate", "Unit": "None"},
-                            {"Name": "FeedbackLoopComplaintRate", "Unit": "None"},
-                            {"Name": "BounceRate", "Unit": "None"},
-                            {"Name": "Deliveries", "Unit": "Count"},
-                            {"Name": "Complaints", "Unit": "Count"},
-                            {"Name": "Sends", "Unit": "Count"}
-                        ]
-                    }]
-                },
-                "Scope": scope.key(),
-                "Window": w.window.label(),
-                "NaiveComplaintRate": value(&w.naive_complaint),
-                "FeedbackLoopComplaintRate": value(&w.feedback_loop_complaint),
-                "BounceRate": value(&w.bounce),
-                "Deliveries": w.totals.get(Metric::Deliveries),
-                "Complaints": w.totals.get(Metric::Complaints),
-                "Sends": w.totals.get(Metric::Sends),
-            })
+        .filter_map(|w| {
+            Line::new(now, &[&["Scope", "Window"]])
+                .dimension("Scope", &scope.key())
+                .dimension("Window", &w.window.label())
+                .metric("NaiveComplaintRate", Unit::None, w.naive_complaint.value())
+                .metric(
+                    "FeedbackLoopComplaintRate",
+                    Unit::None,
+                    w.feedback_loop_complaint.value(),
+                )
+                .metric("BounceRate", Unit::None, w.bounce.value())
+                .count("Deliveries", w.totals.get(Metric::Deliveries))
+                .count("Complaints", w.totals.get(Metric::Complaints))
+                .count("Sends", w.totals.get(Metric::Sends))
+                .to_json()
         })
         .collect()
 }

@@ -95,11 +95,11 @@ impl IngestReport {
         let skipped = self
             .skipped()
             .into_iter()
-            .map(|(skip, n)| emf_count("SkippedMessages", "Reason", skip.code(), n, now));
+            .filter_map(|(skip, n)| emf_count("SkippedMessages", "Reason", skip.code(), n, now));
         let undocumented = self
             .undocumented
             .iter()
-            .map(|(field, n)| emf_count("UndocumentedValues", "Field", field, *n, now));
+            .filter_map(|(field, n)| emf_count("UndocumentedValues", "Field", field, *n, now));
         skipped.chain(undocumented).collect()
     }
 
@@ -152,19 +152,11 @@ fn emf_count(
     value: &str,
     count: usize,
     now: DateTime<Utc>,
-) -> serde_json::Value {
-    serde_json::json!({
-        "_aws": {
-            "Timestamp": now.timestamp_millis(),
-            "CloudWatchMetrics": [{
-                "Namespace": "SesLedger",
-                "Dimensions": [[dimension]],
-                "Metrics": [{"Name": metric, "Unit": "Count"}]
-            }]
-        },
-        dimension: value,
-        metric: count,
-    })
+) -> Option<serde_json::Value> {
+    crate::emf::Line::new(now, &[&[dimension]])
+        .dimension(dimension, value)
+        .count(metric, count as u64)
+        .to_json()
 }
 
 /// A readable label for a message's origin in error logs.
