@@ -1,6 +1,6 @@
-//! Counting from the table's change stream, against DynamoDB Local: redelivered batches and
-//! retried window closes count once, a consumer that dies between two writes neither loses nor
-//! doubles a count, and concurrent shards on one hot counter are never refused.
+//! Counting from the table's change stream, against DynamoDB Local: a batch retried whole, cut
+//! longer or shorter, or delivered again counts once; a consumer that dies between two writes
+//! neither loses nor doubles a count; concurrent shards on one hot counter are never refused.
 
 // Needs the local stack that scripts/test.sh starts; `cargo test --workspace` alone compiles
 // this file to nothing (see tests/Cargo.toml).
@@ -60,33 +60,25 @@ async fn total(ledger: &DynamoLedger, scope: &Scope, metric: Metric) -> u64 {
         .sum()
 }
 
-/// One window of `shard`: its batches, then the close (retried once, as after a lost response).
-async fn window<W: ses_ledger::ports::CounterWriter>(
+/// A batch of `shard`, and Lambda's retry of it (as after a lost response).
+async fn delivered_twice<W: ses_ledger::ports::CounterWriter>(
     count: &Count<W>,
     shard: &str,
-    batches: &[&[CountedChange]],
+    batch: &[CountedChange],
 ) -> (CountReport, CountReport) {
-    let mut window = CounterWindow::default();
-    for batch in batches {
-        window = count
-            .invocation(shard, window, batch, false)
-            .await
-            .expect("batch")
-            .0;
-    }
-    let (_, closed) = count
-        .invocation(shard, window.clone(), &[], true)
+    let first = count
+        .batch(shard, CounterWindow::default(), batch)
         .await
-        .expect("close");
-    let (_, retried) = count
-        .invocation(shard, window, &[], true)
+        .expect("batch");
+    let retried = count
+        .batch(shard, CounterWindow::default(), batch)
         .await
-        .expect("retried close");
-    (closed, retried)
+        .expect("retried batch");
+    (first, retried)
 }
 
 #[tokio::test]
-async fn redelivered_batches_and_retried_closes_count_once() {
+async fn batches_retried_recut_or_delivered_again_count_once() {
     let aws = local_aws().await;
     let config = fresh_ledger(&aws, "count").await;
     let ddb = aws_sdk_dynamodb::Client::new(&aws);
@@ -94,33 +86,33 @@ async fn redelivered_batches_and_retried_closes_count_once() {
         counters: DynamoLedger::new(ddb.clone(), config.clone()),
     };
     let records = stream(1, 300);
-    let mut window_so_far = CounterWindow::default();
-    for batch in [&records[..120], &records[100..200]] {
-        let (next, report) = count
-            .invocation("shard-a", window_so_far, batch, false)
-            .await
-            .expect("batch");
-        window_so_far = next;
-        // The second batch redelivers twenty records of the first.
-        assert!(
-            report.redelivered == 0 || report.redelivered == 20,
-            "{report:?}"
-        );
-    }
-    let (closed, retried) = window(&count, "shard-a", &[&records[..200]]).await;
-    // One hour, three counters (account, gmail, yahoo).
-    assert_eq!((closed.writes, closed.found), (3, 0), "{closed:?}");
+    // One hour, three counters (account, gmail, yahoo): written, then found.
+    let (first, retried) = delivered_twice(&count, "shard-a", &records[..120]).await;
+    assert_eq!((first.writes, first.found), (3, 0), "{first:?}");
     assert_eq!((retried.writes, retried.found), (0, 3), "{retried:?}");
-    // The same records again in the same shard's window: found, not added.
-    let (_, reprocessed) = count
-        .invocation("shard-a", window_so_far, &[], true)
+    // Lambda's next batch starts twenty records back (a retry cut differently): each counter's
+    // mark is inside it, and only what lies after the mark is added.
+    let recut = count
+        .batch("shard-a", CounterWindow::default(), &records[100..200])
         .await
-        .expect("a window of records already counted");
-    assert_eq!(reprocessed.writes, 0, "{reprocessed:?}");
-    let (closed, _) = window(&count, "shard-a", &[&records[200..]]).await;
-    assert_eq!(closed.writes, 3);
+        .expect("recut");
+    assert_eq!(
+        (recut.resumed, recut.writes, recut.found),
+        (3, 0, 0),
+        "{recut:?}"
+    );
+    // The first batch once more, and the rest of the stream.
+    let again = count
+        .batch("shard-a", CounterWindow::default(), &records[..120])
+        .await
+        .expect("again");
+    assert_eq!((again.writes, again.resumed, again.found), (0, 0, 3));
+    let (rest, _) = delivered_twice(&count, "shard-a", &records[200..]).await;
+    assert_eq!(rest.writes, 3);
 
-    // Read back through another instance, as the alarm would.
+    // Read back through another instance, as the alarm would: records 1..=300, every tenth a
+    // complaint from yahoo and the rest deliveries to gmail. A record counted twice anywhere
+    // above would show here.
     let reader = DynamoLedger::new(ddb, config);
     assert_eq!(
         total(&reader, &Scope::Account, Metric::Deliveries).await,
@@ -164,7 +156,7 @@ async fn concurrent_shards_on_one_hot_counter_are_never_refused() {
     let config = fresh_ledger(&aws, "hotcount").await;
     let ddb = aws_sdk_dynamodb::Client::new(&aws);
     // Eight stream shards, each with its own consumer, all counting the same account hour in
-    // five windows of 100 records, each close retried once.
+    // five batches of 100 records, each retried once.
     let consumers: Vec<Count<DynamoLedger>> = (0..8)
         .map(|_| Count {
             counters: DynamoLedger::new(ddb.clone(), config.clone()),
@@ -174,7 +166,7 @@ async fn concurrent_shards_on_one_hot_counter_are_never_refused() {
         let records = stream(w as u64 * 1_000_000 + 1, 500);
         let shard = format!("shardId-{w}");
         for batch in records.chunks(100) {
-            window(count, &shard, &[batch]).await;
+            delivered_twice(count, &shard, batch).await;
         }
     });
     futures::future::join_all(runs).await;
@@ -196,7 +188,7 @@ async fn concurrent_shards_on_one_hot_counter_are_never_refused() {
         .map(|c| c.conflicts)
         .sum();
     assert_eq!(conflicts, 0);
-    // Three counters a window (account, gmail, yahoo): each updated once, found once; no other
+    // Three counters a batch (account, gmail, yahoo): each updated once, found once; no other
     // request.
     assert_eq!(updates(|c| c.requests), 8 * 5 * 3 * 2);
     assert_eq!(updates(|c| c.unreported_failures), 8 * 5 * 3);
@@ -296,6 +288,7 @@ async fn the_stream_counts_exactly_what_the_events_add_up_to() {
         .filter(|r| {
             ses_ledger_aws::dynamo::stream::counted_changes(&serde_json::json!({ "Records": [r] }))
                 .expect("readable")
+                .changes
                 .iter()
                 .any(|c| !c.increments.is_empty())
         })
@@ -368,7 +361,7 @@ async fn a_consumer_that_dies_between_two_writes_neither_loses_nor_doubles_a_cou
     let aws = local_aws().await;
     let config = fresh_ledger(&aws, "diecount").await;
     let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config);
-    // 60 records, each in its own hour: 120 counters to update as the window closes.
+    // 60 records, each in its own hour: 120 counters to update for the batch.
     let records: Vec<CountedChange> = stream(1, 60)
         .into_iter()
         .enumerate()
@@ -385,45 +378,28 @@ async fn a_consumer_that_dies_between_two_writes_neither_loses_nor_doubles_a_cou
             writes: 45.into(),
         },
     };
-    let (window, _) = dying
-        .invocation("shard-d", CounterWindow::default(), &records, false)
-        .await
-        .expect("no writes before the close");
     assert!(dying
-        .invocation("shard-d", window.clone(), &[], true)
+        .batch("shard-d", CounterWindow::default(), &records[..40])
         .await
         .is_err());
-    let written = scan_all(
-        &aws_sdk_dynamodb::Client::new(&aws),
-        &ledger.config().table_name,
-    )
-    .await
-    .len();
-    // Updates in flight when the close failed may or may not have landed.
-    assert!(
-        written > 0 && written <= 45,
-        "the close died after at most 45 updates: {written}"
-    );
-
-    // Lambda retries the close with the same state, and once more after that.
+    // Lambda retries the batch, cut longer, and then again.
     let count = Count { counters: &ledger };
-    let (_, retry) = count
-        .invocation("shard-d", window.clone(), &[], true)
+    let retry = count
+        .batch("shard-d", CounterWindow::default(), &records)
         .await
         .expect("retry");
-    // A request the dying close had sent may still land after the scan (dropping its future
-    // does not recall it), so the retry finds at least what the scan saw and at most 45.
+    // The attempt's 80 counters were written or not (at most 45, and updates in flight when it
+    // died may have landed after it); the retry's other 40 are new.
     assert_eq!(retry.found + retry.writes, 120, "{retry:?}");
     assert!(
-        (written..=45).contains(&retry.found),
-        "found {} of the {written} seen, of at most 45: {retry:?}",
-        retry.found
+        (1..=45).contains(&retry.found) && retry.resumed == 0,
+        "{retry:?}"
     );
-    let (_, again) = count
-        .invocation("shard-d", window, &[], true)
+    let again = count
+        .batch("shard-d", CounterWindow::default(), &records)
         .await
         .expect("again");
-    assert_eq!((again.found, again.writes), (120, 0));
+    assert_eq!((again.found, again.writes, again.resumed), (120, 0, 0));
     let hours = ledger
         .hourly(
             &Scope::Account,
@@ -437,4 +413,41 @@ async fn a_consumer_that_dies_between_two_writes_neither_loses_nor_doubles_a_cou
         let total = h.totals.get(Metric::Deliveries) + h.totals.get(Metric::Complaints);
         assert_eq!(total, 1, "{:?}", h.bucket);
     }
+}
+
+#[tokio::test]
+async fn a_mark_inside_a_retried_batch_reads_back_from_dynamodb_and_the_rest_is_added() {
+    let aws = local_aws().await;
+    let config = fresh_ledger(&aws, "resume").await;
+    let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), config);
+    let count = Count { counters: &ledger };
+    let records = stream(1, 40);
+    count
+        .batch("shard-r", CounterWindow::default(), &records[..25])
+        .await
+        .expect("attempt");
+    let retry = count
+        .batch("shard-r", CounterWindow::default(), &records[5..])
+        .await
+        .expect("retry cut longer");
+    // account (mark 25), gmail (mark 25), yahoo (mark 20): each inside 6..=40.
+    assert_eq!(
+        (retry.resumed, retry.writes, retry.found),
+        (3, 0, 0),
+        "{retry:?}"
+    );
+    assert_eq!(
+        total(&ledger, &Scope::Account, Metric::Deliveries).await,
+        36
+    );
+    assert_eq!(total(&ledger, &Scope::Account, Metric::Complaints).await, 4);
+    assert_eq!(
+        total(
+            &ledger,
+            &Scope::Provider("yahoo".into()),
+            Metric::Complaints
+        )
+        .await,
+        4
+    );
 }

@@ -110,7 +110,7 @@ impl LedgerConfig {
                 "SES_LEDGER_SUPPRESS_ON_PERMANENT_STATUS",
                 d.suppress_on_permanent_status,
             )?,
-            tenant_tags: list(&lookup, "SES_LEDGER_TENANT_TAGS").unwrap_or(d.tenant_tags),
+            tenant_tags: tag_names(&lookup, "SES_LEDGER_TENANT_TAGS")?.unwrap_or(d.tenant_tags),
             feedback_loop_providers: list(&lookup, "SES_LEDGER_FEEDBACK_LOOP_PROVIDERS")
                 .unwrap_or(d.feedback_loop_providers),
             // Blank is off: CloudFormation and CDK write the variable empty when no key is named.
@@ -199,6 +199,23 @@ pub(crate) fn flag(
 }
 
 /// Comma-separated; an empty variable means an empty list.
+/// Message tag names: a list whose names hold no `=`, which separates a tag scope's name from
+/// its value (`tag:tenant=acme`), so that every scope key reads back as the scope it was made of.
+fn tag_names(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<Option<Vec<String>>, ConfigError> {
+    let names = list(lookup, variable);
+    match names.iter().flatten().find(|n| n.contains('=')) {
+        Some(bad) => Err(ConfigError {
+            variable,
+            value: lookup(variable).unwrap_or_default(),
+            problem: format!("the tag name {bad:?} holds '=', which no SES message tag name may"),
+        }),
+        None => Ok(names),
+    }
+}
+
 pub(crate) fn list(
     lookup: &impl Fn(&str) -> Option<String>,
     variable: &str,
@@ -257,6 +274,13 @@ mod tests {
         assert_eq!(c.table_name, "t");
         assert_eq!(c.tenant_tags, vec!["tenant", "customer"]);
         assert_eq!(c.soft_bounce_limit, 5);
+    }
+
+    #[test]
+    fn a_tenant_tag_name_with_an_equals_sign_is_refused() {
+        let e = from(&[("SES_LEDGER_TENANT_TAGS", "tenant,plan=gold")]).unwrap_err();
+        assert_eq!(e.variable, "SES_LEDGER_TENANT_TAGS");
+        assert!(e.to_string().contains("\"plan=gold\""), "{e}");
     }
 
     #[test]

@@ -158,32 +158,41 @@ pub fn metrics_for(event: &RecipientEvent, config: &LedgerConfig) -> Vec<Metric>
     metrics
 }
 
-/// Every scope an event belongs to.
+/// Every scope an event belongs to. A value a sender left empty (`"ses:configuration-set":
+/// [""]`, an empty tenant tag) names no scope: it is left out, so every scope has a key that
+/// [`Scope::parse`] reads back.
 pub fn scopes_for(event: &RecipientEvent, config: &LedgerConfig) -> Vec<Scope> {
+    let named = |v: &str| !v.is_empty();
     let mut scopes = vec![Scope::Account];
-    if let Some(cs) = &event.configuration_set {
-        scopes.push(Scope::ConfigurationSet(cs.clone()));
+    if let Some(cs) = event.configuration_set.as_deref().filter(|v| named(v)) {
+        scopes.push(Scope::ConfigurationSet(cs.to_string()));
     }
     if let Some(identity) = event
         .source_arn
         .as_deref()
         .and_then(|arn| arn.rsplit_once(":identity/"))
         .map(|(_, name)| name)
-        .filter(|n| !n.is_empty())
+        .filter(|n| named(n))
     {
         scopes.push(Scope::Identity(identity.to_string()));
     }
-    if let Some(domain) = event.from_domain() {
+    if let Some(domain) = event.from_domain().filter(|v| named(v)) {
         scopes.push(Scope::FromDomain(domain.to_ascii_lowercase()));
     }
-    if let Some(provider) = &event.mailbox_provider {
-        scopes.push(Scope::Provider(provider.clone()));
+    if let Some(provider) = event.mailbox_provider.as_deref().filter(|v| named(v)) {
+        scopes.push(Scope::Provider(provider.to_string()));
     }
     if let Some(tenant) = event.ses_tenant() {
         scopes.push(Scope::Tenant(tenant.to_string()));
     }
     for name in &config.tenant_tags {
-        for value in event.tags.get(name).into_iter().flatten() {
+        for value in event
+            .tags
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter(|v| named(v))
+        {
             scopes.push(Scope::Tag {
                 name: name.clone(),
                 value: value.clone(),
@@ -334,7 +343,53 @@ mod tests {
         assert!(metrics("jane@yahoo.com", complaint, &complained).contains(&Metric::Complaints));
     }
 
+    #[test]
+    fn an_empty_tag_value_names_no_scope() {
+        let config = LedgerConfig::default();
+        let mut ses =
+            crate::testkit::fixtures::fixture("ses/event-publishing/delivery-record.json");
+        ses["mail"]["tags"] = serde_json::json!({
+            "ses:configuration-set": [""],
+            "ses:from-domain": [""],
+            "ses:tenant-name": [""],
+            "tenant": ["", "acme"]
+        });
+        ses["mail"]["source"] = serde_json::json!("sender@");
+        let events =
+            crate::normalise::normalise(&ses, &crate::event::Origin::default(), chrono::Utc::now())
+                .expect("normalises");
+        let keys: Vec<String> = scopes_for(&events[0], &config)
+            .iter()
+            .map(Scope::key)
+            .collect();
+        assert!(keys.iter().all(|k| Scope::parse(k).is_some()), "{keys:?}");
+        assert!(keys.contains(&"tag:tenant=acme".to_string()), "{keys:?}");
+        assert!(
+            !keys.iter().any(|k| k.ends_with(':') || k.ends_with('=')),
+            "{keys:?}"
+        );
+    }
+
+    /// Any scope with a value, of any kind, and a tag name as configuration allows.
+    fn any_scope() -> impl Strategy<Value = Scope> {
+        let value = ".+";
+        prop_oneof![
+            Just(Scope::Account),
+            value.prop_map(Scope::ConfigurationSet),
+            value.prop_map(Scope::Identity),
+            value.prop_map(Scope::FromDomain),
+            value.prop_map(Scope::Provider),
+            value.prop_map(Scope::Tenant),
+            ("[^=,]+", ".*").prop_map(|(name, value)| Scope::Tag { name, value }),
+        ]
+    }
+
     proptest! {
+        #[test]
+        fn every_scope_reads_back_from_its_key(scope in any_scope()) {
+            prop_assert_eq!(Scope::parse(&scope.key()), Some(scope));
+        }
+
         #[test]
         fn scope_parse_never_panics(s in ".*") {
             let _ = Scope::parse(&s);

@@ -110,8 +110,9 @@ pub trait EventStore: Send + Sync {
 /// The hourly counters, written from the ledger table's change stream (see `tally`).
 pub trait CounterWriter: Send + Sync {
     /// Adds `counter` to its counter and moves `shard`'s high-water mark there to
-    /// `counter.last`, unless the mark is already past `counter.first` (an earlier attempt added
-    /// it).
+    /// `counter.last`, on the condition that the mark is before `counter.first`. Otherwise adds
+    /// nothing and says where the mark is: at or past `counter.last` (an earlier attempt added
+    /// all of it), or inside the range (an earlier attempt added its records up to the mark).
     fn add_once(
         &self,
         shard: &str,
@@ -120,11 +121,15 @@ pub trait CounterWriter: Send + Sync {
 }
 
 /// What [`CounterWriter::add_once`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CounterAdded {
     Added,
     /// An earlier attempt added it.
     AlreadyAdded,
+    /// Nothing: the shard's mark on the counter is inside the range, at this record. The records
+    /// up to it are counted, the rest are not (an earlier attempt of a batch that Lambda cut
+    /// differently).
+    CountedThrough(crate::tally::SequenceNumber),
 }
 
 /// The structured event stream (CloudWatch Logs in production).

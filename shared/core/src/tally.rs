@@ -1,20 +1,24 @@
-//! Counting from the ledger table's change stream: what a stream shard's records add to the
-//! hourly counters, gathered over a tumbling window, and written once per counter when the window
-//! closes. Pure; `usecase::Count` writes through the `CounterWriter` port.
+//! Counting from the ledger table's change stream: what a stream batch's records add to the
+//! hourly counters, one update per counter. Pure; `usecase::Count` writes through the
+//! `CounterWriter` port.
 //!
 //! Why this is exactly once. Lambda delivers a shard's records in order the first time, one
-//! batch at a time, and may deliver a record again, which is then one it has delivered before
-//! (AWS: "records are always processed in order the first time"). Each counter remembers, per
+//! batch at a time, and may deliver a record again (AWS: "Lambda processes each record at least
+//! once ... Records are always processed in order the first time"). Each counter remembers, per
 //! stream shard, the last record it has counted (its high-water mark), so:
-//! - within a window, a record at or before the mark the window holds for that counter is a
-//!   redelivery and adds nothing ([`CounterWindow::add`]);
-//! - when the window closes, each counter gets one update that adds the window's sum and moves
-//!   the shard's mark, on the condition that the stored mark is still before the window's first
-//!   record for that counter. A retried close finds the updates that landed (the condition
-//!   fails) and makes only the others, so a crash between two writes loses and doubles nothing.
+//! - within a batch, a record at or before the last one the batch already added to a counter is
+//!   a redelivery and adds nothing ([`CounterWindow::add`]);
+//! - each counter the batch touches gets one update that adds the batch's sum and moves the
+//!   shard's mark, on the condition that the stored mark is still before the batch's first
+//!   record for that counter. A retried batch finds the updates that landed (the condition fails)
+//!   and makes only the others; a retry that Lambda cut differently (more records, or fewer)
+//!   finds the mark inside its range and adds only what lies after it
+//!   ([`CounterWindow::after`]).
 //!
-//! Windows do not overlap (a record belongs to the window of its arrival), so no two of them
-//! add the same record.
+//! Every invocation writes what its batch adds, so nothing is held in Lambda's window state:
+//! what happens to an open tumbling window when its shard ends (AWS does not say) cannot lose a
+//! count. [`CounterWindow`] is also the form in which an earlier version of the function carried
+//! a window's counts from one invocation to the next; such a state is written as it is found.
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
@@ -119,7 +123,8 @@ struct StateEntry {
     delta: CounterDelta,
 }
 
-/// What one stream shard's records of the current window add to each counter.
+/// What a run of one stream shard's records adds to each counter: a batch, or (in the state an
+/// earlier version handed on) a tumbling window's batches so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CounterWindow {
     counters: BTreeMap<(Scope, DateTime<Utc>), CounterWrite>,
@@ -135,6 +140,38 @@ pub struct Added {
 }
 
 impl CounterWindow {
+    /// What `changes` add, each counter once.
+    pub fn of(changes: &[CountedChange]) -> CounterWindow {
+        let mut window = CounterWindow::default();
+        window.add(changes);
+        window
+    }
+
+    /// What the records of `changes` after `mark` add to the counter of `scope` in the hour
+    /// `bucket`; `None` when none of them adds to it. For a batch whose earlier records an
+    /// earlier attempt has already added to that counter (the shard's mark on it is `mark`).
+    pub fn after(
+        changes: &[CountedChange],
+        scope: &Scope,
+        bucket: DateTime<Utc>,
+        mark: &SequenceNumber,
+    ) -> Option<CounterWrite> {
+        let rest: Vec<CountedChange> = changes
+            .iter()
+            .filter(|c| c.sequence > *mark)
+            .map(|c| CountedChange {
+                sequence: c.sequence.clone(),
+                increments: c
+                    .increments
+                    .iter()
+                    .filter(|i| i.scope == *scope && i.bucket == bucket)
+                    .cloned()
+                    .collect(),
+            })
+            .collect();
+        CounterWindow::of(&rest).counters.into_values().next()
+    }
+
     /// Adds a batch's records, in stream order, skipping what the window already holds.
     pub fn add(&mut self, changes: &[CountedChange]) -> Added {
         let mut records: Vec<&CountedChange> = changes
@@ -180,7 +217,7 @@ impl CounterWindow {
         added
     }
 
-    /// The updates the window closes with, one per counter.
+    /// The updates that write the window, one per counter.
     pub fn writes(&self) -> impl Iterator<Item = &CounterWrite> {
         self.counters.values()
     }
@@ -189,8 +226,9 @@ impl CounterWindow {
         self.counters.is_empty()
     }
 
-    /// The window as Lambda carries it from one invocation to the next (`state`: a map of
-    /// strings, at most 1 MB per shard): one entry per counter.
+    /// The window as an earlier version handed it from one invocation to the next in Lambda's
+    /// `state` (a map of strings): one entry per counter. Kept so the tests can write such a
+    /// state; the function now hands on an empty one.
     pub fn to_state(&self) -> BTreeMap<String, String> {
         self.counters
             .iter()
@@ -210,7 +248,7 @@ impl CounterWindow {
             .collect()
     }
 
-    /// The window a previous invocation handed on.
+    /// The window an earlier version of the function handed on in Lambda's `state`.
     pub fn from_state<'a>(
         state: impl IntoIterator<Item = (&'a String, &'a String)>,
     ) -> Result<CounterWindow, String> {

@@ -1,9 +1,14 @@
 //! The table's change stream as the counting consumer sees it: Lambda's DynamoDB stream event
 //! with a tumbling window (`{"Records":[{"eventName", "dynamodb":{"SequenceNumber", "NewImage",
 //! "OldImage"}}], "shardId", "state", "isFinalInvokeForWindow", "isWindowTerminatedEarly"}`,
-//! images in DynamoDB JSON) into the changes `usecase::Count` adds to the shard's window. An event item counts when it is
-//! inserted, and again in the scopes a later copy adds (a MODIFY whose `scopes` grew: the
-//! duplicate that knows more). Counters, checkpoints and summaries change too; they count nothing.
+//! images in DynamoDB JSON) into the changes `usecase::Count` writes. An event item counts when
+//! it is inserted, and again in the scopes a later copy adds (a MODIFY whose `scopes` grew: the
+//! duplicate that knows more). Counters and summaries change too; they count nothing.
+//!
+//! Nothing in a record stops the shard: what the consumer cannot read (a record without a
+//! sequence number, a scope, metric or detail it does not know) is left out and reported as
+//! [`Skipped`], and the rest of the batch is counted. A failed batch would be retried until its
+//! records left the stream, and every record in it would go uncounted.
 
 use std::collections::BTreeSet;
 
@@ -20,13 +25,58 @@ const METRICS: &str = "count_metrics";
 const DETAILS: &str = "count_details";
 pub(super) const SCOPES: &str = "scopes";
 
-/// A stream record the consumer cannot read: the batch fails, and Lambda retries it (and, once
-/// the record expires from the stream, reports it to the on-failure destination).
+/// An event that is no DynamoDB stream event at all (its `Records` is not a list): the
+/// invocation fails, since no event source mapping sends one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("stream record {index}: {message}")]
-pub struct StreamError {
-    pub index: usize,
-    pub message: String,
+#[error("not a DynamoDB stream event: {0}")]
+pub struct StreamError(pub String);
+
+/// Why part of a stream event was left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkipReason {
+    /// A record without a readable `SequenceNumber`, or without its `dynamodb` object.
+    UnreadableRecord,
+    /// An event item with scopes but no readable hour (`count_bucket`).
+    NoHour,
+    /// A scope the consumer does not know; the record counts in its other scopes.
+    UnknownScope,
+    /// A metric the consumer does not know; the record counts its other metrics.
+    UnknownMetric,
+    /// A complaint breakdown the consumer does not know.
+    UnknownDetail,
+    /// Window state it cannot read (written by another version): the window starts afresh.
+    UnreadableState,
+}
+
+impl SkipReason {
+    /// The `Reason` dimension of the `SesLedger` `CountSkipped` metric.
+    pub fn code(self) -> &'static str {
+        match self {
+            SkipReason::UnreadableRecord => "UnreadableRecord",
+            SkipReason::NoHour => "NoHour",
+            SkipReason::UnknownScope => "UnknownScope",
+            SkipReason::UnknownMetric => "UnknownMetric",
+            SkipReason::UnknownDetail => "UnknownDetail",
+            SkipReason::UnreadableState => "UnreadableState",
+        }
+    }
+}
+
+/// What was left out: the record's index in the batch (`None` for the window state) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub index: Option<usize>,
+    pub reason: SkipReason,
+    pub detail: String,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "stream record {i}: {}", self.detail),
+            None => write!(f, "window state: {}", self.detail),
+        }
+    }
 }
 
 /// The attributes an event item carries so the stream can count it: the hour, and what it adds
@@ -57,20 +107,22 @@ pub fn count_attributes(increment: &CounterIncrement) -> Vec<(String, AttributeV
     out
 }
 
-/// What the event source mapping says of an invocation besides its records: whose window it is,
-/// the window so far, and whether this invocation closes it.
+/// What the event source mapping says of an invocation besides its records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WindowInvocation {
+    /// The shard the records come from: the counters' high-water marks are kept per shard.
     pub shard: String,
-    pub window: CounterWindow,
-    /// The last invocation of the window, or one Lambda cut short because the state grew past
-    /// 1 MB (the next invocation continues the window with a fresh state, so this one must write
-    /// what it holds).
+    /// A window an earlier version of the function handed on in `state`, with counts it had not
+    /// written yet (empty from this version on, which writes every batch).
+    pub carried: CounterWindow,
+    /// A `state` that could not be read, left out.
+    pub unreadable_state: Option<Skipped>,
+    /// Whether Lambda says the window ends with this invocation (logged; nothing depends on it).
     pub closes: bool,
 }
 
-/// An event that is not a stream invocation with a tumbling window: the mapping lacks
-/// `TumblingWindowInSeconds`, or the state is not one this function handed on.
+/// An event without the shard it comes from: the mapping lacks `TumblingWindowInSeconds` (only
+/// tumbling-window events name the shard, and the marks are kept per shard).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("stream window: {0}")]
 pub struct WindowError(pub String);
@@ -84,45 +136,77 @@ pub fn window_invocation(event: &Value) -> Result<WindowInvocation, WindowError>
         .ok_or_else(|| {
             WindowError("no shardId: the event source mapping needs TumblingWindowInSeconds".into())
         })?;
-    let state: std::collections::BTreeMap<String, String> = match event.get("state") {
-        None | Some(Value::Null) => Default::default(),
-        Some(v) => serde_json::from_value(v.clone())
-            .map_err(|e| WindowError(format!("state is not a map of strings: {e}")))?,
+    let read_state = || -> Result<CounterWindow, String> {
+        let state: std::collections::BTreeMap<String, String> = match event.get("state") {
+            None | Some(Value::Null) => return Ok(CounterWindow::default()),
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| format!("not a map of strings: {e}"))?,
+        };
+        CounterWindow::from_state(&state)
     };
-    let window = CounterWindow::from_state(&state).map_err(WindowError)?;
+    let (carried, unreadable_state) = match read_state() {
+        Ok(window) => (window, None),
+        Err(detail) => (
+            CounterWindow::default(),
+            Some(Skipped {
+                index: None,
+                reason: SkipReason::UnreadableState,
+                detail,
+            }),
+        ),
+    };
     let flag = |name: &str| event.get(name).and_then(Value::as_bool).unwrap_or(false);
     Ok(WindowInvocation {
         shard: shard.to_string(),
-        window,
+        carried,
+        unreadable_state,
         closes: flag("isFinalInvokeForWindow") || flag("isWindowTerminatedEarly"),
     })
 }
 
-/// The changes of one stream event, in its order. The last invocation of a window may carry no
-/// records.
-pub fn counted_changes(event: &Value) -> Result<Vec<CountedChange>, StreamError> {
+/// The records of one stream event: what they add, in the event's order, and what was left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamBatch {
+    pub changes: Vec<CountedChange>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// The changes of one stream event. The last invocation of a window may carry no records.
+pub fn counted_changes(event: &Value) -> Result<StreamBatch, StreamError> {
     let records = match event.get("Records") {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(records) => records.as_array().ok_or_else(|| StreamError {
-            index: 0,
-            message: "not a DynamoDB stream event: Records is not a list".into(),
-        })?,
+        None | Some(Value::Null) => return Ok(StreamBatch::default()),
+        Some(records) => records
+            .as_array()
+            .ok_or_else(|| StreamError("Records is not a list".into()))?,
     };
-    let mut changes = Vec::new();
+    let mut batch = StreamBatch::default();
     for (index, record) in records.iter().enumerate() {
-        let fail = |message: String| StreamError { index, message };
-        let ddb = record
-            .get("dynamodb")
-            .ok_or_else(|| fail("no dynamodb object".into()))?;
-        let sequence = ddb
-            .get("SequenceNumber")
-            .and_then(Value::as_str)
-            .ok_or_else(|| fail("no SequenceNumber".into()))
-            .and_then(|s| SequenceNumber::parse(s).map_err(fail))?;
+        let mut skip = |reason: SkipReason, detail: String| {
+            batch.skipped.push(Skipped {
+                index: Some(index),
+                reason,
+                detail,
+            })
+        };
+        let Some(ddb) = record.get("dynamodb") else {
+            skip(SkipReason::UnreadableRecord, "no dynamodb object".into());
+            continue;
+        };
+        let sequence = match ddb.get("SequenceNumber").and_then(Value::as_str) {
+            None => Err("no SequenceNumber".to_string()),
+            Some(s) => SequenceNumber::parse(s),
+        };
+        let sequence = match sequence {
+            Ok(s) => s,
+            Err(detail) => {
+                skip(SkipReason::UnreadableRecord, detail);
+                continue;
+            }
+        };
         let new = ddb.get("NewImage");
         let is_event = new
             .and_then(|i| string(i, keys::PK))
-            .is_some_and(|pk| pk.starts_with("MSG#"));
+            .is_some_and(|pk| pk.starts_with(keys::MESSAGE_PK_PREFIX));
         let counted_scopes = |image: Option<&Value>| -> BTreeSet<String> {
             image
                 .map(|i| strings(i, SCOPES).into_iter().collect())
@@ -142,42 +226,53 @@ pub fn counted_changes(event: &Value) -> Result<Vec<CountedChange>, StreamError>
         let mut increments = Vec::new();
         if let (false, Some(image)) = (scopes.is_empty(), new) {
             let bucket = string(image, BUCKET)
-                .ok_or_else(|| fail(format!("an event item with scopes has no {BUCKET}")))
-                .and_then(|label| keys::parse_bucket_label(&label).map_err(fail))?;
-            let metrics = strings(image, METRICS)
-                .iter()
-                .map(|name| {
-                    Metric::ALL
-                        .into_iter()
-                        .find(|m| m.attribute() == name)
-                        .ok_or_else(|| fail(format!("unknown metric {name:?}")))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let details = strings(image, DETAILS)
-                .iter()
-                .map(|name| {
-                    ComplaintBreakdown::parse(name)
-                        .ok_or_else(|| fail(format!("unknown breakdown {name:?}")))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+                .ok_or_else(|| format!("an event item with scopes has no {BUCKET}"))
+                .and_then(|label| keys::parse_bucket_label(&label));
+            let bucket = match bucket {
+                Ok(b) => b,
+                Err(detail) => {
+                    skip(SkipReason::NoHour, detail);
+                    continue;
+                }
+            };
+            let mut metrics = Vec::new();
+            for name in strings(image, METRICS) {
+                match Metric::ALL.into_iter().find(|m| m.attribute() == name) {
+                    Some(m) => metrics.push(m),
+                    None => skip(
+                        SkipReason::UnknownMetric,
+                        format!("unknown metric {name:?}"),
+                    ),
+                }
+            }
+            let mut details = Vec::new();
+            for name in strings(image, DETAILS) {
+                match ComplaintBreakdown::parse(&name) {
+                    Some(d) => details.push(d),
+                    None => skip(
+                        SkipReason::UnknownDetail,
+                        format!("unknown breakdown {name:?}"),
+                    ),
+                }
+            }
             for key in scopes {
-                let scope =
-                    Scope::parse(&key).ok_or_else(|| fail(format!("unknown scope {key:?}")))?;
-                increments.push(CounterIncrement {
-                    scope,
-                    bucket,
-                    metrics: metrics.clone(),
-                    details: details.clone(),
-                });
+                match Scope::parse(&key) {
+                    Some(scope) => increments.push(CounterIncrement {
+                        scope,
+                        bucket,
+                        metrics: metrics.clone(),
+                        details: details.clone(),
+                    }),
+                    None => skip(SkipReason::UnknownScope, format!("unknown scope {key:?}")),
+                }
             }
         }
-        // Every record moves the checkpoint, whether it counts or not.
-        changes.push(CountedChange {
+        batch.changes.push(CountedChange {
             sequence,
             increments,
         });
     }
-    Ok(changes)
+    Ok(batch)
 }
 
 fn string(image: &Value, name: &str) -> Option<String> {
@@ -226,7 +321,7 @@ mod tests {
             {"eventName": "INSERT", "dynamodb": {"SequenceNumber": "300", "NewImage": {"pk": {"S": "CNT#account"}, "sk": {"S": "H#2026-11-20T10#w1"}}}},
             {"eventName": "REMOVE", "dynamodb": {"SequenceNumber": "400", "OldImage": image(&["account"])}}
         ]});
-        let changes = counted_changes(&event).expect("readable");
+        let changes = counted_changes(&event).expect("readable").changes;
         let scopes: Vec<Vec<String>> = changes
             .iter()
             .map(|c| c.increments.iter().map(|i| i.scope.key()).collect())
@@ -258,23 +353,109 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_records_name_themselves() {
-        let no_bucket = json!({"Records": [{"eventName": "INSERT", "dynamodb": {"SequenceNumber": "1",
-            "NewImage": {"pk": {"S": "MSG#m"}, "scopes": {"SS": ["account"]}}}}]});
+    fn what_cannot_be_read_is_left_out_and_named_and_the_rest_counts() {
+        let mut odd = image(&["account", "configuration-set:", "provider:yahoo"]);
+        odd["count_metrics"] = json!({"SS": ["complaints", "bogus"]});
+        let event = json!({"Records": [
+            {"eventName": "INSERT", "dynamodb": {"SequenceNumber": "1",
+                "NewImage": {"pk": {"S": "MSG#m"}, "scopes": {"SS": ["account"]}}}},
+            {"eventName": "INSERT", "dynamodb": {"SequenceNumber": "x1"}},
+            {"eventName": "INSERT"},
+            {"eventName": "INSERT", "dynamodb": {"SequenceNumber": "4", "NewImage": odd}},
+            {"eventName": "INSERT", "dynamodb": {"SequenceNumber": "5", "NewImage": image(&["account"])}}
+        ]});
+        let batch = counted_changes(&event).expect("a stream event");
+        let skipped: Vec<(Option<usize>, &str)> = batch
+            .skipped
+            .iter()
+            .map(|s| (s.index, s.reason.code()))
+            .collect();
         assert_eq!(
-            counted_changes(&no_bucket).unwrap_err().to_string(),
+            skipped,
+            vec![
+                (Some(0), "NoHour"),
+                (Some(1), "UnreadableRecord"),
+                (Some(2), "UnreadableRecord"),
+                (Some(3), "UnknownMetric"),
+                (Some(3), "UnknownScope"),
+            ]
+        );
+        assert_eq!(
+            batch.skipped[0].to_string(),
             "stream record 0: an event item with scopes has no count_bucket"
         );
-        let bad_sequence =
-            json!({"Records": [{"eventName": "INSERT", "dynamodb": {"SequenceNumber": "x1"}}]});
-        assert!(counted_changes(&bad_sequence)
-            .unwrap_err()
-            .message
-            .contains("not a decimal number"));
+        assert!(batch.skipped[1].detail.contains("not a decimal number"));
+        assert!(batch.skipped[4].detail.contains("configuration-set:"));
+        // Record 3 counts its known metric in its known scopes; record 5 as usual.
+        let counted: Vec<(String, Vec<String>, Vec<Metric>)> = batch
+            .changes
+            .iter()
+            .map(|c| {
+                (
+                    c.sequence.as_str().trim_start_matches('0').to_string(),
+                    c.increments.iter().map(|i| i.scope.key()).collect(),
+                    c.increments
+                        .first()
+                        .map(|i| i.metrics.clone())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            counted,
+            vec![
+                (
+                    "4".to_string(),
+                    vec!["account".to_string(), "provider:yahoo".to_string()],
+                    vec![Metric::Complaints]
+                ),
+                (
+                    "5".to_string(),
+                    vec!["account".to_string()],
+                    vec![Metric::Complaints, Metric::ComplaintsNotSuppressed]
+                ),
+            ]
+        );
         assert!(counted_changes(&json!({"Records": 5})).is_err());
-        // A window's closing invocation may carry no records (its window properties are
-        // checked by `window_invocation`).
-        assert_eq!(counted_changes(&json!({"shardId": "s"})), Ok(Vec::new()));
-        assert!(window_invocation(&json!({"Records": []})).is_err());
+        // A window's closing invocation may carry no records.
+        assert_eq!(
+            counted_changes(&json!({"shardId": "s"})),
+            Ok(StreamBatch::default())
+        );
+    }
+
+    #[test]
+    fn a_window_state_is_carried_when_readable_and_left_out_when_not() {
+        let mut window = CounterWindow::default();
+        let batch = counted_changes(&json!({"Records": [
+            {"eventName": "INSERT", "dynamodb": {"SequenceNumber": "7", "NewImage": image(&["account"])}}
+        ]}))
+        .expect("readable");
+        window.add(&batch.changes);
+        let event = |state: Value| json!({"shardId": "shard-1", "state": state, "isFinalInvokeForWindow": true});
+        let carried = window_invocation(&event(json!(window.to_state()))).expect("a window");
+        assert_eq!(
+            (carried.carried, carried.unreadable_state, carried.closes),
+            (window, None, true)
+        );
+        for foreign in [
+            json!({"count": 7}),
+            json!({"2026|account": "{}"}),
+            json!("text"),
+        ] {
+            let read = window_invocation(&event(foreign.clone())).expect("a window");
+            assert!(read.carried.is_empty(), "{foreign}");
+            let skipped = read.unreadable_state.expect("named");
+            assert_eq!(
+                (skipped.index, skipped.reason),
+                (None, SkipReason::UnreadableState)
+            );
+        }
+        assert!(window_invocation(&json!({"state": {}}))
+            .expect_err("no shard")
+            .to_string()
+            .contains("TumblingWindowInSeconds"));
+        let empty = window_invocation(&json!({"shardId": "s", "state": {}})).expect("a window");
+        assert!(empty.carried.is_empty() && empty.unreadable_state.is_none());
     }
 }
