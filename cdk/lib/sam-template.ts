@@ -58,3 +58,36 @@ export function resourcesOfType(template: SamTemplate, type: string): [string, R
     .filter(([, r]) => r.Type === type)
     .map(([id, r]) => [id, r.Properties ?? {}]);
 }
+
+/**
+ * A template value with the stack's settings put in for its parameters: `Ref`, `Fn::Split`,
+ * `Fn::Join` and `Fn::Sub` (with a variable map) over them, as CloudFormation would resolve them.
+ * For values such as a saved query that follows a parameter (`FeedbackLoopProviders`).
+ */
+export function resolveWithSettings(value: Json, settings: Record<string, unknown>): Json {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((v) => resolveWithSettings(v, settings));
+  const [[key, args]] = Object.entries(value);
+  const fail = (): never => {
+    throw new Error(`template.yaml: cannot resolve ${JSON.stringify(value)} from the settings`);
+  };
+  if (Object.keys(value).length === 1) {
+    if (key === "Ref" && typeof args === "string" && args in settings) return String(settings[args]);
+    if (key === "Fn::Split" && Array.isArray(args)) {
+      const [delimiter, text] = args.map((a) => resolveWithSettings(a, settings));
+      return typeof delimiter === "string" && typeof text === "string" ? text.split(delimiter) : fail();
+    }
+    if (key === "Fn::Join" && Array.isArray(args)) {
+      const [delimiter, items] = args.map((a) => resolveWithSettings(a, settings));
+      return typeof delimiter === "string" && Array.isArray(items) && items.every((i) => typeof i === "string") ? items.join(delimiter) : fail();
+    }
+    if (key === "Fn::Sub" && Array.isArray(args) && typeof args[0] === "string") {
+      const variables = resolveWithSettings(args[1] ?? {}, settings) as Record<string, Json>;
+      return args[0].replace(/\$\{([A-Za-z0-9]+)\}/g, (whole, name: string) => {
+        const v = variables[name];
+        return typeof v === "string" ? v : whole;
+      });
+    }
+  }
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveWithSettings(v, settings)]));
+}

@@ -1,38 +1,112 @@
-//! The Logs Insights queries (saved in template.yaml and generated for alerts and evidence) only
-//! name fields the event log lines carry, use only Logs Insights commands, and run on the local
-//! CloudWatch Logs (moto accepts StartQuery but evaluates only `fields`, `sort`, `limit`: filter
-//! and stats semantics can only be checked against AWS, see docs/queries.md).
+//! Every Logs Insights query we ship keeps the rules AWS documents for the query language
+//! (src/insights_grammar.rs names them and their pages): the saved queries of both stacks, for
+//! both sets of parameters, the dashboard's log widget, and the queries the alarm and `evidence`
+//! generate. They name only fields the event log lines carry, and the saved complaint-rate query
+//! is the alarm's and evidence's to the character. Then each runs on the local CloudWatch Logs
+//! (moto accepts StartQuery but evaluates only `fields`, `sort`, `limit`: filter and stats
+//! semantics can only be checked against AWS, see docs/queries.md).
 
-// Needs the local stack that scripts/test.sh starts; `cargo test --workspace` alone compiles
-// this file to nothing (see tests/Cargo.toml).
+// Needs the local stack and the templates that scripts/test.sh starts and synthesises; `cargo test
+// --workspace` alone compiles this file to nothing (see tests/Cargo.toml).
 #![cfg(feature = "local-stack")]
 
 use std::collections::BTreeSet;
 
 use ses_ledger::counters::Scope;
 use ses_ledger::insights;
+use ses_ledger_integration_tests::insights_grammar;
+use ses_ledger_integration_tests::template::{cdk_output, sam_expansion, Deployment};
 use ses_ledger_integration_tests::*;
 
-/// `QueryString: |` blocks of template.yaml.
-fn template_queries() -> Vec<String> {
-    let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template");
-    let mut queries = Vec::new();
-    let mut lines = text.lines().peekable();
-    while let Some(line) = lines.next() {
-        if line.trim() == "QueryString: |" {
-            let indent = line.len() - line.trim_start().len() + 2;
-            let mut q = Vec::new();
-            while let Some(next) = lines.peek() {
-                if !next.trim().is_empty() && next.len() - next.trim_start().len() < indent {
-                    break;
-                }
-                q.push(next.get(indent..).unwrap_or("").to_string());
-                lines.next();
-            }
-            queries.push(q.join("\n").trim().to_string());
+/// The parameters of the suite's alternative deployment that change a query (scripts/test.sh
+/// synthesises the CDK app with the same).
+const ALTERNATIVE_PROVIDERS: &str = "yahoo,gmx";
+
+/// Each deployment under test, with the feedback-loop providers it was given.
+fn deployments() -> Vec<(String, Deployment, Vec<String>)> {
+    let defaults: Vec<String> = ses_ledger::config::LedgerConfig::default().feedback_loop_providers;
+    let alternative: Vec<String> = ALTERNATIVE_PROVIDERS
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    vec![
+        (
+            "SAM defaults".into(),
+            Deployment::load(&sam_expansion(), &[]),
+            defaults.clone(),
+        ),
+        (
+            "SAM alternative".into(),
+            Deployment::load(
+                &sam_expansion(),
+                &[("FeedbackLoopProviders", ALTERNATIVE_PROVIDERS)],
+            ),
+            alternative.clone(),
+        ),
+        (
+            "CDK defaults".into(),
+            Deployment::load(&cdk_output("default"), &[]),
+            defaults,
+        ),
+        (
+            "CDK alternative".into(),
+            Deployment::load(&cdk_output("alternative"), &[]),
+            alternative,
+        ),
+    ]
+}
+
+/// A deployment's saved queries, by resource id, as CloudFormation would store them.
+fn saved_queries(d: &Deployment) -> Vec<(String, String)> {
+    d.of_kind("AWS::Logs::QueryDefinition")
+        .map(|q| {
+            let text = q
+                .prop("QueryString")
+                .and_then(|v| v.as_str())
+                .unwrap_or_else(|| {
+                    panic!("{}: {}'s query does not resolve to text", d.source, q.id)
+                });
+            (q.id.clone(), text.trim().to_string())
+        })
+        .collect()
+}
+
+/// The queries of a deployment's dashboard log widgets. The body is JSON inside an intrinsic
+/// (`Fn::Sub` in SAM, `Fn::Join` in CDK): its text, with each value CloudFormation fills in
+/// standing as `X`, is parsed and each log widget's `query` read.
+fn dashboard_queries(d: &Deployment) -> Vec<String> {
+    fn text(v: &serde_json::Value) -> String {
+        match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Object(o) if o.contains_key("Fn::Sub") => match &o["Fn::Sub"] {
+                serde_json::Value::Array(a) => text(&a[0]),
+                other => text(other),
+            },
+            serde_json::Value::Object(o) if o.contains_key("Fn::Join") => o["Fn::Join"][1]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|part| part.as_str().map_or("X".to_string(), str::to_string))
+                .collect(),
+            _ => "X".into(),
         }
     }
-    queries
+    let placeholders = regex::Regex::new(r"\$\{[^}]*\}").expect("regex");
+    d.of_kind("AWS::CloudWatch::Dashboard")
+        .flat_map(|r| {
+            let body = text(r.prop("DashboardBody").unwrap_or(&serde_json::Value::Null));
+            let body = placeholders.replace_all(&body, "X").to_string();
+            let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| {
+                panic!("{}: the dashboard body is not JSON: {e}\n{body}", d.source)
+            });
+            json["widgets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|w| w["properties"]["query"].as_str().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Every field name a log line can carry (from a fully populated record of every fixture).
@@ -66,97 +140,6 @@ fn collect(v: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
     }
 }
 
-const COMMANDS: &[&str] = &[
-    "fields", "filter", "stats", "sort", "limit", "dedup", "parse", "display",
-];
-const WORDS: &[&str] = &[
-    "and",
-    "or",
-    "not",
-    "in",
-    "like",
-    "as",
-    "by",
-    "asc",
-    "desc",
-    "count",
-    "sum",
-    "count_distinct",
-    "bin",
-    "ispresent",
-    "true",
-    "false",
-    "SOURCE",
-];
-
-/// Identifiers a query uses as fields: words outside string literals that are not commands,
-/// keywords, functions, aliases (`as x`) or numbers.
-fn referenced_fields(query: &str) -> BTreeSet<String> {
-    let mut stripped = String::new();
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in query.chars() {
-        match (in_string, c) {
-            (true, '\\') if !escaped => escaped = true,
-            (true, '"') if !escaped => in_string = false,
-            (true, _) => escaped = false,
-            (false, '"') => in_string = true,
-            (false, c) => stripped.push(c),
-        }
-    }
-    let aliases: BTreeSet<String> = stripped
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .windows(2)
-        .filter(|w| w[0] == "as")
-        .map(|w| w[1].trim_end_matches(',').to_string())
-        .collect();
-    stripped
-        .split(|c: char| {
-            !(c.is_alphanumeric()
-                || c == '_'
-                || c == '.'
-                || c == '@'
-                || c == ':'
-                || c == '-'
-                || c == '`')
-        })
-        .map(|w| w.trim_matches('`').trim_end_matches('.'))
-        .filter(|w| !w.is_empty() && !w.starts_with('@'))
-        .filter(|w| !w.chars().next().is_some_and(|c| c.is_ascii_digit()))
-        .filter(|w| !COMMANDS.contains(w) && !WORDS.contains(w) && !aliases.contains(*w))
-        .map(str::to_string)
-        .collect()
-}
-
-fn check(query: &str, fields: &BTreeSet<String>) {
-    let mut quotes = 0;
-    let mut escaped = false;
-    for c in query.chars() {
-        match c {
-            '\\' if !escaped => escaped = true,
-            '"' if !escaped => quotes += 1,
-            _ => escaped = false,
-        }
-    }
-    assert_eq!(quotes % 2, 0, "unbalanced quotes in\n{query}");
-    for stage in query.split('|') {
-        let command = stage.split_whitespace().next().unwrap_or_default();
-        assert!(
-            COMMANDS.contains(&command),
-            "unknown command {command:?} in\n{query}"
-        );
-    }
-    for field in referenced_fields(query) {
-        // `tags.<name>.0` fields exist whenever the tag does.
-        let known = fields.contains(&field) || field.starts_with("tags.");
-        assert!(
-            known,
-            "{field:?} is not a field of the event log lines, in\n{query}"
-        );
-    }
-}
-
 /// The queries the alarm and `evidence` generate, for every kind of scope.
 fn generated_queries() -> Vec<String> {
     let scopes = [
@@ -165,6 +148,7 @@ fn generated_queries() -> Vec<String> {
         Scope::Identity("example.com".into()),
         Scope::FromDomain("example.com".into()),
         Scope::Provider("yahoo".into()),
+        Scope::Tenant("acme".into()),
         Scope::Tag {
             name: "tenant".into(),
             value: "acme".into(),
@@ -182,23 +166,70 @@ fn generated_queries() -> Vec<String> {
     generated
 }
 
-#[test]
-fn every_query_names_only_fields_the_log_lines_carry() {
-    let fields = log_fields();
-    let saved = template_queries();
-    assert_eq!(saved.len(), 7, "the seven saved queries of template.yaml");
-    let generated = generated_queries();
-    for q in saved.iter().chain(&generated) {
-        check(q, &fields);
+fn assert_valid(what: &str, query: &str, fields: &BTreeSet<String>) {
+    if let Err(problems) = insights_grammar::check(query, fields) {
+        panic!(
+            "{what} breaks what AWS documents:\n- {}\n{query}",
+            problems.join("\n- ")
+        );
     }
 }
 
 #[test]
-fn the_checker_catches_a_misspelt_field() {
+fn every_saved_dashboard_and_generated_query_keeps_the_documented_grammar() {
     let fields = log_fields();
-    let result =
-        std::panic::catch_unwind(|| check("filter event_typ = \"Bounce\" | limit 5", &fields));
-    assert!(result.is_err());
+    for (name, d, _) in deployments() {
+        let saved = saved_queries(&d);
+        assert_eq!(saved.len(), 7, "{name}: the seven saved queries");
+        for (id, q) in &saved {
+            assert_valid(&format!("{name}: {id}"), q, &fields);
+        }
+        let widgets = dashboard_queries(&d);
+        assert_eq!(widgets.len(), 1, "{name}: the dashboard's log widget");
+        for q in &widgets {
+            assert_valid(&format!("{name}: the dashboard"), q, &fields);
+        }
+    }
+    for q in generated_queries() {
+        assert_valid("a generated query", &q, &fields);
+    }
+}
+
+/// The saved complaint-rate query follows `FeedbackLoopProviders` and is, to the character, the
+/// query the alarm's alerts and `ses-ledger evidence` name for the account.
+#[test]
+fn the_saved_complaint_rate_query_is_the_one_the_alerts_name_for_the_providers_given() {
+    for (name, d, providers) in deployments() {
+        let saved: Vec<String> = saved_queries(&d)
+            .into_iter()
+            .filter(|(id, _)| id.starts_with("ComplaintRateQuery"))
+            .map(|(_, q)| q)
+            .collect();
+        assert_eq!(
+            saved,
+            vec![insights::complaint_rate(&Scope::Account, &providers)],
+            "{name}"
+        );
+    }
+}
+
+/// The queries the project shipped before, which AWS rejects (`dedup` before `stats` and `sort`),
+/// and a from-domain filter without backticks: the checker must refuse each.
+#[test]
+fn the_checker_refuses_the_queries_aws_rejected() {
+    let fields = log_fields();
+    for old in [
+        "filter event_type in [\"Complaint\", \"Delivery\"]\n| dedup event_id\n| stats sum(event_type = \"Complaint\") as complaints, sum(event_type = \"Delivery\") as deliveries by bin(1h), mailbox_provider\n| sort complaints desc",
+        "fields event_time, event_type, ses_message_id\n| filter recipient = \"alice@example.com\"\n| dedup event_id\n| sort event_time desc",
+        "filter event_type in [\"Open\", \"Click\"]\n| dedup event_id\n| stats sum(event_type = \"Open\") as opens, count_distinct(ses_message_id) as messages by bin(1d)",
+        "fields event_time | filter event_type = \"Complaint\" and (tags.ses:from-domain.0 = \"x\" or source_domain = \"x\") | limit 5",
+        "filter event_typ = \"Bounce\" | limit 5",
+    ] {
+        assert!(
+            insights_grammar::check(old, &fields).is_err(),
+            "the checker lets through\n{old}"
+        );
+    }
 }
 
 /// Runs a query to completion and returns its rows as `field -> value` maps.
@@ -282,7 +313,11 @@ async fn queries_complete_over_the_lines_of_their_time_range_on_local_cloudwatch
     }
     let hour = chrono::Duration::hours(1);
     let mut checked = 0;
-    for q in template_queries().iter().chain(&generated_queries()) {
+    let saved: Vec<String> = saved_queries(&Deployment::load(&sam_expansion(), &[]))
+        .into_iter()
+        .map(|(_, q)| q)
+        .collect();
+    for q in saved.iter().chain(&generated_queries()) {
         let latest = run_query(&logs, &config.event_log_group, q, now - hour..now + hour).await;
         assert_eq!(latest.len(), backfill.len(), "backfilled lines\n{q}");
         let earlier = run_query(
@@ -293,7 +328,8 @@ async fn queries_complete_over_the_lines_of_their_time_range_on_local_cloudwatch
         )
         .await;
         assert_eq!(earlier.len(), recent.len(), "recent lines\n{q}");
-        if q.contains("@timestamp") {
+        // Rows carry `@timestamp` where the query's `fields` selects it (moto honours that).
+        if q.starts_with("fields @timestamp") {
             let stamps: BTreeSet<String> = earlier
                 .iter()
                 .map(|row| row.get("@timestamp").cloned().unwrap_or_default())
@@ -315,5 +351,5 @@ async fn queries_complete_over_the_lines_of_their_time_range_on_local_cloudwatch
         }
         checked += 1;
     }
-    assert_eq!(checked, 7 + 18);
+    assert_eq!(checked, 7 + 21);
 }

@@ -14,8 +14,9 @@ pub fn scope_filter(scope: &Scope) -> Option<String> {
         Scope::Account => return None,
         Scope::ConfigurationSet(v) => format!("configuration_set = {}", quote(v)),
         Scope::Identity(v) => format!("source_arn like {}", quote(&format!(":identity/{v}"))),
+        // A field with `:` or `-` in its name is written in backticks (CWL_QuerySyntax-Guidelines).
         Scope::FromDomain(v) => format!(
-            "(tags.ses:from-domain.0 = {q} or source_domain = {q})",
+            "(`tags.ses:from-domain.0` = {q} or source_domain = {q})",
             q = quote(v)
         ),
         Scope::Provider(v) => format!("mailbox_provider = {}", quote(v)),
@@ -35,12 +36,13 @@ fn with_scope(scope: &Scope, condition: &str) -> String {
     }
 }
 
-/// Every complaint of a scope, newest first: the events behind a complaint rate. `dedup` guards
-/// against the rare duplicate line a crash between logging and marking can leave.
+/// Every complaint of a scope, newest first: the events behind a complaint rate. The log is at
+/// least once, so the list is sorted, then each event kept once (`dedup`, after which AWS allows
+/// only `limit`).
 pub fn complaints(scope: &Scope) -> String {
     format!(
-        "fields @timestamp, event_time, recipient, mailbox_provider, complaint_feedback_type, complaint_subtype, ses_message_id, configuration_set\n\
-         | {}\n| dedup event_id\n| sort event_time desc\n| limit 1000",
+        "fields @timestamp, event_time, recipient, mailbox_provider, complaint_feedback_type, complaint_subtype, ses_message_id, configuration_set, event_id\n\
+         | {}\n| sort event_time desc\n| dedup event_id\n| limit 1000",
         with_scope(scope, "event_type = \"Complaint\"")
     )
 }
@@ -48,8 +50,8 @@ pub fn complaints(scope: &Scope) -> String {
 /// Every counted hard bounce of a scope.
 pub fn hard_bounces(scope: &Scope) -> String {
     format!(
-        "fields @timestamp, event_time, recipient, bounce_type, bounce_subtype, bounce_status, bounce_diagnostic_code, ses_message_id\n\
-         | {}\n| dedup event_id\n| sort event_time desc\n| limit 1000",
+        "fields @timestamp, event_time, recipient, bounce_type, bounce_subtype, bounce_status, bounce_diagnostic_code, ses_message_id, event_id\n\
+         | {}\n| sort event_time desc\n| dedup event_id\n| limit 1000",
         with_scope(
             scope,
             &format!(
@@ -64,9 +66,13 @@ pub fn hard_bounces(scope: &Scope) -> String {
     )
 }
 
-/// The complaint-rate computation itself, per day: naive and feedback-loop denominators. It reads
-/// only deliveries and complaints, and says so first: `event_type` is a field index of the event
-/// log (template.yaml), so the query scans those events and skips sends, opens and clicks.
+/// The complaint-rate computation itself, per day, naive and feedback-loop side by side: the
+/// feedback-loop rate divides complaints from `feedback_loop_providers` (not those SES made from
+/// its suppression list) by deliveries to them. Each event counts once however often the log
+/// holds it: a first `stats` by `event_id`, a second over its groups (CWL_QuerySyntax-Stats). It
+/// reads only deliveries and complaints, and says so first: `event_type` is a field index of the
+/// event log (template.yaml), so the query scans those events alone. For the account, this is
+/// template.yaml's saved `ComplaintRateQuery` (a test holds the two equal).
 pub fn complaint_rate(scope: &Scope, feedback_loop_providers: &[String]) -> String {
     let providers: Vec<String> = feedback_loop_providers.iter().map(|p| quote(p)).collect();
     let filter = match scope_filter(scope) {
@@ -75,16 +81,19 @@ pub fn complaint_rate(scope: &Scope, feedback_loop_providers: &[String]) -> Stri
     };
     format!(
         "filter event_type in [\"Delivery\", \"Complaint\"]\n\
+         {filter}\
          | fields event_type = \"Delivery\" as is_delivery,\n\
          \x20 event_type = \"Delivery\" and mailbox_provider in [{p}] as is_fbl_delivery,\n\
          \x20 event_type = \"Complaint\" as is_complaint,\n\
-         \x20 event_type = \"Complaint\" and ispresent(complaint_subtype) = 0 as is_counted_complaint\n\
-         {filter}| dedup event_id\n\
-         | stats sum(is_complaint) as complaints, sum(is_delivery) as deliveries,\n\
-         \x20 sum(is_counted_complaint) as fbl_complaints, sum(is_fbl_delivery) as fbl_deliveries,\n\
-         \x20 100 * sum(is_complaint) / sum(is_delivery) as naive_rate_pct,\n\
-         \x20 100 * sum(is_counted_complaint) / sum(is_fbl_delivery) as feedback_loop_rate_pct\n\
-         \x20 by bin(1d)",
+         \x20 event_type = \"Complaint\" and ispresent(complaint_subtype) = 0 and mailbox_provider in [{p}] as is_fbl_complaint\n\
+         | stats max(is_delivery) as delivery, max(is_fbl_delivery) as fbl_delivery,\n\
+         \x20 max(is_complaint) as complaint, max(is_fbl_complaint) as fbl_complaint,\n\
+         \x20 min(@timestamp) as @t by event_id\n\
+         | stats sum(complaint) as complaints, sum(delivery) as deliveries,\n\
+         \x20 sum(fbl_complaint) as fbl_complaints, sum(fbl_delivery) as fbl_deliveries,\n\
+         \x20 100 * sum(complaint) / sum(delivery) as naive_rate_pct,\n\
+         \x20 100 * sum(fbl_complaint) / sum(fbl_delivery) as feedback_loop_rate_pct\n\
+         \x20 by datefloor(@t, 1d)",
         p = providers.join(", ")
     )
 }
