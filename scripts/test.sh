@@ -48,10 +48,13 @@ for fn in ingest alarm count; do
     ln -f "${TARGET_DIR}/debug/${fn}" "${code}/${fn}/bootstrap"
 done
 export CDK_CODE_DIR="${code}"
-scripts/cdk.sh synth .cache/cdk-synth/default
-scripts/cdk.sh synth .cache/cdk-synth/alternative -- \
+# The default stack is arm64 and the test build is x86_64: its synth checks the stack alone. The
+# alternative deploys x86_64, so its synth also checks the binaries' architecture, as a deploy does.
+scripts/cdk.sh synth --any-arch .cache/cdk-synth/default
+scripts/cdk.sh synth .cache/cdk-synth/alternative -- -c Architecture=x86_64 \
     -c SesEventTopicArn=arn:aws:sns:us-east-1:123456789012:existing-ses-events \
     -c IngestTransport=direct -c CreateConfigurationSet=true -c AlertEmail=ops@example.com \
+    -c FeedbackLoopProviders=yahoo,gmx \
     -c TableDeletionProtection=false -c EventLogClass=INFREQUENT_ACCESS \
     -c PseudonymKeyParameter=/ses-ledger/pseudonym-key \
     -c PseudonymKeyKmsKeyArn=arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab

@@ -26,7 +26,7 @@ import {
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { SesLedgerSettings } from "./config";
-import { Json, SamTemplate, resourcesOfType } from "./sam-template";
+import { Json, SamTemplate, resolveWithSettings, resourcesOfType } from "./sam-template";
 
 export interface SesLedgerStackProps extends StackProps {
   settings: SesLedgerSettings;
@@ -60,6 +60,8 @@ export class SesLedgerStack extends Stack {
             actions: ["kms:*"],
             resources: ["*"],
           }),
+          // Scoped, as template.yaml explains, by the encryption context SNS uses for a topic's
+          // messages (sns-enable-encryption-for-topic.html): topics of this account and Region.
           ...["ses", "cloudwatch"].map(
             (service) =>
               new iam.PolicyStatement({
@@ -67,7 +69,7 @@ export class SesLedgerStack extends Stack {
                 principals: [new iam.ServicePrincipal(`${service}.amazonaws.com`)],
                 actions: ["kms:GenerateDataKey*", "kms:Decrypt"],
                 resources: ["*"],
-                conditions: account,
+                conditions: { StringLike: { "kms:EncryptionContext:aws:sns:topicArn": `arn:${Aws.PARTITION}:sns:${Aws.REGION}:${Aws.ACCOUNT_ID}:*` } },
               }),
           ),
         ],
@@ -247,8 +249,8 @@ export class SesLedgerStack extends Stack {
       eventTopic.addSubscription(new subs.LambdaSubscription(ingest, { deadLetterQueue: deadLetters }));
     }
 
-    // Counts from the table's stream; the mapping retries a failed batch whole, from its first
-    // record (no bisecting, no partial batch responses), as the counter items' names require.
+    // Counts from the table's stream: each batch written as it comes, under the shards' marks
+    // (the mapping's settings are template.yaml's, with the reasons written there).
     const countDeadLetters = new sqs.Queue(this, "CountDeadLetterQueue", {
       retentionPeriod: Duration.days(14),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -400,6 +402,14 @@ export class SesLedgerStack extends Stack {
     }
     watch("CountErrorsAlarm", describe("CountErrorsAlarm"), count.metricErrors({ statistic: "Sum", period: fiveMinutes }), 0, above, quiet);
     watch("CountIteratorAgeAlarm", describe("CountIteratorAgeAlarm"), count.metric("IteratorAge", { statistic: "Maximum", period: fiveMinutes }), 1800000, above, quiet);
+    watch(
+      "CountSkippedAlarm",
+      describe("CountSkippedAlarm"),
+      new cloudwatch.Metric({ namespace: "SesLedger", metricName: "CountSkipped", statistic: "Sum", period: fiveMinutes }),
+      0,
+      above,
+      quiet,
+    );
     watch("CountDeadLetterQueueAlarm", describe("CountDeadLetterQueueAlarm"), countDeadLetters.metricApproximateNumberOfMessagesVisible({ statistic: "Maximum", period: fiveMinutes }), 0, above, quiet);
     watch("AlarmFunctionErrorsAlarm", describe("AlarmFunctionErrorsAlarm"), alarm.metricErrors({ statistic: "Sum", period: fiveMinutes }), 0, above, quiet);
     const hour = Duration.hours(1);
@@ -422,7 +432,7 @@ export class SesLedgerStack extends Stack {
       new logs.CfnQueryDefinition(this, id, {
         name: Fn.sub(String((query.Name as { "Fn::Sub": string })["Fn::Sub"])),
         logGroupNames: [eventLogGroup.logGroupName],
-        queryString: String(query.QueryString),
+        queryString: String(resolveWithSettings(query.QueryString, s as unknown as Record<string, unknown>)),
       });
     }
     const [[dashboardId, dashboard]] = resourcesOfType(sam, "AWS::CloudWatch::Dashboard");

@@ -289,9 +289,50 @@ impl Resolver {
         }
     }
 
-    /// Resolves `Fn::If`, parameter `Ref`s and `AWS::NoValue`; other intrinsics stay as they are.
+    /// Resolves `Fn::If`, parameter `Ref`s and `AWS::NoValue`, and `Fn::Split`, `Fn::Join` and
+    /// `Fn::Sub`'s variables where their arguments resolve to text; other intrinsics stay as they
+    /// are.
     fn value(&mut self, value: &Value) -> Value {
         match value {
+            Value::Object(map) if map.len() == 1 && map.contains_key("Fn::Split") => {
+                let args = self.value(&map["Fn::Split"]);
+                match (args[0].as_str(), args[1].as_str()) {
+                    (Some(delimiter), Some(text)) => {
+                        Value::Array(text.split(delimiter).map(Value::from).collect())
+                    }
+                    _ => serde_json::json!({ "Fn::Split": args }),
+                }
+            }
+            Value::Object(map) if map.len() == 1 && map.contains_key("Fn::Join") => {
+                let args = self.value(&map["Fn::Join"]);
+                let parts: Option<Vec<&str>> = args[1]
+                    .as_array()
+                    .and_then(|items| items.iter().map(Value::as_str).collect());
+                match (args[0].as_str(), parts) {
+                    (Some(delimiter), Some(parts)) => Value::from(parts.join(delimiter)),
+                    _ => serde_json::json!({ "Fn::Join": args }),
+                }
+            }
+            Value::Object(map)
+                if map.len() == 1 && map.get("Fn::Sub").is_some_and(Value::is_array) =>
+            {
+                let args = self.value(&map["Fn::Sub"]);
+                let mut text = args[0].as_str().unwrap_or_default().to_string();
+                let mut unresolved = Map::new();
+                for (name, v) in args[1].as_object().into_iter().flatten() {
+                    match v.as_str() {
+                        Some(v) => text = text.replace(&format!("${{{name}}}"), v),
+                        None => {
+                            unresolved.insert(name.clone(), v.clone());
+                        }
+                    }
+                }
+                if unresolved.is_empty() && !text.contains("${") {
+                    Value::from(text)
+                } else {
+                    serde_json::json!({ "Fn::Sub": [text, unresolved] })
+                }
+            }
             Value::Object(map) if map.len() == 1 && map.contains_key("Fn::If") => {
                 let args = &map["Fn::If"];
                 let chosen = if self.condition(args[0].as_str().unwrap_or_default()) {
@@ -398,6 +439,8 @@ pub fn limited_to_this_account(statement: &Value) -> bool {
             let key = key.to_ascii_lowercase();
             let text = value.to_string();
             (key == "aws:sourceaccount" && text.contains("AWS::AccountId"))
+                || (key == "kms:encryptioncontext:aws:sns:topicarn"
+                    && text.contains("AWS::AccountId"))
                 || (key == "aws:sourcearn"
                     && (text.contains("AWS::AccountId")
                         || value.get("Ref").is_some()

@@ -24,6 +24,8 @@ const ALTERNATIVE: &[(&str, &str)] = &[
     ("EventLogClass", "INFREQUENT_ACCESS"),
     ("PseudonymKeyParameter", PSEUDONYM_KEY_PARAMETER),
     ("PseudonymKeyKmsKeyArn", PSEUDONYM_KEY_KMS_KEY),
+    ("Architecture", "x86_64"),
+    ("FeedbackLoopProviders", "yahoo,gmx"),
 ];
 
 const PSEUDONYM_KEY_PARAMETER: &str = "/ses-ledger/pseudonym-key";
@@ -544,6 +546,86 @@ fn parameters_refuse_typos_before_the_deploy_starts() {
     assert!(matches("AlarmSchedule", "cron(0/15 * * * ? *)"));
     assert!(!matches("AlarmSchedule", "rate(15 minute)"));
     assert!(!matches("AlarmSchedule", "every 15 minutes"));
+    // Scheduler: the singular unit for 1, the plural above.
+    assert!(matches("AlarmSchedule", "rate(1 minute)"));
+    assert!(!matches("AlarmSchedule", "rate(1 minutes)"));
+    assert!(!matches("AlarmSchedule", "rate(1 hours)"));
+    assert!(!matches("AlarmSchedule", "rate(0 minutes)"));
+    assert!(matches("AlarmSchedule", "rate(2 days)"));
+}
+
+/// SES's guide gives its statement on a topic's key with no condition, and nothing AWS publishes
+/// says that SES's or CloudWatch's KMS requests carry `aws:SourceAccount`; a condition on it may
+/// never match, and then SES refuses the topic and no event arrives. What SNS documents is the
+/// encryption context of a topic's messages, `kms:EncryptionContext:aws:sns:topicArn`
+/// (sns-enable-encryption-for-topic.html). So a service's grant on a key of ours names that
+/// condition and no other, scoped to topics of this account.
+#[test]
+fn a_service_uses_a_topic_key_under_the_condition_sns_documents_and_no_other() {
+    for (name, d) in all() {
+        let mut grants = BTreeSet::new();
+        for key in d.of_kind("AWS::KMS::Key") {
+            for statement in d.resource_policy_statements(key) {
+                for service in service_principals(&statement) {
+                    let conditions = statement["Condition"]
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default();
+                    let keys: BTreeSet<String> = conditions
+                        .values()
+                        .flat_map(|keys| keys.as_object().into_iter().flatten())
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    assert_eq!(
+                        keys,
+                        BTreeSet::from(["kms:EncryptionContext:aws:sns:topicArn".to_string()]),
+                        "{name}: {service}'s grant on {} has conditions AWS does not document for it: {statement}",
+                        key.id
+                    );
+                    let scope = statement["Condition"].to_string();
+                    assert!(
+                        scope.contains("AWS::AccountId") && scope.contains(":sns:"),
+                        "{name}: {service}'s grant on {} is not limited to this account's topics: {statement}",
+                        key.id
+                    );
+                    grants.insert(service);
+                }
+            }
+        }
+        assert_eq!(
+            grants,
+            BTreeSet::from([
+                "cloudwatch.amazonaws.com".to_string(),
+                "ses.amazonaws.com".to_string()
+            ]),
+            "{name}"
+        );
+    }
+}
+
+/// Every function runs on the Architecture the stack is given (arm64 by default): the binaries
+/// scripts/check-lambda-arch.sh checks before a CDK synth and deploy and after `sam build` are
+/// built for it.
+#[test]
+fn every_function_runs_on_the_architecture_the_stack_is_given() {
+    for (name, d) in all() {
+        let want = if name.ends_with("alternative") {
+            "x86_64"
+        } else {
+            "arm64"
+        };
+        let mut functions = 0;
+        for function in d.functions() {
+            functions += 1;
+            assert_eq!(
+                function.prop("Architectures"),
+                Some(&serde_json::json!([want])),
+                "{name}: {}",
+                function.id
+            );
+        }
+        assert_eq!(functions, 3, "{name}");
+    }
 }
 
 #[test]
@@ -786,12 +868,12 @@ fn the_stream_source_retries_whole_batches_and_the_count_function_may_read_it() 
         assert_eq!(
             m.get("BisectBatchOnFunctionError").and_then(Value::as_bool),
             Some(false),
-            "{name}: a bisected batch starts at another record, so its counter items get new names"
+            "{name}: the function fails a batch only when the table cannot be written, which halving the batch does not mend"
         );
         assert!(
             !strings(m.get("FunctionResponseTypes").unwrap_or(&Value::Null))
                 .contains(&"ReportBatchItemFailures".to_string()),
-            "{name}: partial batch responses would restart mid-batch"
+            "{name}: the function writes a batch whole or fails it; it never names a record"
         );
         assert_eq!(
             m.get("ParallelizationFactor").and_then(Value::as_i64),
@@ -815,12 +897,19 @@ fn the_stream_source_retries_whole_batches_and_the_count_function_may_read_it() 
             "{name}: the write-cost measurement cuts the stream differently from the mapping \
              (and without a tumbling window the function is told no shard)"
         );
-        for limit in ["MaximumRetryAttempts", "MaximumRecordAgeInSeconds"] {
-            assert!(
-                m.get(limit).and_then(Value::as_i64).is_none_or(|v| v == -1),
-                "{name}: {limit} would skip a batch that can still be counted"
-            );
-        }
+        assert_eq!(
+            m.get("MaximumRetryAttempts").and_then(Value::as_i64),
+            Some(-1),
+            "{name}: a retry quota would give up on a batch within minutes"
+        );
+        // AWS does not say that records expiring from the stream (24 hours) reach the on-failure
+        // destination under an unlimited age; a record age under 24 hours makes Lambda give up,
+        // and record the shard and range, while the records can still be read.
+        let age = m.get("MaximumRecordAgeInSeconds").and_then(Value::as_i64);
+        assert!(
+            age.is_some_and(|a| (6 * 3600..=18 * 3600).contains(&a)),
+            "{name}: MaximumRecordAgeInSeconds {age:?} should leave hours to retry and hours to recount before the stream's 24"
+        );
         let table = d
             .of_kind("AWS::DynamoDB::Table")
             .next()
