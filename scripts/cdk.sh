@@ -59,15 +59,27 @@ check_code() {
 }
 
 # The bootstrap stack's version parameter (CDK's bootstrapping guide: without it, a stack with
-# assets cannot deploy). Checked with the AWS CLI when there is one; cdk deploy says it otherwise.
+# assets cannot deploy), read with the AWS CLI as the deploy will run (the `--profile` given to
+# cdk, else the environment's). Only "no such parameter" stops the deploy; anything else (no
+# CLI, no Region, no permission to read it) is said and left to cdk deploy, which checks too.
 check_bootstrapped() {
-    local qualifier="${CDK_BOOTSTRAP_QUALIFIER:-hnb659fds}"
+    local qualifier="${CDK_BOOTSTRAP_QUALIFIER:-hnb659fds}" arg profile=() previous="" out
+    for arg in "$@"; do
+        if [[ "${previous}" == "--profile" ]]; then profile=(--profile "${arg}"); fi
+        if [[ "${arg}" =~ ^--profile=(.*)$ ]]; then profile=(--profile "${BASH_REMATCH[1]}"); fi
+        previous="${arg}"
+    done
     if ! command -v aws >/dev/null 2>&1; then
         log "no AWS CLI to check that this account and Region are bootstrapped; if cdk deploy says 'SSM parameter /cdk-bootstrap/${qualifier}/version not found', run: scripts/cdk.sh bootstrap"
         return 0
     fi
-    aws ssm get-parameter --name "/cdk-bootstrap/${qualifier}/version" --query Parameter.Value --output text >/dev/null 2>&1 \
-        || die "this account and Region are not bootstrapped for CDK (no /cdk-bootstrap/${qualifier}/version parameter); run once: scripts/cdk.sh bootstrap"
+    if out="$(aws "${profile[@]}" ssm get-parameter --name "/cdk-bootstrap/${qualifier}/version" --query Parameter.Value --output text 2>&1)"; then
+        log "bootstrapped (bootstrap version ${out})"
+    elif [[ "${out}" == *ParameterNotFound* ]]; then
+        die "this account and Region are not bootstrapped for CDK (no /cdk-bootstrap/${qualifier}/version parameter); run once: scripts/cdk.sh bootstrap"
+    else
+        log "could not check the bootstrap (${out%%$'\n'*}); cdk deploy will say if it is missing"
+    fi
 }
 
 cmd_synth() {
@@ -107,7 +119,7 @@ PY
 cmd_deploy() {
     [[ "${1:-}" != "--" ]] || shift
     check_code "$(architecture "$@")"
-    check_bootstrapped
+    check_bootstrapped "$@"
     install
     compile
     (cd "${APP}" && node_modules/.bin/cdk deploy --no-notices -c codeDir="${CODE_DIR}" "$@")

@@ -4,6 +4,8 @@
 # suite. Results are recorded in docs/testing.md.
 #
 #   scripts/plant-bugs.sh [BUG...]      BUG: drop-recipient swap-defaults break-query-field
+#                                            fbl-numerator-all-providers recount-on-resume
+#                                            privacy-fails-open
 #
 # Reuses this checkout's .cache/ (tools) and a separate target folder, so each bug costs a
 # rebuild of the workspace's own crates and one suite run (about 6 minutes on 2 cores).
@@ -11,7 +13,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUGS=("$@")
-[[ ${#BUGS[@]} -gt 0 ]] || BUGS=(drop-recipient swap-defaults break-query-field)
+[[ ${#BUGS[@]} -gt 0 ]] || BUGS=(drop-recipient swap-defaults break-query-field fbl-numerator-all-providers recount-on-resume privacy-fails-open)
 
 # Each bug: file, text to replace, replacement. The replacement must change exactly one place.
 plant() {
@@ -34,6 +36,24 @@ plant() {
             file=template.yaml
             from='as hard_bounces by recipient_domain'
             to='as hard_bounces by recipient_domian'
+            ;;
+        fbl-numerator-all-providers)
+            # The feedback-loop rate's numerator counts complaints from every provider again.
+            file=shared/core/src/rates.rs
+            from='numerator: totals.get(Metric::FeedbackLoopComplaints),'
+            to='numerator: totals.get(Metric::ComplaintsNotSuppressed),'
+            ;;
+        recount-on-resume)
+            # A retry that finds a counter's mark inside its batch adds the marked record again.
+            file=shared/core/src/tally.rs
+            from='.filter(|c| c.sequence > *mark)'
+            to='.filter(|c| c.sequence >= *mark)'
+            ;;
+        privacy-fails-open)
+            # A record that cannot be read back redacted is kept as it was, addresses and all.
+            file=shared/core/src/privacy.rs
+            from='serde_json::from_value(json).map_err(|e| fail("the redacted record read back", e))?;'
+            to='match serde_json::from_value(json) { Ok(v) => v, Err(_) => return serde_json::to_value(value).and_then(serde_json::from_value).map_err(|e| fail("the record as JSON", e)) };'
             ;;
         *)
             echo "unknown bug ${bug}" >&2

@@ -237,8 +237,8 @@ pub async fn build(
         "| naive complaint rate | complaints / deliveries | {} |",
         overall.naive_complaint.describe()
     )?;
-    writeln!(summary, "| feedback-loop complaint rate | complaints not from the suppression list / deliveries to {} | {} |", feedback_loop_providers.join(", "), overall.feedback_loop_complaint.describe())?;
-    writeln!(summary, "| bounce rate (SES rules) | Permanent bounces except OnAccountSuppressionList and OnTenantSuppressionList / {} | {} |\n", match overall.bounce_base { ses_ledger::rates::BounceBase::Sends => "sends", ses_ledger::rates::BounceBase::DeliveryAttempts => "deliveries + bounces" }, overall.bounce.describe())?;
+    writeln!(summary, "| feedback-loop complaint rate | complaints from {p} not from the suppression list / deliveries to {p} | {} |", overall.feedback_loop_complaint.describe(), p = feedback_loop_providers.join(", "))?;
+    writeln!(summary, "| bounce rate (SES rules) | Permanent bounces except OnAccountSuppressionList and OnTenantSuppressionList / deliveries + bounces | {} |\n", overall.bounce.describe())?;
     writeln!(summary, "SES computes its complaint rate only over mail to providers that send it complaint feedback (Gmail does not); the feedback-loop figure is the comparable one.\n")?;
     writeln!(
         summary,

@@ -547,12 +547,44 @@ async fn forget_erases_one_recipient_and_keeps_the_counters() {
         &["replay", "--quiet", sns.to_str().unwrap_or_default()],
     );
     assert_ok(&replay);
+    // The same person, written with a capital by another sender: SES reports it as written and
+    // the ledger keeps the local part's case, so this is a key of its own.
+    let capital = "Recipient@example.com";
+    let other_case = scratch("forget-case").join("capital.json");
+    std::fs::write(
+        &other_case,
+        delivery(
+            "forget-capital",
+            &["Recipient@Example.COM"],
+            "2026-11-20T10:00:00.000Z",
+        )
+        .to_string(),
+    )
+    .expect("write");
+    assert_ok(&run(
+        &config,
+        &["replay", "--quiet", other_case.to_str().unwrap_or_default()],
+    ));
     count_stream(&aws, &config).await;
     let before = scan_all(&ddb, &config.table_name).await;
     let gone = "recipient@example.com";
-    let names_it =
-        |i: &Item| attr_s(i, "rcpt") == gone || attr_s(i, "pk") == format!("RCPT#{gone}");
-    let theirs = before.iter().filter(|i| names_it(i)).count();
+    let names_it = |i: &Item| {
+        [gone, capital]
+            .iter()
+            .any(|a| attr_s(i, "rcpt") == *a || attr_s(i, "pk") == format!("RCPT#{a}"))
+    };
+    assert_eq!(
+        before
+            .iter()
+            .filter(|i| attr_s(i, "rcpt") == capital)
+            .count(),
+        1,
+        "the capitalised address has its own event"
+    );
+    let theirs = before
+        .iter()
+        .filter(|i| names_it(i) && attr_s(i, "rcpt") != capital)
+        .count();
     let their_events = before.iter().filter(|i| attr_s(i, "rcpt") == gone).count();
     let their_messages: BTreeSet<String> = before
         .iter()
@@ -578,10 +610,11 @@ async fn forget_erases_one_recipient_and_keeps_the_counters() {
     let text = stdout(&dry);
     assert!(
         text.starts_with(&format!(
-            "{gone}: {their_events} event items of {} messages, and its suppression state\ndry run",
+            "{gone}: {their_events} event items of {} messages, and its suppression state\n\
+             {capital}: 1 event item of 1 message\ndry run",
             their_messages.len()
         )),
-        "{text}"
+        "every case of the local part is found: {text}"
     );
     assert_eq!(
         scan_all(&ddb, &config.table_name).await,
@@ -627,6 +660,11 @@ async fn forget_erases_one_recipient_and_keeps_the_counters() {
     assert!(again.status.success());
     assert!(
         stdout(&again).starts_with(&format!("{gone}: nothing stored\nnothing to delete")),
+        "{}",
+        stdout(&again)
+    );
+    assert!(
+        stdout(&again).contains("Every case of the address's local part was looked for"),
         "{}",
         stdout(&again)
     );

@@ -13,7 +13,13 @@
 //!   command in a single query, you can refer only to fields that are defined in the first stats
 //!   command"; "you can't use bin in the second stats command"; the stats functions, of which
 //!   `count_distinct` "is just an approximation" at high cardinality, so no figure of ours uses it.
-//! - CWL_QuerySyntax-operations-functions.html: the other functions.
+//! - CWL_QuerySyntax-operations-functions.html: the other functions; comparison operations are
+//!   documented "in the filter command and as arguments for other functions", and `in` only in
+//!   `filter` (CWL_QuerySyntax-Filter.html), so we keep comparisons, `in`, `like`, `and`, `or` and
+//!   `not` to `filter` and make flags of documented number-valued functions (`strcontains`,
+//!   `isempty`); date functions take "ms", "s", "m" or "h" with "the cap for h is 24" (`bin`
+//!   alone takes days and more). Using `bin` in the second stats is possible when the first
+//!   carries the timestamp; ours never do, and the checker refuses it to keep that so.
 //! - CWL_QuerySyntax-Guidelines.html: "If a field contains non-alphanumeric characters other than
 //!   the @ symbol or the period (.), you must surround the field with backtick characters" (the
 //!   underscore is the exception every AWS example makes: `client_ip`, `session_id`).
@@ -274,6 +280,16 @@ pub fn check(query: &str, fields: &BTreeSet<String>) -> Result<(), Vec<String>> 
             problems.push(format!("`{command}` before the second stats"));
         }
         let body = &stage[command.len()..];
+        if lower != "filter" {
+            if let Some(op) = comparison_outside_filter(body) {
+                problems.push(format!(
+                    "`{op}` in `{stage}`: comparisons, in, like, and, or, not are documented for filter only"
+                ));
+            }
+        }
+        if let Some(problem) = date_period_problem(body) {
+            problems.push(format!("{problem}, in `{stage}`"));
+        }
         let tokens = match tokens(body) {
             Ok(t) => t,
             Err(e) => {
@@ -332,6 +348,98 @@ pub fn check(query: &str, fields: &BTreeSet<String>) -> Result<(), Vec<String>> 
     }
 }
 
+/// The first comparison or Boolean operator of a stage's text, outside strings.
+fn comparison_outside_filter(body: &str) -> Option<String> {
+    let tokens = tokens(body).ok()?;
+    tokens.iter().find_map(|t| match t {
+        Token::Punct(p) if ["=", "!=", "<", ">", "<=", ">=", "=~"].contains(&p.as_str()) => {
+            Some(p.clone())
+        }
+        Token::Name(n)
+            if ["in", "like", "and", "or", "not"].contains(&n.to_ascii_lowercase().as_str()) =>
+        {
+            Some(n.clone())
+        }
+        _ => None,
+    })
+}
+
+/// A date function's period the documentation does not allow: `datefloor` and `dateceil` take a
+/// number with `ms`, `s`, `m` or `h` (at most 1000, 60, 60, 24); `bin` takes those and days,
+/// weeks, months, quarters and years.
+fn date_period_problem(body: &str) -> Option<String> {
+    let call = regex::Regex::new(r"(?i)\b(datefloor|dateceil|bin)\s*\(([^()]*)\)").ok()?;
+    let period = regex::Regex::new(r"^\s*(\d+)\s*([a-zA-Z]+)\s*$").ok()?;
+    for c in call.captures_iter(body) {
+        let function = c[1].to_ascii_lowercase();
+        let argument = c[2].rsplit(',').next().unwrap_or_default();
+        let Some(p) = period.captures(argument) else {
+            return Some(format!(
+                "{function}({}) has no period of a number and a unit",
+                &c[2]
+            ));
+        };
+        let n: u64 = p[1].parse().unwrap_or(0);
+        let unit = p[2].to_ascii_lowercase();
+        let cap = match unit.as_str() {
+            "ms" => Some(1000),
+            "s" | "m" => Some(60),
+            "h" => Some(24),
+            _ => None,
+        };
+        let long_units = [
+            "d",
+            "day",
+            "days",
+            "w",
+            "week",
+            "weeks",
+            "mo",
+            "mon",
+            "month",
+            "months",
+            "q",
+            "qtr",
+            "quarter",
+            "quarters",
+            "y",
+            "yr",
+            "year",
+            "years",
+            "hr",
+            "hrs",
+            "hour",
+            "hours",
+            "min",
+            "mins",
+            "minute",
+            "minutes",
+            "sec",
+            "secs",
+            "second",
+            "seconds",
+            "msec",
+            "millisecond",
+            "milliseconds",
+        ];
+        match (function.as_str(), cap) {
+            (_, Some(cap)) if n == 0 || n > cap => {
+                return Some(format!(
+                    "{function}: {n}{unit} is over the cap of {cap}{unit}"
+                ))
+            }
+            (_, Some(_)) => {}
+            ("bin", None) if long_units.contains(&unit.as_str()) && n > 0 => {}
+            _ => {
+                return Some(format!(
+                    "{function} takes no period {n}{unit} (date functions: ms, s, m, h)"
+                ))
+            }
+        }
+    }
+    None
+}
+
 fn first_word(stage: &str) -> &str {
     stage.split_whitespace().next().unwrap_or_default()
 }
@@ -364,7 +472,7 @@ mod tests {
         for q in [
             "filter event_type = \"Bounce\" | stats count(*) as n by event_id, mailbox_provider | stats sum(n) as total by mailbox_provider | sort total desc | limit 5",
             "fields event_time, recipient | filter recipient = \"a@b.c\" | sort event_time desc | dedup event_id | limit 10",
-            "fields event_type = \"Delivery\" as d | stats max(d) as x, min(@timestamp) as @t by event_id | stats sum(x) as y by datefloor(@t, 1d)",
+            "fields strcontains(event_type, \"Delivery\") as d, isempty(recipient) as e | stats max(d * e) as x, min(@timestamp) as @t by event_id | stats sum(x) as y by datefloor(@t, 24h)",
             "SOURCE 'group' | fields event_time | filter `tags.ses:from-domain.0` = \"x\" | limit 5",
             "filter event_type = \"x\" and (recipient = \"a\" or not (mailbox_provider in [\"b\"])) | limit 5",
         ] {
@@ -403,6 +511,14 @@ mod tests {
         assert!(refused("filter tags.ses:from-domain.0 = \"x\"").contains("backticks"));
         assert!(refused("filter event_type = \"x | limit 5").contains("unbalanced"));
         assert!(refused("where event_type = \"x\"").contains("`where`"));
+        assert!(refused("fields event_type = \"Delivery\" as d | limit 5").contains("`=`"));
+        assert!(refused("fields mailbox_provider in [\"yahoo\"] as f | limit 5").contains("`in`"));
+        assert!(
+            refused("stats count(*) as n by datefloor(@timestamp, 1d)").contains("no period 1d")
+        );
+        assert!(refused("stats count(*) as n by datefloor(@timestamp, 25h)").contains("cap"));
+        assert!(refused("stats count(*) as n by bin(0m)").contains("cap"));
+        assert_eq!(check("stats count(*) as n by bin(1d)", &fields()), Ok(()));
         assert!(
             refused("stats count(*) as n by mailbox_provider | sort total desc")
                 .contains("`total`")

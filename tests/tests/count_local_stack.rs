@@ -451,3 +451,145 @@ async fn a_mark_inside_a_retried_batch_reads_back_from_dynamodb_and_the_rest_is_
         4
     );
 }
+
+/// A complaint (event publishing) from `recipient` to one message.
+fn complaint(message_id: &str, recipient: &str, time: &str) -> serde_json::Value {
+    let mut ses = fixture("ses/event-publishing/complaint-record.json");
+    ses["mail"]["messageId"] = message_id.into();
+    ses["mail"]["timestamp"] = time.into();
+    ses["mail"]["destination"] = serde_json::json!([recipient]);
+    ses["complaint"]["complainedRecipients"] = serde_json::json!([{ "emailAddress": recipient }]);
+    ses["complaint"]["feedbackId"] = format!("feedback-{message_id}").into();
+    ses["complaint"]["timestamp"] = time.into();
+    ses
+}
+
+/// Ten deliveries to Yahoo (a feedback-loop provider) and ten to a corporate domain (its own
+/// "provider", with no feedback loop), one complaint from each, through the real ingest path,
+/// the table's stream and the count function: the feedback-loop rate divides like by like, 1 of
+/// 10, and the corporate complaint shows in the naive rate, 2 of 20.
+#[tokio::test]
+async fn a_complaint_from_outside_the_feedback_loop_list_is_in_the_naive_rate_only() {
+    use ses_ledger::rates::{compute, Window};
+    use ses_ledger::usecase::Ingest;
+    let aws = local_aws().await;
+    let config = fresh_ledger_with_stream(&aws, "fbl").await;
+    let ddb = aws_sdk_dynamodb::Client::new(&aws);
+    let ingest = Ingest {
+        store: DynamoLedger::new(ddb.clone(), config.clone()),
+        log: ses_ledger_aws::cloudwatch_logs::CloudWatchEventLog::new(
+            aws_sdk_cloudwatchlogs::Client::new(&aws),
+            &config.event_log_group,
+            "fbl",
+        ),
+        config: config.clone(),
+    };
+    let time = (Utc::now() - chrono::Duration::hours(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut messages = Vec::new();
+    for (domain, tag) in [("yahoo.com", "y"), ("corp.example", "c")] {
+        for i in 0..10 {
+            messages.push(delivery(
+                &format!("fbl-{tag}{i}"),
+                &[&format!("person{i}@{domain}")],
+                &time,
+            ));
+        }
+        messages.push(complaint(
+            &format!("fbl-{tag}0"),
+            &format!("person0@{domain}"),
+            &time,
+        ));
+    }
+    let report = ingest
+        .document(&sns_event(&messages), Utc::now())
+        .await
+        .expect("ingested");
+    assert_eq!(report.counts().new, 22);
+    let count = Count {
+        counters: DynamoLedger::new(ddb.clone(), config.clone()),
+    };
+    for (shard, batches) in stream_batches(&aws, &config.table_name).await {
+        count_window(&count, &shard, &batches).await;
+    }
+    let reader = DynamoLedger::new(ddb, config);
+    let hours = reader
+        .hourly(
+            &Scope::Account,
+            Utc::now() - chrono::Duration::days(1),
+            Utc::now(),
+        )
+        .await
+        .expect("counters");
+    let rates = &compute(&hours, Utc::now(), &[Window::Hours(24)])[0];
+    assert_eq!(
+        (
+            rates.feedback_loop_complaint.numerator,
+            rates.feedback_loop_complaint.denominator
+        ),
+        (1, 10)
+    );
+    assert_eq!(
+        (
+            rates.naive_complaint.numerator,
+            rates.naive_complaint.denominator
+        ),
+        (2, 20)
+    );
+}
+
+/// A counter item a count function before `fbl_complaints` wrote has no such attribute; its
+/// feedback-loop numerator was every complaint not from the suppression list, and is read so
+/// (an upper bound) rather than as zero, which would hide complaints from the alarm after an
+/// upgrade. An item written now carries the attribute, zero or not.
+#[tokio::test]
+async fn counters_of_the_earlier_layout_read_their_old_numerator_and_new_ones_their_own() {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let aws = local_aws().await;
+    let config = fresh_ledger(&aws, "layout").await;
+    let ddb = aws_sdk_dynamodb::Client::new(&aws);
+    let old_hour = ten_o_clock() - chrono::Duration::hours(1);
+    ddb.put_item()
+        .table_name(&config.table_name)
+        .item("pk", A::S("CNT#account".into()))
+        .item(
+            "sk",
+            A::S(format!("H#{}#all", old_hour.format("%Y-%m-%dT%H"))),
+        )
+        .item("bucket", A::S(old_hour.format("%Y-%m-%dT%H").to_string()))
+        .item("complaints", A::N("3".into()))
+        .item("complaints_not_suppressed", A::N("2".into()))
+        .item("fbl_deliveries", A::N("500".into()))
+        .send()
+        .await
+        .expect("an item of the earlier layout");
+    let ledger = DynamoLedger::new(ddb.clone(), config.clone());
+    // This hour: one complaint from gmail (not a feedback-loop provider), counted now.
+    let records = stream(10, 1);
+    Count { counters: &ledger }
+        .batch("shard-l", CounterWindow::default(), &records)
+        .await
+        .expect("counted");
+    let hours = ledger
+        .hourly(&Scope::Account, old_hour, ten_o_clock())
+        .await
+        .expect("counters");
+    let fbl: Vec<(u32, u64)> = hours
+        .iter()
+        .map(|h| {
+            (
+                h.bucket.format("%H").to_string().parse().unwrap_or(99),
+                h.totals.get(Metric::FeedbackLoopComplaints),
+            )
+        })
+        .collect();
+    // Record 10 of `stream` is a complaint whose metrics name no fbl_complaints: its hour's item
+    // is written with the attribute at zero, and reads as zero, not as the old numerator.
+    assert_eq!(fbl, vec![(9, 2), (10, 0)]);
+    let item = scan_all(&ddb, &config.table_name)
+        .await
+        .into_iter()
+        .find(|i| attr_s(i, "sk").starts_with("H#2026-11-20T10"))
+        .expect("this hour's counter");
+    assert_eq!(attr_n(&item, "fbl_complaints"), 0, "{item:?}");
+}

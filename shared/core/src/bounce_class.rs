@@ -77,8 +77,10 @@ pub const STATUS_EXCEPTIONS: &[(&str, BounceClass, &str)] = &[
 ];
 
 /// Phrases in a diagnostic that name a block of the sender, not of the address, for a bounce
-/// whose status says only "permanent" or "transient" (many receivers answer a block-list hit
-/// with `550 5.0.0` or a bare `554`). Matched case-insensitively.
+/// whose status says only "permanent" or "transient": a bare reply code, or the undefined
+/// `X.0.0` (many receivers answer a block-list hit with `550 5.0.0` or a bare `554`). Matched
+/// case-insensitively, as whole words, in the receiver's own words only: host names, addresses
+/// and links are left out first, since `mx.antispam.example` says nothing about the sender.
 pub const POLICY_PHRASES: &[&str] = &[
     "block list",
     "blocklist",
@@ -90,6 +92,9 @@ pub const POLICY_PHRASES: &[&str] = &[
     "dmarc",
     "not authorized to send",
     "policy",
+    "listed at",
+    "listed on",
+    "dnsbl",
 ];
 
 /// An RFC 3463 enhanced status code: `class.subject.detail`.
@@ -163,7 +168,10 @@ pub fn classify(status: Option<&str>, diagnostic: Option<&str>) -> BounceClass {
         {
             return *class;
         }
-        return by_class_digit(status.class, diagnostic);
+        // A specific status (a bad mailbox, 5.1.1) says what failed; only the undefined X.0.0
+        // leaves the reason to the words.
+        let words = (status.subject, status.detail) == (0, 0);
+        return by_class_digit(status.class, diagnostic.filter(|_| words));
     }
     match diagnostic.and_then(reply_code_class) {
         Some(class) => by_class_digit(class, diagnostic),
@@ -174,8 +182,8 @@ pub fn classify(status: Option<&str>, diagnostic: Option<&str>) -> BounceClass {
 fn by_class_digit(class: u16, diagnostic: Option<&str>) -> BounceClass {
     let names_a_block = || {
         diagnostic.is_some_and(|d| {
-            let d = d.to_ascii_lowercase();
-            POLICY_PHRASES.iter().any(|p| d.contains(p))
+            let words = reason_words(d);
+            POLICY_PHRASES.iter().any(|p| has_phrase(&words, p))
         })
     };
     match class {
@@ -184,6 +192,47 @@ fn by_class_digit(class: u16, diagnostic: Option<&str>) -> BounceClass {
         4 => BounceClass::Transient,
         _ => BounceClass::Unknown,
     }
+}
+
+/// The receiver's words, lower case: the diagnostic without its links, addresses and host names
+/// (a token with a dot between two labels of letters, digits and hyphens, whose last label holds
+/// a letter), each left out as a space.
+fn reason_words(diagnostic: &str) -> String {
+    let host = |t: &str| {
+        let labels: Vec<&str> = t.split('.').collect();
+        labels.len() >= 2
+            && labels
+                .iter()
+                .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+            && labels
+                .last()
+                .is_some_and(|tld| tld.bytes().any(|b| b.is_ascii_alphabetic()))
+    };
+    diagnostic
+        .split_whitespace()
+        .map(|token| {
+            let bare = token.trim_matches(|c: char| !c.is_alphanumeric());
+            let lower = bare.to_ascii_lowercase();
+            let dropped = lower.contains("://") || lower.contains('@') || host(&lower);
+            if dropped {
+                String::new()
+            } else {
+                token.to_ascii_lowercase()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether `phrase` is in `text` as whole words (no letter or digit right before or after it).
+fn has_phrase(text: &str, phrase: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.match_indices(phrase).any(|(at, m)| {
+        let before = at.checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(at + m.len()).copied();
+        !before.is_some_and(|b| b.is_ascii_alphanumeric())
+            && !after.is_some_and(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 /// The class digit of an SMTP reply code at the start of a diagnostic (`smtp; 550 ...`,
@@ -237,6 +286,47 @@ mod tests {
                 "{status:?} {diagnostic}"
             );
         }
+    }
+
+    /// A dead address behind a host whose name holds "spam" or "policy": the words that name a
+    /// block are the receiver's reason, not its host names or links, and a specific status
+    /// (5.1.1: no such mailbox) is not overruled by them at all.
+    #[test]
+    fn host_names_links_and_specific_statuses_do_not_make_a_policy_block() {
+        assert_eq!(
+            classify(
+                Some("5.1.1"),
+                Some("mx.antispam.example: 550 5.1.1 user unknown")
+            ),
+            Permanent
+        );
+        assert_eq!(
+            classify(None, Some("smtp; 550 mx.antispam.example: user unknown")),
+            Permanent
+        );
+        assert_eq!(
+            classify(
+                Some("5.0.0"),
+                Some("smtp; 550 5.0.0 no such user, see https://policy.example/spam?x=1 or postmaster@spam-policy.example")
+            ),
+            Permanent
+        );
+        assert_eq!(
+            classify(
+                Some("4.0.0"),
+                Some("smtp; 451 4.0.0 antispamming check pending")
+            ),
+            Transient,
+            "a word that only contains a phrase is not the phrase"
+        );
+        // The receiver's own words still count, around host names.
+        assert_eq!(
+            classify(
+                None,
+                Some("smtp; 550 rejected by mx.example.net: sender blocked")
+            ),
+            Policy
+        );
     }
 
     #[test]

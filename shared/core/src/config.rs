@@ -77,7 +77,7 @@ impl LedgerConfig {
     /// Same as [`Self::from_env`] over any lookup, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let d = LedgerConfig::default();
-        let counter_ttl_days = number(
+        let counter_ttl_days = days(
             &lookup,
             "SES_LEDGER_COUNTER_TTL_DAYS",
             d.counter_ttl_days,
@@ -86,7 +86,7 @@ impl LedgerConfig {
         Ok(LedgerConfig {
             table_name: text(&lookup, "SES_LEDGER_TABLE", d.table_name)?,
             event_log_group: text(&lookup, "SES_LEDGER_EVENT_LOG_GROUP", d.event_log_group)?,
-            history_ttl_days: number(
+            history_ttl_days: days(
                 &lookup,
                 "SES_LEDGER_HISTORY_TTL_DAYS",
                 d.history_ttl_days,
@@ -99,7 +99,7 @@ impl LedgerConfig {
                 d.soft_bounce_limit,
                 1,
             )?,
-            soft_bounce_window_days: number(
+            soft_bounce_window_days: days(
                 &lookup,
                 "SES_LEDGER_SOFT_BOUNCE_WINDOW_DAYS",
                 d.soft_bounce_window_days,
@@ -176,6 +176,29 @@ where
             problem: "must be a number".into(),
         }),
     }
+}
+
+/// The longest span any setting in days may have: ten years, the stack parameters' own maximum
+/// (`HistoryTtlDays`). A larger value would overflow the date arithmetic of every write; it is
+/// refused at start-up instead.
+pub const MAX_DAYS: u32 = 3653;
+
+/// A number of days, at least `minimum` and at most [`MAX_DAYS`].
+pub(crate) fn days(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u32,
+    minimum: u32,
+) -> Result<u32, ConfigError> {
+    let value = number(lookup, variable, default, minimum)?;
+    if value > MAX_DAYS {
+        return Err(ConfigError {
+            variable,
+            value: value.to_string(),
+            problem: format!("must be at most {MAX_DAYS} days (ten years)"),
+        });
+    }
+    Ok(value)
 }
 
 /// `true` or `false` (as CloudFormation writes a boolean parameter), any case.
@@ -274,6 +297,22 @@ mod tests {
         assert_eq!(c.table_name, "t");
         assert_eq!(c.tenant_tags, vec!["tenant", "customer"]);
         assert_eq!(c.soft_bounce_limit, 5);
+    }
+
+    /// A hand-set TTL the stack parameter would have refused is refused at start-up, not found
+    /// by an overflow on the first write.
+    #[test]
+    fn days_beyond_ten_years_are_refused_by_name() {
+        for variable in [
+            "SES_LEDGER_HISTORY_TTL_DAYS",
+            "SES_LEDGER_COUNTER_TTL_DAYS",
+            "SES_LEDGER_SOFT_BOUNCE_WINDOW_DAYS",
+        ] {
+            let e = from(&[(variable, "4000000000")]).unwrap_err();
+            assert_eq!(e.variable, variable);
+            assert!(e.to_string().contains("at most 3653"), "{e}");
+            assert!(from(&[(variable, "3653")]).is_ok(), "{variable}");
+        }
     }
 
     #[test]

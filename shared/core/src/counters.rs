@@ -90,6 +90,9 @@ pub enum Metric {
     Complaints,
     /// Complaints SES did not generate from the account suppression list.
     ComplaintsNotSuppressed,
+    /// Of those, the complaints from providers that send complaint feedback to SES: the
+    /// feedback-loop rate's numerator, like for like with `FeedbackLoopDeliveries`.
+    FeedbackLoopComplaints,
     Delays,
     Rejects,
     /// Events with a value SES does not document (`undocumented_values`), whatever their type.
@@ -97,7 +100,7 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 10] = [
+    pub const ALL: [Metric; 11] = [
         Metric::Sends,
         Metric::Deliveries,
         Metric::FeedbackLoopDeliveries,
@@ -105,6 +108,7 @@ impl Metric {
         Metric::OtherBounces,
         Metric::Complaints,
         Metric::ComplaintsNotSuppressed,
+        Metric::FeedbackLoopComplaints,
         Metric::Delays,
         Metric::Rejects,
         Metric::Undocumented,
@@ -119,6 +123,7 @@ impl Metric {
             Metric::OtherBounces => "other_bounces",
             Metric::Complaints => "complaints",
             Metric::ComplaintsNotSuppressed => "complaints_not_suppressed",
+            Metric::FeedbackLoopComplaints => "fbl_complaints",
             Metric::Delays => "delays",
             Metric::Rejects => "rejects",
             Metric::Undocumented => "undocumented",
@@ -131,22 +136,22 @@ pub fn metrics_for(event: &RecipientEvent, config: &LedgerConfig) -> Vec<Metric>
     if event.recipient_domain.as_deref() == Some(MAILBOX_SIMULATOR_DOMAIN) {
         return Vec::new();
     }
+    let fbl = event
+        .mailbox_provider
+        .as_deref()
+        .is_some_and(|p| config.is_feedback_loop_provider(p));
     let mut metrics = match event.event_type {
         EventType::Send => vec![Metric::Sends],
-        EventType::Delivery => {
-            let fbl = event
-                .mailbox_provider
-                .as_deref()
-                .is_some_and(|p| config.is_feedback_loop_provider(p));
-            if fbl {
-                vec![Metric::Deliveries, Metric::FeedbackLoopDeliveries]
-            } else {
-                vec![Metric::Deliveries]
-            }
-        }
+        EventType::Delivery if fbl => vec![Metric::Deliveries, Metric::FeedbackLoopDeliveries],
+        EventType::Delivery => vec![Metric::Deliveries],
         EventType::Bounce if event.is_counted_hard_bounce() => vec![Metric::CountedHardBounces],
         EventType::Bounce => vec![Metric::OtherBounces],
         EventType::Complaint if event.is_suppression_list_complaint() => vec![Metric::Complaints],
+        EventType::Complaint if fbl => vec![
+            Metric::Complaints,
+            Metric::ComplaintsNotSuppressed,
+            Metric::FeedbackLoopComplaints,
+        ],
         EventType::Complaint => vec![Metric::Complaints, Metric::ComplaintsNotSuppressed],
         EventType::DeliveryDelay => vec![Metric::Delays],
         EventType::Reject => vec![Metric::Rejects],
@@ -341,6 +346,40 @@ mod tests {
         assert!(metrics("complaint@simulator.amazonses.com", complaint, &complained).is_empty());
         assert!(metrics("jane@example.com", bounce, &bounced).contains(&Metric::CountedHardBounces));
         assert!(metrics("jane@yahoo.com", complaint, &complained).contains(&Metric::Complaints));
+    }
+
+    /// A complaint adds to the feedback-loop numerator only when it comes from a provider of the
+    /// feedback-loop list, as the deliveries of the denominator do; one from a corporate domain
+    /// (its own "provider") still counts in the naive rate.
+    #[test]
+    fn only_complaints_from_feedback_loop_providers_add_to_the_feedback_loop_numerator() {
+        let config = LedgerConfig::default();
+        let complaint_from = |recipient: &str| {
+            let mut ses =
+                crate::testkit::fixtures::fixture("ses/event-publishing/complaint-record.json");
+            ses["mail"]["destination"] = serde_json::json!([recipient]);
+            ses["complaint"]["complainedRecipients"] =
+                serde_json::json!([{ "emailAddress": recipient }]);
+            let events = crate::normalise::normalise(
+                &ses,
+                &crate::event::Origin::default(),
+                chrono::Utc::now(),
+            )
+            .expect("normalises");
+            metrics_for(&events[0], &config)
+        };
+        assert_eq!(
+            complaint_from("jane@yahoo.com"),
+            vec![
+                Metric::Complaints,
+                Metric::ComplaintsNotSuppressed,
+                Metric::FeedbackLoopComplaints
+            ]
+        );
+        assert_eq!(
+            complaint_from("jane@corp.example"),
+            vec![Metric::Complaints, Metric::ComplaintsNotSuppressed]
+        );
     }
 
     #[test]

@@ -57,8 +57,11 @@ impl Line {
         }
     }
 
+    /// A dimension; a value over the specification's 1,024 characters is cut to them (a scope
+    /// key can be that long: a tag value is the sender's).
     pub fn dimension(mut self, name: &str, value: &str) -> Line {
-        self.dimensions.push((name.into(), value.into()));
+        self.dimensions
+            .push((name.into(), value.chars().take(1024).collect()));
         self
     }
 
@@ -156,10 +159,17 @@ pub fn check(line: &Value) -> Result<(), String> {
             }
             for name in names {
                 let name = name.as_str().ok_or("a dimension name is not a string")?;
-                if !root.get(name).is_some_and(Value::is_string) {
-                    return Err(format!(
-                        "dimension {name:?} is not a string member of the line"
-                    ));
+                match root.get(name).and_then(Value::as_str) {
+                    None => {
+                        return Err(format!(
+                            "dimension {name:?} is not a string member of the line"
+                        ))
+                    }
+                    // "This value MUST NOT contain more than 1024 characters."
+                    Some(v) if v.chars().count() > 1024 => {
+                        return Err(format!("dimension {name:?} is over 1024 characters"))
+                    }
+                    Some(_) => {}
                 }
             }
         }
@@ -264,6 +274,7 @@ mod tests {
         assert!(broken(&["M"], Value::Null).contains("not a number"));
         assert!(broken(&["M"], serde_json::json!("1")).contains("not a number"));
         assert!(broken(&["D"], serde_json::json!(3)).contains("not a string member"));
+        assert!(broken(&["D"], serde_json::json!("x".repeat(1025))).contains("1024"));
         assert!(broken(&["_aws", "Timestamp"], serde_json::json!("now")).contains("Timestamp"));
         let mut many = good.clone();
         many["_aws"]["CloudWatchMetrics"][0]["Metrics"] =

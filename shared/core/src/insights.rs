@@ -69,32 +69,40 @@ pub fn hard_bounces(scope: &Scope) -> String {
 /// The complaint-rate computation itself, per day, naive and feedback-loop side by side: the
 /// feedback-loop rate divides complaints from `feedback_loop_providers` (not those SES made from
 /// its suppression list) by deliveries to them. Each event counts once however often the log
-/// holds it: a first `stats` by `event_id`, a second over its groups (CWL_QuerySyntax-Stats). It
-/// reads only deliveries and complaints, and says so first: `event_type` is a field index of the
-/// event log (template.yaml), so the query scans those events alone. For the account, this is
-/// template.yaml's saved `ComplaintRateQuery` (a test holds the two equal).
+/// holds it: a first `stats` by `event_id`, a second over its groups (CWL_QuerySyntax-Stats). The
+/// flags are numbers from documented functions: `strcontains` gives 1 or 0, membership in the
+/// provider list is `strcontains` of `|a|b|` over `|provider|`, `isempty` is 1 for no subtype;
+/// comparisons are documented for `filter` alone. It reads only deliveries and complaints, and
+/// says so first: `event_type` is a field index of the event log (template.yaml), so the query
+/// scans those events alone. For the account, this is template.yaml's saved
+/// `ComplaintRateQuery` (a test holds the two equal).
 pub fn complaint_rate(scope: &Scope, feedback_loop_providers: &[String]) -> String {
-    let providers: Vec<String> = feedback_loop_providers.iter().map(|p| quote(p)).collect();
     let filter = match scope_filter(scope) {
         Some(f) => format!("| filter {f}\n"),
         None => String::new(),
     };
+    // Provider names are `[a-z0-9-]` (the parameter's pattern); anything else could not be one.
+    let providers: Vec<&str> = feedback_loop_providers
+        .iter()
+        .map(String::as_str)
+        .filter(|p| p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .collect();
     format!(
         "filter event_type in [\"Delivery\", \"Complaint\"]\n\
          {filter}\
-         | fields event_type = \"Delivery\" as is_delivery,\n\
-         \x20 event_type = \"Delivery\" and mailbox_provider in [{p}] as is_fbl_delivery,\n\
-         \x20 event_type = \"Complaint\" as is_complaint,\n\
-         \x20 event_type = \"Complaint\" and ispresent(complaint_subtype) = 0 and mailbox_provider in [{p}] as is_fbl_complaint\n\
-         | stats max(is_delivery) as delivery, max(is_fbl_delivery) as fbl_delivery,\n\
-         \x20 max(is_complaint) as complaint, max(is_fbl_complaint) as fbl_complaint,\n\
+         | fields strcontains(event_type, \"Delivery\") as is_delivery,\n\
+         \x20 strcontains(event_type, \"Complaint\") as is_complaint,\n\
+         \x20 strcontains(\"|{p}|\", concat(\"|\", mailbox_provider, \"|\")) as is_fbl,\n\
+         \x20 isempty(complaint_subtype) as not_suppressed\n\
+         | stats max(is_delivery) as delivery, max(is_complaint) as complaint,\n\
+         \x20 max(is_delivery * is_fbl) as fbl_delivery, max(is_complaint * is_fbl * not_suppressed) as fbl_complaint,\n\
          \x20 min(@timestamp) as @t by event_id\n\
          | stats sum(complaint) as complaints, sum(delivery) as deliveries,\n\
          \x20 sum(fbl_complaint) as fbl_complaints, sum(fbl_delivery) as fbl_deliveries,\n\
          \x20 100 * sum(complaint) / sum(delivery) as naive_rate_pct,\n\
          \x20 100 * sum(fbl_complaint) / sum(fbl_delivery) as feedback_loop_rate_pct\n\
-         \x20 by datefloor(@t, 1d)",
-        p = providers.join(", ")
+         \x20 by datefloor(@t, 24h)",
+        p = providers.join("|")
     )
 }
 
@@ -119,7 +127,9 @@ mod tests {
         );
         let rate = complaint_rate(&Scope::Account, &["yahoo".into(), "microsoft".into()]);
         assert!(
-            rate.contains("mailbox_provider in [\"yahoo\", \"microsoft\"]"),
+            rate.contains(
+                "strcontains(\"|yahoo|microsoft|\", concat(\"|\", mailbox_provider, \"|\"))"
+            ),
             "{rate}"
         );
         assert!(

@@ -87,9 +87,18 @@ pub fn normalise_message(
     };
     // The payload of an unknown type is kept (and hashed into its id) without its addresses, so
     // neither the record nor the id lets anyone test a guessed address.
+    // Pseudonymised, its original headers go too: they name people (display names, Subject,
+    // Reply-To) in forms no redaction can list.
     let raw = (event_type == EventType::Unknown).then(|| {
         let mut raw = payload.cloned().unwrap_or_default();
         if let Some(r) = &redactor {
+            if let Some(mail) = raw
+                .get_mut("mail")
+                .and_then(serde_json::Value::as_object_mut)
+            {
+                mail.remove("headers");
+                mail.remove("commonHeaders");
+            }
             r.redact_value(&mut raw);
         }
         raw
@@ -213,7 +222,11 @@ pub fn normalise_message(
         event.recipient_domain = recipient.domain;
         event.detail = detail;
         if let Some(r) = &redactor {
-            r.redact_event(&mut event);
+            r.redact_event(&mut event)
+                .map_err(|e| InputError::Invalid {
+                    path: "the recipient event".into(),
+                    message: e.to_string(),
+                })?;
         }
         events.push(event);
     }

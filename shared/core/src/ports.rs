@@ -211,6 +211,15 @@ pub trait RecipientEraser: Send + Sync {
         address: &str,
     ) -> impl Future<Output = Result<RecipientItems, StoreError>> + Send;
 
+    /// Every recipient the ledger keeps that is `address` in another case (their lower cases
+    /// equal, the local part's too), `address` itself among them when it is kept. SES reports an
+    /// address as the sender wrote it and the ledger keeps its local part's case, so one person
+    /// can be kept under several; an erasure request must find them all.
+    fn case_variants(
+        &self,
+        address: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
     /// Deletes `items`, the recipient's as [`RecipientEraser::recipient_items`] found them. An
     /// item already gone is no error, so a repeated erasure succeeds and changes nothing.
     fn erase(

@@ -117,26 +117,38 @@ pub fn is_pseudonym(recipient: &str) -> bool {
         .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Replaces a message's addresses wherever they appear in text, ignoring ASCII case, as written,
-/// normalised, or percent-encoded (`jane%40example.com`, as links carry them).
+/// Replaces a message's addresses wherever they appear in text, ignoring case (Unicode's, so an
+/// internationalised local part is found in any case too), as written, normalised, with the
+/// display name it came with, or percent-encoded (`jane%40example.com`, as links carry them).
 #[derive(Debug, Default)]
 pub struct Redactor {
     /// Lower-case needle and its pseudonym, longest needle first (so `ann@x.com` is not found
-    /// inside `joann@x.com` before `joann@x.com` itself).
+    /// inside `joann@x.com` before `joann@x.com` itself, nor `jane@x.com` inside `Jane Doe
+    /// <jane@x.com>`, whose display name goes with it).
     needles: Vec<(String, String)>,
 }
+
+/// The pseudonymised record could not be made; the message fails, and nothing of it is written
+/// in clear.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("pseudonymisation: {0}")]
+pub struct RedactionError(pub String);
 
 impl Redactor {
     pub fn new<'a>(key: &PseudonymKey, addresses: impl IntoIterator<Item = &'a str>) -> Self {
         let mut needles: Vec<(String, String)> = Vec::new();
         for text in addresses {
             let written = match parse_address(text) {
-                Some(a) => vec![bare_address(text).to_string(), a.normalised],
+                Some(a) => vec![
+                    text.trim().to_string(),
+                    bare_address(text).to_string(),
+                    a.normalised,
+                ],
                 None => vec![text.trim().to_string()],
             };
             let pseudonym = key.pseudonym(&ledger_key(text));
             for form in written.into_iter().filter(|f| f.contains('@')) {
-                let lower = form.to_ascii_lowercase();
+                let lower = form.to_lowercase();
                 needles.push((lower.replace('@', "%40"), pseudonym.clone()));
                 needles.push((lower, pseudonym.clone()));
             }
@@ -148,18 +160,17 @@ impl Redactor {
 
     /// `text` with every needle replaced, or `None` when it holds none.
     pub fn redact(&self, text: &str) -> Option<String> {
-        let lower = text.to_ascii_lowercase();
+        let lower = text.to_lowercase();
         if !self.needles.iter().any(|(n, _)| lower.contains(n.as_str())) {
             return None;
         }
-        // ASCII lower-casing keeps every byte offset, so a match in `lower` is one in `text`.
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
         'scan: while at < text.len() {
             for (needle, pseudonym) in &self.needles {
-                if lower[at..].starts_with(needle.as_str()) {
+                if let Some(len) = starts_with_folded(&text[at..], needle) {
                     out.push_str(pseudonym);
-                    at += needle.len();
+                    at += len;
                     continue 'scan;
                 }
             }
@@ -196,29 +207,73 @@ impl Redactor {
 
     /// Every text field of the record, redacted. Goes through the record's JSON form, so a field
     /// added later is covered without being named here; most records hold no address outside
-    /// `recipient` (already a pseudonym), and those are found by one search of their JSON.
-    pub fn redact_event(&self, event: &mut RecipientEvent) {
-        // Only text that JSON writes as is can be searched for in the JSON form.
+    /// `recipient` (already a pseudonym), and those are found by one search of their JSON. Fails
+    /// closed: a record that cannot be written, read back or cleared of every address is an
+    /// error, never kept as it was.
+    pub fn redact_event(&self, event: &mut RecipientEvent) -> Result<(), RedactionError> {
+        // Only text that JSON writes as is can be searched for in the JSON form; a record whose
+        // JSON names no address is left as it is, untouched by a round trip.
         let plain = self
             .needles
             .iter()
             .all(|(n, _)| !n.chars().any(|c| c == '"' || c == '\\' || c.is_control()));
         if plain {
-            let Ok(json) = serde_json::to_string(event) else {
-                return;
-            };
+            let json = serde_json::to_string(&*event)
+                .map_err(|e| RedactionError(format!("the record as JSON: {e}")))?;
             if self.redact(&json).is_none() {
-                return;
+                return Ok(());
             }
         }
-        let Ok(mut value) = serde_json::to_value(&*event) else {
-            return;
-        };
-        self.redact_value(&mut value);
-        if let Ok(redacted) = serde_json::from_value(value) {
-            *event = redacted;
+        *event = self.redacted(&*event)?;
+        Ok(())
+    }
+
+    /// `value` with every address replaced, through its JSON form; an error, never the value as
+    /// it was, when the form cannot be written or read back, or still names an address.
+    pub fn redacted<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        value: &T,
+    ) -> Result<T, RedactionError> {
+        let fail = |what: &str, e: serde_json::Error| RedactionError(format!("{what}: {e}"));
+        let mut json = serde_json::to_value(value).map_err(|e| fail("the record as JSON", e))?;
+        self.redact_value(&mut json);
+        let redacted: T =
+            serde_json::from_value(json).map_err(|e| fail("the redacted record read back", e))?;
+        // What is written is what is checked: the redacted value's own JSON names no address.
+        let mut check =
+            serde_json::to_value(&redacted).map_err(|e| fail("the redacted record as JSON", e))?;
+        let before = check.clone();
+        self.redact_value(&mut check);
+        if check != before {
+            return Err(RedactionError(
+                "an address is still in the record after redaction".into(),
+            ));
+        }
+        Ok(redacted)
+    }
+}
+
+/// The length in `text` of a prefix equal to `needle` (lower case) when case is ignored, by
+/// Unicode's lower-casing of each character of `text`; `None` when there is none.
+fn starts_with_folded(text: &str, needle: &str) -> Option<usize> {
+    let mut wanted = needle.chars();
+    let mut used = 0;
+    let mut pending: Vec<char> = Vec::new();
+    for c in text.chars() {
+        pending.clear();
+        pending.extend(c.to_lowercase());
+        for lc in &pending {
+            match wanted.next() {
+                Some(n) if n == *lc => {}
+                _ => return None,
+            }
+        }
+        used += c.len_utf8();
+        if wanted.as_str().is_empty() {
+            return Some(used);
         }
     }
+    None
 }
 
 /// The `addr` of `Name <addr>`, or the trimmed text.
@@ -316,6 +371,55 @@ mod tests {
             r.redact("héllo ann@x.com ü").as_deref(),
             Some(format!("héllo {ann} ü").as_str())
         );
+    }
+
+    #[test]
+    fn redaction_ignores_case_beyond_ascii_and_takes_the_display_name_along() {
+        let r = Redactor::new(&key(), ["Jörg Åberg <jörg.åberg@bücher.example>"]);
+        let p = key().pseudonym(&ledger_key("jörg.åberg@bücher.example"));
+        assert_eq!(
+            r.redact("550 5.1.1 <JÖRG.ÅBERG@BÜCHER.EXAMPLE>: unknown")
+                .as_deref(),
+            Some(format!("550 5.1.1 <{p}>: unknown").as_str())
+        );
+        // The whole `Name <address>` as the message carried it goes, name and all.
+        assert_eq!(
+            r.redact("To: Jörg Åberg <jörg.åberg@bücher.example>")
+                .as_deref(),
+            Some(format!("To: {p}").as_str())
+        );
+        // A character whose lower case is longer (the dotted capital I) is no false match.
+        assert_eq!(starts_with_folded("İx", "ix"), None);
+        assert_eq!(starts_with_folded("ANN@x", "ann@x"), Some(5));
+    }
+
+    /// A value whose JSON form cannot be read back once redacted: redaction fails, it does not
+    /// hand back the value with its address.
+    #[test]
+    fn a_record_that_cannot_be_read_back_redacted_fails_instead_of_staying_in_clear() {
+        #[derive(Debug, serde::Serialize, serde::Deserialize)]
+        struct Strict {
+            #[serde(deserialize_with = "an_address")]
+            contact: String,
+        }
+        fn an_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+            let s = <String as serde::Deserialize>::deserialize(d)?;
+            if s.starts_with(PSEUDONYM_PREFIX) {
+                return Err(serde::de::Error::custom("not an address"));
+            }
+            Ok(s)
+        }
+        let r = Redactor::new(&key(), ["ann@x.com"]);
+        let error = r
+            .redacted(&Strict {
+                contact: "ann@x.com".into(),
+            })
+            .expect_err("cannot be read back");
+        assert!(error.0.contains("read back"), "{error}");
+        let fine = r
+            .redacted(&serde_json::json!({"to": "ann@x.com"}))
+            .expect("a value");
+        assert_eq!(fine["to"], key().pseudonym("ann@x.com"));
     }
 
     #[test]

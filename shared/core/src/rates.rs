@@ -30,8 +30,10 @@ impl Totals {
         }
     }
 
-    /// Deliveries plus every bounce: what reached a receiving server, for senders whose payloads
-    /// carry no Send events (identity notifications only).
+    /// Deliveries plus every bounce: the mail SES tried to deliver, whichever payload format
+    /// reported it. The bounce rate's denominator and what the "last N sends" window counts: Send
+    /// events exist only for event publishing, so an account that mixes it with identity
+    /// notifications would otherwise divide bounces of both by sends of one (docs/rates.md).
     pub fn delivery_attempts(&self) -> u64 {
         self.get(Metric::Deliveries)
             + self.get(Metric::CountedHardBounces)
@@ -85,7 +87,8 @@ pub struct HourlyCounts {
 pub enum Window {
     /// The last `n` hourly buckets, the current one included.
     Hours(u32),
-    /// The newest whole hours that hold at least `sends` sends, at most `max_days` back: our
+    /// The newest whole hours that hold at least `sends` sends (delivery attempts:
+    /// [`Totals::delivery_attempts`]), at most `max_days` back: our
     /// stand-in for SES's undisclosed "representative volume" ("measured over the last 10,476
     /// eligible emails ... approximately the last 74.9 days").
     RecentSends { sends: u64, max_days: u32 },
@@ -152,16 +155,6 @@ pub fn percent(fraction: f64) -> String {
     format!("{:.3}%", fraction * 100.0)
 }
 
-/// What the bounce-rate denominator counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BounceBase {
-    /// Send events (configuration-set event publishing): SES's own base.
-    Sends,
-    /// Deliveries + bounces, when no Send events were captured.
-    DeliveryAttempts,
-}
-
 /// Every rate of one scope over one window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WindowRates {
@@ -172,12 +165,11 @@ pub struct WindowRates {
     pub totals: Totals,
     /// All complaints / all deliveries: the figure operators usually compute.
     pub naive_complaint: Rate,
-    /// Complaints (not from the suppression list) / deliveries to feedback-loop providers: the
-    /// figure to hold against SES's.
+    /// Complaints from feedback-loop providers (not from the suppression list) / deliveries to
+    /// them: the figure to hold against SES's, like for like.
     pub feedback_loop_complaint: Rate,
-    /// Counted hard bounces / sends (or delivery attempts, see `bounce_base`).
+    /// Counted hard bounces / delivery attempts (deliveries plus every bounce).
     pub bounce: Rate,
-    pub bounce_base: BounceBase,
 }
 
 /// Rates for each window from one scope's hourly counters (any order; buckets outside every
@@ -205,7 +197,7 @@ pub fn compute(hours: &[HourlyCounts], now: DateTime<Utc>, windows: &[Window]) -
                     let mut totals = Totals::default();
                     let mut from = current;
                     for h in newest_first.iter().take_while(|h| h.bucket >= oldest) {
-                        if sends_or_attempts(&totals) >= sends {
+                        if totals.delivery_attempts() >= sends {
                             break;
                         }
                         totals.add(&h.totals);
@@ -219,13 +211,6 @@ pub fn compute(hours: &[HourlyCounts], now: DateTime<Utc>, windows: &[Window]) -
         .collect()
 }
 
-fn sends_or_attempts(t: &Totals) -> u64 {
-    match t.get(Metric::Sends) {
-        0 => t.delivery_attempts(),
-        s => s,
-    }
-}
-
 impl WindowRates {
     /// The window as a person reads it. For the last N sends, the span of time they cover
     /// ("last 100000 sends = the last 12.3 days"), or that fewer were sent in the time allowed.
@@ -233,7 +218,7 @@ impl WindowRates {
         match self.window {
             Window::Hours(_) => self.window.label(),
             Window::RecentSends { sends, max_days } => {
-                let covered = sends_or_attempts(&self.totals);
+                let covered = self.totals.delivery_attempts();
                 if covered >= sends {
                     let days = (self.to - self.from).num_minutes() as f64 / (24.0 * 60.0);
                     format!("last {sends} sends = the last {days:.1} days")
@@ -256,12 +241,6 @@ pub fn over_period(hours: &[HourlyCounts], from: DateTime<Utc>, to: DateTime<Utc
 }
 
 fn rates_of(window: Window, from: DateTime<Utc>, to: DateTime<Utc>, totals: Totals) -> WindowRates {
-    let sends = totals.get(Metric::Sends);
-    let (bounce_base, bounce_denominator) = if sends > 0 {
-        (BounceBase::Sends, sends)
-    } else {
-        (BounceBase::DeliveryAttempts, totals.delivery_attempts())
-    };
     WindowRates {
         window,
         from,
@@ -271,14 +250,13 @@ fn rates_of(window: Window, from: DateTime<Utc>, to: DateTime<Utc>, totals: Tota
             denominator: totals.get(Metric::Deliveries),
         },
         feedback_loop_complaint: Rate {
-            numerator: totals.get(Metric::ComplaintsNotSuppressed),
+            numerator: totals.get(Metric::FeedbackLoopComplaints),
             denominator: totals.get(Metric::FeedbackLoopDeliveries),
         },
         bounce: Rate {
             numerator: totals.get(Metric::CountedHardBounces),
-            denominator: bounce_denominator,
+            denominator: totals.delivery_attempts(),
         },
-        bounce_base,
         totals,
     }
 }
@@ -308,15 +286,16 @@ mod tests {
                 &[
                     (Metric::Deliveries, 1000),
                     (Metric::FeedbackLoopDeliveries, 100),
-                    (Metric::Complaints, 1),
-                    (Metric::ComplaintsNotSuppressed, 1),
+                    (Metric::Complaints, 3),
+                    (Metric::ComplaintsNotSuppressed, 2),
+                    (Metric::FeedbackLoopComplaints, 1),
                 ],
             ),
             hour(23, &[(Metric::Deliveries, 1000), (Metric::Sends, 50)]),
             hour(
                 24,
                 &[
-                    (Metric::Deliveries, 500),
+                    (Metric::Deliveries, 495),
                     (Metric::CountedHardBounces, 5),
                     (Metric::Sends, 50),
                 ],
@@ -336,10 +315,11 @@ mod tests {
         assert_eq!(
             r[0].naive_complaint,
             Rate {
-                numerator: 1,
+                numerator: 3,
                 denominator: 2000
             }
         );
+        // Of the three complaints, one is from a feedback-loop provider: like for like.
         assert_eq!(
             r[0].feedback_loop_complaint,
             Rate {
@@ -347,18 +327,19 @@ mod tests {
                 denominator: 100
             }
         );
-        assert_eq!(r[0].bounce_base, BounceBase::Sends);
-        assert_eq!(r[1].naive_complaint.denominator, 2500);
+        assert_eq!(r[1].naive_complaint.denominator, 2495);
+        // 5 hard bounces of 2,500 delivery attempts (2,495 deliveries + 5 bounces), not of the
+        // 100 Send events.
         assert_eq!(
             r[1].bounce,
             Rate {
                 numerator: 5,
-                denominator: 100
+                denominator: 2500
             }
         );
         assert_eq!(
             r[2].totals.get(Metric::Deliveries),
-            2500,
+            2495,
             "the bucket 30 days back lies outside"
         );
         assert_eq!(
@@ -367,16 +348,67 @@ mod tests {
         );
     }
 
+    /// An account that sends part of its mail through a configuration set (Send events) and part
+    /// from identities with notifications only (no Send events): bounces of both formats over
+    /// the mail of both.
+    #[test]
+    fn a_mixed_account_divides_bounces_of_both_formats_by_the_mail_of_both() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+        let hours = vec![
+            // Event publishing: 100 sends, 96 delivered, 4 hard bounces.
+            hour(
+                1,
+                &[
+                    (Metric::Sends, 100),
+                    (Metric::Deliveries, 96),
+                    (Metric::CountedHardBounces, 4),
+                ],
+            ),
+            // Identity notifications: 300 delivered, 6 hard bounces, 2 soft, no Send events.
+            hour(
+                2,
+                &[
+                    (Metric::Deliveries, 300),
+                    (Metric::CountedHardBounces, 6),
+                    (Metric::OtherBounces, 2),
+                ],
+            ),
+        ];
+        let r = compute(
+            &hours,
+            now,
+            &[
+                Window::Hours(24),
+                Window::RecentSends {
+                    sends: 150,
+                    max_days: 90,
+                },
+            ],
+        );
+        assert_eq!(
+            r[0].bounce,
+            Rate {
+                numerator: 10,
+                denominator: 408
+            }
+        );
+        // The last 150 "sends" are delivery attempts too: one hour (100) is not enough, two are.
+        assert_eq!(r[1].totals.get(Metric::CountedHardBounces), 10);
+        assert_eq!(r[1].from, hours[1].bucket);
+    }
+
     #[test]
     fn recent_sends_window_stops_once_enough_sends_are_covered() {
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
-        let hours: Vec<HourlyCounts> = (0..10).map(|h| hour(h, &[(Metric::Sends, 100)])).collect();
+        let hours: Vec<HourlyCounts> = (0..10)
+            .map(|h| hour(h, &[(Metric::Sends, 100), (Metric::Deliveries, 100)]))
+            .collect();
         let window = Window::RecentSends {
             sends: 250,
             max_days: 90,
         };
         let r = compute(&hours, now, &[window]);
-        assert_eq!(r[0].totals.get(Metric::Sends), 300);
+        assert_eq!(r[0].totals.get(Metric::Deliveries), 300);
         assert_eq!(r[0].from, hours[2].bucket);
         // Hours 0-2 and the current one: 10:00 to 13:00.
         assert_eq!(r[0].describe_window(), "last 250 sends = the last 0.1 days");
@@ -384,23 +416,28 @@ mod tests {
 
     #[test]
     fn recent_sends_say_what_span_they_cover_and_stop_at_their_limit() {
-        // 140 sends a day for 100 days: SES's notice measured 10,476 emails over 74.9 days.
+        // 140 a day for 100 days: SES's notice measured 10,476 emails over 74.9 days.
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
         let hours: Vec<HourlyCounts> = (0..100)
-            .map(|d| hour(d * 24, &[(Metric::Sends, 140)]))
+            .map(|d| {
+                hour(
+                    d * 24,
+                    &[(Metric::Deliveries, 137), (Metric::OtherBounces, 3)],
+                )
+            })
             .collect();
         let window = |sends| Window::RecentSends {
             sends,
             max_days: 90,
         };
         let r = compute(&hours, now, &[window(10_476), window(100_000)]);
-        assert_eq!(r[0].totals.get(Metric::Sends), 75 * 140);
+        assert_eq!(r[0].totals.delivery_attempts(), 75 * 140);
         assert_eq!(
             r[0].describe_window(),
             "last 10476 sends = the last 74.0 days"
         );
         // Never past 90 days, however few the sends.
-        assert_eq!(r[1].totals.get(Metric::Sends), 90 * 140);
+        assert_eq!(r[1].totals.delivery_attempts(), 90 * 140);
         assert_eq!(
             r[1].describe_window(),
             "last 100000 sends: only 12600 in the last 90 days"
@@ -409,7 +446,7 @@ mod tests {
     }
 
     #[test]
-    fn empty_denominators_have_no_value_and_bounces_fall_back_to_attempts() {
+    fn empty_denominators_have_no_value_and_bounces_count_over_attempts() {
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
         let r = compute(
             &[hour(
@@ -420,7 +457,6 @@ mod tests {
             &[Window::Hours(24)],
         );
         assert_eq!(r[0].feedback_loop_complaint.value(), None);
-        assert_eq!(r[0].bounce_base, BounceBase::DeliveryAttempts);
         assert_eq!(r[0].bounce.value(), Some(0.1));
         assert_eq!(r[0].bounce.describe(), "10.000% (10 / 100)");
     }

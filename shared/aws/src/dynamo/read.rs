@@ -152,6 +152,11 @@ impl CounterReader for DynamoLedger {
                 continue;
             };
             let totals = by_bucket.entry(bucket.clone()).or_default();
+            // An item a count function before `fbl_complaints` wrote has none: its feedback-loop
+            // numerator was every complaint not from the suppression list, which is read in its
+            // place (an upper bound, as the figure was then; docs/rates.md, "Upgrading"). Every
+            // item the count function writes now carries the attribute, zero or not.
+            let earlier_layout = !item.contains_key(Metric::FeedbackLoopComplaints.attribute());
             for (name, value) in &item {
                 let Ok(v) = value.as_n() else { continue };
                 let count: u64 = v.parse().map_err(|_| StoreError::Corrupt {
@@ -160,6 +165,12 @@ impl CounterReader for DynamoLedger {
                 })?;
                 if let Some(metric) = Metric::ALL.iter().find(|m| m.attribute() == name) {
                     *totals.metrics.entry(*metric).or_default() += count;
+                    if earlier_layout && *metric == Metric::ComplaintsNotSuppressed {
+                        *totals
+                            .metrics
+                            .entry(Metric::FeedbackLoopComplaints)
+                            .or_default() += count;
+                    }
                 } else if ComplaintBreakdown::parse(name).is_some() {
                     *totals.details.entry(name.clone()).or_default() += count;
                 }

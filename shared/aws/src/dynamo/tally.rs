@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 #[allow(unused_imports)]
 use super::items::*;
 use super::*;
+use ses_ledger::counters::Metric;
 use ses_ledger::ports::{CounterAdded, CounterWriter};
 use ses_ledger::tally::{CounterWrite, SequenceNumber};
 
@@ -41,11 +42,18 @@ impl CounterWriter for DynamoLedger {
             (":x".to_string(), n(expires)),
             (":b".to_string(), s(keys::bucket_label(counter.bucket))),
         ]);
+        // `fbl_complaints` on every item, zero or not: its presence tells readers the item was
+        // counted with the feedback-loop numerator of today (read.rs).
+        let fbl = Metric::FeedbackLoopComplaints;
         let amounts = counter
             .delta
             .metrics
             .iter()
             .map(|(m, v)| (m.attribute().to_string(), *v))
+            .chain(
+                (!counter.delta.metrics.contains_key(&fbl))
+                    .then(|| (fbl.attribute().to_string(), 0)),
+            )
             .chain(
                 counter
                     .delta

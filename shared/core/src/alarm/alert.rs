@@ -172,13 +172,9 @@ pub fn explain(e: &Evaluation, config: &AlarmConfig) -> String {
                     if fbl > 0 { deliveries as f64 / fbl as f64 } else { 0.0 },
                 ));
             }
-            RateKind::Bounce => lines.push(format!(
-                "- Only Permanent bounces other than OnAccountSuppressionList and OnTenantSuppressionList count; the base is {}.",
-                match w.bounce_base {
-                    crate::rates::BounceBase::Sends => "Send events",
-                    crate::rates::BounceBase::DeliveryAttempts => "deliveries + bounces (no Send events were captured)",
-                }
-            )),
+            RateKind::Bounce => lines.push(
+                "- Only Permanent bounces other than OnAccountSuppressionList and OnTenantSuppressionList count; the base is the mail SES tried to deliver, deliveries + bounces.".to_string(),
+            ),
         }
     }
     match (e.ses, e.judged.and_then(|(_, r)| r.value())) {

@@ -81,7 +81,7 @@ impl AlarmConfig {
             Ok(t)
         };
         let recent = number(&lookup, "SES_LEDGER_RECENT_SENDS", DEFAULT_RECENT_SENDS, 1)?;
-        let recent_max_days = number(
+        let recent_max_days = crate::config::days(
             &lookup,
             "SES_LEDGER_RECENT_SENDS_MAX_DAYS",
             DEFAULT_RECENT_SENDS_MAX_DAYS,
