@@ -21,7 +21,7 @@ plant() {
     case "${bug}" in
         drop-recipient)
             # Only the first recipient of a multi-recipient event is kept.
-            file=shared/core/src/normalise.rs
+            file=shared/core/src/input/normalise.rs
             from='for (original, detail) in recipients {'
             to='for (original, detail) in recipients.into_iter().take(1) {'
             ;;
@@ -39,13 +39,13 @@ plant() {
             ;;
         fbl-numerator-all-providers)
             # The feedback-loop rate's numerator counts complaints from every provider again.
-            file=shared/core/src/rates.rs
+            file=shared/core/src/ledger/rates.rs
             from='numerator: totals.get(Metric::FeedbackLoopComplaints),'
             to='numerator: totals.get(Metric::ComplaintsNotSuppressed),'
             ;;
         recount-on-resume)
             # A retry that finds a counter's mark inside its batch adds the marked record again.
-            file=shared/core/src/tally.rs
+            file=shared/core/src/ledger/tally.rs
             from='.filter(|c| c.sequence > *mark)'
             to='.filter(|c| c.sequence >= *mark)'
             ;;

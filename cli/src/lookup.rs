@@ -7,20 +7,6 @@ use ses_ledger::summary::{RecipientSummary, Suppression};
 
 use crate::common::{print_rows, Output};
 
-/// The one detail that explains an event best.
-fn detail(e: &RecipientEvent) -> String {
-    let d = &e.detail;
-    d.bounce_diagnostic_code
-        .clone()
-        .or_else(|| d.complaint_user_agent.clone())
-        .or_else(|| d.delivery_smtp_response.clone())
-        .or_else(|| d.delay_diagnostic_code.clone())
-        .or_else(|| d.reject_reason.clone())
-        .or_else(|| d.click_link.clone())
-        .or_else(|| d.rendering_error_message.clone())
-        .unwrap_or_default()
-}
-
 fn event_row(e: &RecipientEvent, with_recipient: bool) -> Vec<String> {
     let mut row = vec![
         ses_ledger::timestamp::format_timestamp(e.event_time),
@@ -32,7 +18,7 @@ fn event_row(e: &RecipientEvent, with_recipient: bool) -> Vec<String> {
     } else {
         row.push(e.ses_message_id.clone());
     }
-    row.push(detail(e));
+    row.push(e.headline().unwrap_or_default().to_string());
     row
 }
 

@@ -100,10 +100,10 @@ impl Stack {
         .expect("alarm run")
     }
 
-    /// Alerts that reached the subscribed queue since the last call (SNS envelopes): at least
-    /// `expected`, then a quiet period (`Inbox::receive`).
-    async fn inbox(&self, expected: usize) -> Vec<serde_json::Value> {
-        self.inbox.receive(expected).await
+    /// Alerts that reached the subscribed queue since the last call (SNS envelopes), every one
+    /// published before the call (`Inbox::receive`).
+    async fn inbox(&self) -> Vec<serde_json::Value> {
+        self.inbox.receive().await
     }
 }
 
@@ -297,7 +297,7 @@ async fn the_seed_story_raises_one_review_alert_then_none_then_recovers() {
     assert_eq!(account.level, Level::Review);
     assert_eq!(account.ses, SesFigure::Reported(0.0031));
 
-    let alerts = s.inbox(1).await;
+    let alerts = s.inbox().await;
     let mine: Vec<&serde_json::Value> = alerts
         .iter()
         .filter(|a| attribute(a, "scope") == "account")
@@ -340,7 +340,7 @@ async fn the_seed_story_raises_one_review_alert_then_none_then_recovers() {
     // Unchanged level: nothing new.
     s.alarm(&config, now).await;
     assert!(
-        s.inbox(0).await.is_empty(),
+        s.inbox().await.is_empty(),
         "an unchanged level is not announced again"
     );
 
@@ -357,7 +357,7 @@ async fn the_seed_story_raises_one_review_alert_then_none_then_recovers() {
     s.ingest(&recovery).await;
     s.alarm(&config, now).await;
     let recovered: Vec<serde_json::Value> = s
-        .inbox(1)
+        .inbox()
         .await
         .into_iter()
         .filter(|a| attribute(a, "scope") == "account")
@@ -391,7 +391,7 @@ async fn small_scopes_are_not_judged_and_a_missing_ses_figure_says_so() {
         assert_eq!(e.judged, None, "{} is below the minimum volume", e.scope);
         assert_eq!(e.level, Level::Normal);
     }
-    assert!(s.inbox(0).await.is_empty());
+    assert!(s.inbox().await.is_empty());
     let account = report
         .evaluations
         .iter()

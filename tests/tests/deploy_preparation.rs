@@ -158,3 +158,45 @@ fn the_cdk_deploy_refuses_binaries_of_the_other_machine_before_anything_else() {
         "it stopped before installing: {said}"
     );
 }
+
+/// The stack's parameter defaults are the functions' own defaults: a stack deployed with neither
+/// set behaves as the code does when run alone (the CLI, the tests).
+#[test]
+fn the_template_s_defaults_are_the_code_s() {
+    let template = read("template.yaml");
+    let default_of = |parameter: &str| -> String {
+        let at = template
+            .find(&format!("\n  {parameter}:\n"))
+            .unwrap_or_else(|| panic!("no parameter {parameter}"));
+        template[at..]
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with("    "))
+            .find_map(|l| l.trim().strip_prefix("Default: "))
+            .unwrap_or_else(|| panic!("{parameter} has no default"))
+            .trim_matches('"')
+            .to_string()
+    };
+    let ledger = ses_ledger::config::LedgerConfig::default();
+    assert_eq!(
+        default_of("FeedbackLoopProviders"),
+        ses_ledger::provider::DEFAULT_FEEDBACK_LOOP_PROVIDERS.join(",")
+    );
+    assert_eq!(
+        default_of("FeedbackLoopProviders"),
+        ledger.feedback_loop_providers.join(",")
+    );
+    assert_eq!(default_of("TenantTags"), ledger.tenant_tags.join(","));
+    assert_eq!(
+        default_of("HistoryTtlDays"),
+        ledger.history_ttl_days.to_string()
+    );
+    assert_eq!(
+        default_of("SoftBounceLimit"),
+        ledger.soft_bounce_limit.to_string()
+    );
+    assert_eq!(
+        default_of("SoftBounceWindowDays"),
+        ledger.soft_bounce_window_days.to_string()
+    );
+}

@@ -736,7 +736,7 @@ async fn the_alarm_binary_publishes_one_alert_per_level_change() {
 
     let (status, body) = invoke("alarm", &serde_json::json!({"source": "aws.scheduler"})).await;
     assert_eq!(status, 200, "{body}");
-    let alerts = inbox.receive(1).await;
+    let alerts = inbox.receive().await;
     let scope = format!("tag:tenant={tenant}");
     let ours: Vec<&serde_json::Value> = alerts
         .iter()
@@ -757,7 +757,7 @@ async fn the_alarm_binary_publishes_one_alert_per_level_change() {
 
     let (status, _) = invoke("alarm", &serde_json::json!({"source": "aws.scheduler"})).await;
     assert_eq!(status, 200);
-    let again = inbox.receive(0).await;
+    let again = inbox.receive().await;
     assert!(
         again
             .iter()

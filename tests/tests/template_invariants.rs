@@ -1163,10 +1163,292 @@ fn statement_resources(statement: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The Parameter Store actions that return a parameter's value, each authorised on its own
+/// (ps-retrieval-authorization.html); GetParametersByPath against the path asked for.
+const PARAMETER_READS: &[&str] = &[
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:GetParametersByPath",
+    "ssm:GetParameterHistory",
+];
+
+/// AWS managed policies a role of the stack may carry: none reads a parameter or uses a key. Any
+/// other policy the template names but does not hold counts as allowing everything.
+const MANAGED_POLICIES_WITHOUT_KEY_ACCESS: &[&str] =
+    &[":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"];
+
+/// Whether `text` matches the IAM pattern `pattern`: `*` any run of characters, `?` any one.
+fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// Whether an Allow statement grants `action`: through `allows` (the action, `*`, a trailing
+/// wildcard), and also as IAM reads it: action names in any case, `*` and `?` anywhere, and
+/// `NotAction` granting whatever it does not name. A Deny grants nothing.
+fn grants_action(statement: &Value, action: &str) -> bool {
+    if statement["Effect"] != "Allow" {
+        return false;
+    }
+    if allows(statement, action) {
+        return true;
+    }
+    let action = action.to_ascii_lowercase();
+    let named = |list: &Value| {
+        strings(list)
+            .iter()
+            .any(|a| glob(&a.to_ascii_lowercase(), &action))
+    };
+    match (statement.get("Action"), statement.get("NotAction")) {
+        (Some(list), _) => named(list),
+        (None, Some(list)) => !named(list),
+        (None, None) => false,
+    }
+}
+
+/// Whether an Allow statement may grant some action of `service` (`ssm:*`, `*`, `s*:Get*`,
+/// `NotAction`...).
+fn may_use_service(statement: &Value, service: &str) -> bool {
+    if statement["Effect"] != "Allow" {
+        return false;
+    }
+    if statement.get("Action").is_none() && statement.get("NotAction").is_some() {
+        return true;
+    }
+    strings(&statement["Action"]).iter().any(|a| {
+        let a = a.to_ascii_lowercase();
+        let prefix = a.split_once(':').map_or(a.as_str(), |(s, _)| s);
+        glob(prefix, service)
+    })
+}
+
+/// What a policy `Resource` entry can stand for, as an IAM pattern. Pseudo parameters, template
+/// parameters and intrinsics that cannot be read here may be anything (`*`); `None` for the ARN
+/// of a resource of this stack (`Ref`, `Fn::GetAtt`, `${Id}`, `${Id.Arn}`), which is never the
+/// parameter or the key the operator brings.
+fn resource_pattern(d: &Deployment, value: &Value) -> Option<String> {
+    let ours = |id: &str| d.resources.contains_key(id.split('.').next().unwrap_or(id));
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) if o.len() == 1 => {
+            let (function, args) = o.iter().next().expect("one key");
+            match (function.as_str(), args) {
+                ("Ref", Value::String(id)) | ("Fn::GetAtt", Value::String(id)) => {
+                    (!ours(id)).then(|| "*".to_string())
+                }
+                ("Fn::GetAtt", Value::Array(parts)) => {
+                    (!ours(parts.first().and_then(Value::as_str).unwrap_or_default()))
+                        .then(|| "*".to_string())
+                }
+                ("Fn::Sub", Value::String(text)) => sub_pattern(d, text, &serde_json::Map::new()),
+                ("Fn::Sub", Value::Array(args)) => sub_pattern(
+                    d,
+                    args.first().and_then(Value::as_str).unwrap_or("*"),
+                    &args
+                        .get(1)
+                        .and_then(Value::as_object)
+                        .cloned()
+                        .unwrap_or_default(),
+                ),
+                ("Fn::Join", Value::Array(args)) => {
+                    match (args.first().and_then(Value::as_str), args.get(1)) {
+                        (Some(separator), Some(Value::Array(parts))) => Some(
+                            parts
+                                .iter()
+                                .map(|p| resource_pattern(d, p))
+                                .collect::<Option<Vec<String>>>()?
+                                .join(separator),
+                        ),
+                        _ => Some("*".to_string()),
+                    }
+                }
+                _ => Some("*".to_string()),
+            }
+        }
+        _ => Some("*".to_string()),
+    }
+}
+
+/// `Fn::Sub`'s text as a pattern: each `${Name}` the value it is given, or what `Name` can be.
+fn sub_pattern(
+    d: &Deployment,
+    text: &str,
+    variables: &serde_json::Map<String, Value>,
+) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let name = &after[..end];
+        if let Some(literal) = name.strip_prefix('!') {
+            out.push_str(&format!("${{{literal}}}"));
+        } else if let Some(value) = variables.get(name) {
+            out.push_str(&resource_pattern(d, value)?);
+        } else if d
+            .resources
+            .contains_key(name.split('.').next().unwrap_or(name))
+        {
+            return None;
+        } else {
+            out.push('*');
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// Whether a statement's resources cover any of `arns` (a missing `Resource` covers everything,
+/// a `NotResource` whatever it does not name).
+fn covers(d: &Deployment, statement: &Value, arns: &[String]) -> bool {
+    let entries = |v: &Value| match v {
+        Value::Array(list) => list.clone(),
+        one => vec![one.clone()],
+    };
+    let matches = |list: &Value, arn: &str| {
+        entries(list)
+            .iter()
+            .filter_map(|r| resource_pattern(d, r))
+            .any(|p| glob(&p, arn))
+    };
+    arns.iter().any(
+        |arn| match (statement.get("Resource"), statement.get("NotResource")) {
+            (Some(list), _) => matches(list, arn),
+            (None, Some(list)) => !matches(list, arn),
+            (None, None) => true,
+        },
+    )
+}
+
+/// Every statement that applies to `role`: its inline policies, the AWS::IAM::Policy,
+/// AWS::IAM::RolePolicy and AWS::IAM::ManagedPolicy resources attached to it, and the managed
+/// policies it names (one the template does not hold, and not known to be harmless, as an
+/// Allow of everything).
+fn every_role_statement(d: &Deployment, role: &Resource) -> Vec<Value> {
+    let mut out = d.role_statements(role);
+    let names_role = |r: &Value| reference(r).as_deref() == Some(role.id.as_str());
+    for policy in d.of_kind("AWS::IAM::ManagedPolicy") {
+        let attached = policy
+            .prop("Roles")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(names_role);
+        if attached {
+            out.extend(statements(policy.prop("PolicyDocument")));
+        }
+    }
+    for policy in d.of_kind("AWS::IAM::RolePolicy") {
+        if policy.prop("RoleName").is_some_and(names_role) {
+            out.extend(statements(policy.prop("PolicyDocument")));
+        }
+    }
+    for arn in role
+        .prop("ManagedPolicyArns")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        match d.target(arn) {
+            Some(policy) if policy.kind == "AWS::IAM::ManagedPolicy" => {
+                for statement in statements(policy.prop("PolicyDocument")) {
+                    if !out.contains(&statement) {
+                        out.push(statement);
+                    }
+                }
+            }
+            _ => {
+                let text = arn_text(arn);
+                if !MANAGED_POLICIES_WITHOUT_KEY_ACCESS
+                    .iter()
+                    .any(|known| text.ends_with(known))
+                {
+                    out.push(serde_json::json!({
+                        "Sid": format!("managed policy {text}, unread"),
+                        "Effect": "Allow",
+                        "Action": "*",
+                        "Resource": "*",
+                    }));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The ARNs under which the pseudonymisation key's parameter can be read with `action`: its own,
+/// and for GetParametersByPath every path above it.
+fn parameter_arns(action: &str) -> Vec<String> {
+    let prefix = "arn:aws:ssm:us-east-1:123456789012:parameter";
+    let mut arns = vec![format!("{prefix}{PSEUDONYM_KEY_PARAMETER}")];
+    if action == "ssm:GetParametersByPath" {
+        let mut path = PSEUDONYM_KEY_PARAMETER;
+        while let Some((parent, _)) = path.rsplit_once('/') {
+            arns.push(format!("{prefix}{parent}"));
+            arns.push(format!("{prefix}{parent}/"));
+            path = parent;
+        }
+    }
+    arns
+}
+
+/// Every (role, statement) of `d` that lets a role read the pseudonymisation key: a Parameter
+/// Store read of its parameter, or kms:Decrypt with the KMS key it is encrypted under.
+fn pseudonym_key_grants(d: &Deployment) -> Vec<(String, Value)> {
+    let key = [PSEUDONYM_KEY_KMS_KEY.to_string()];
+    let mut out = Vec::new();
+    for role in d.of_kind("AWS::IAM::Role") {
+        for statement in every_role_statement(d, role) {
+            let reads_parameter = PARAMETER_READS.iter().any(|action| {
+                grants_action(&statement, action) && covers(d, &statement, &parameter_arns(action))
+            });
+            let decrypts = grants_action(&statement, "kms:Decrypt") && covers(d, &statement, &key);
+            if reads_parameter || decrypts {
+                out.push((role.id.clone(), statement));
+            }
+        }
+    }
+    out
+}
+
+/// The grants the rule forbids: every one to a role other than `reader`, the one role that may
+/// read the key (none when no key is named).
+fn pseudonym_key_offenders(d: &Deployment, reader: Option<&str>) -> Vec<(String, Value)> {
+    pseudonym_key_grants(d)
+        .into_iter()
+        .filter(|(role, _)| Some(role.as_str()) != reader)
+        .collect()
+}
+
 /// The pseudonymisation key (docs/privacy.md). With a key named, the ingest function is told its
 /// parameter, may read that one parameter (GetParameter on its ARN, nothing else of Parameter
 /// Store), and may decrypt with the named KMS key only through Parameter Store. Without one, it
-/// is told nothing and may read nothing. No other function may ever read the key.
+/// is told nothing and may read nothing. No other role of the stack, a function's or not, may
+/// ever read the key.
 #[test]
 fn only_the_ingest_function_reads_the_pseudonymisation_key_and_only_that_one() {
     let parameter_arn = format!(
@@ -1174,58 +1456,338 @@ fn only_the_ingest_function_reads_the_pseudonymisation_key_and_only_that_one() {
     );
     for (name, d) in all() {
         let keyed = name.ends_with("alternative");
-        for (label, prefix) in [
-            ("ingest", "Normalises"),
-            ("count", "Adds every"),
-            ("alarm", "Judges"),
-        ] {
-            let function = d.function_by_description(prefix);
-            let statements = d.role_statements(d.role_of(function));
+        let ingest = d.function_by_description("Normalises");
+        let reader = d.role_of(ingest);
+        assert!(
+            d.of_kind("AWS::IAM::Role").count() >= 4,
+            "{name}: the three function roles and the schedule's"
+        );
+        let offenders = pseudonym_key_offenders(&d, keyed.then_some(reader.id.as_str()));
+        assert!(
+            offenders.is_empty(),
+            "{name}: roles that may read the pseudonymisation key: {offenders:#?}"
+        );
+        for function in d.functions() {
             let told = function.properties["Environment"]["Variables"]
                 .get("SES_LEDGER_PSEUDONYM_KEY_PARAMETER")
                 .and_then(Value::as_str);
-            let ssm: Vec<&Value> = statements
-                .iter()
-                .filter(|s| strings(&s["Action"]).iter().any(|a| a.starts_with("ssm:")))
-                .collect();
-            let decrypts_the_key: Vec<&Value> = statements
-                .iter()
-                .filter(|s| {
-                    allows(s, "kms:Decrypt")
-                        && statement_resources(s)
-                            .iter()
-                            .any(|r| r == PSEUDONYM_KEY_KMS_KEY || r == "*")
-                })
-                .collect();
-            if label == "ingest" && keyed {
-                assert_eq!(told, Some(PSEUDONYM_KEY_PARAMETER), "{name}: {label}");
-                assert_eq!(ssm.len(), 1, "{name}: one Parameter Store statement");
-                assert_eq!(strings(&ssm[0]["Action"]), ["ssm:GetParameter"], "{name}");
-                assert_eq!(
-                    statement_resources(ssm[0]),
-                    [parameter_arn.as_str()],
-                    "{name}"
-                );
-                assert_eq!(decrypts_the_key.len(), 1, "{name}: may decrypt the key");
-                assert_eq!(
-                    statement_resources(decrypts_the_key[0]),
-                    [PSEUDONYM_KEY_KMS_KEY],
-                    "{name}"
-                );
-                let via = &decrypts_the_key[0]["Condition"]["StringEquals"]["kms:ViaService"];
-                assert_eq!(
-                    arn_text(via),
-                    "ssm.${AWS::Region}.amazonaws.com",
-                    "{name}: decrypts only through Parameter Store"
-                );
-            } else {
-                assert_eq!(told, None, "{name}: {label} is told of a key");
-                assert!(ssm.is_empty(), "{name}: {label} may use Parameter Store");
-                assert!(
-                    decrypts_the_key.is_empty(),
-                    "{name}: {label} may decrypt the key"
-                );
-            }
+            let expected = (keyed && function.id == ingest.id).then_some(PSEUDONYM_KEY_PARAMETER);
+            assert_eq!(told, expected, "{name}: {} and the key", function.id);
         }
+        if !keyed {
+            continue;
+        }
+        let statements = every_role_statement(&d, reader);
+        let ssm: Vec<&Value> = statements
+            .iter()
+            .filter(|s| may_use_service(s, "ssm"))
+            .collect();
+        assert_eq!(ssm.len(), 1, "{name}: one Parameter Store statement");
+        assert_eq!(strings(&ssm[0]["Action"]), ["ssm:GetParameter"], "{name}");
+        assert_eq!(
+            statement_resources(ssm[0]),
+            [parameter_arn.as_str()],
+            "{name}"
+        );
+        let grants: Vec<Value> = pseudonym_key_grants(&d)
+            .into_iter()
+            .filter(|(role, _)| *role == reader.id)
+            .map(|(_, s)| s)
+            .collect();
+        assert_eq!(
+            grants.len(),
+            2,
+            "{name}: the parameter and the key: {grants:#?}"
+        );
+        let decrypts_the_key: Vec<&Value> = grants
+            .iter()
+            .filter(|s| grants_action(s, "kms:Decrypt"))
+            .collect();
+        assert_eq!(decrypts_the_key.len(), 1, "{name}: may decrypt the key");
+        assert_eq!(
+            statement_resources(decrypts_the_key[0]),
+            [PSEUDONYM_KEY_KMS_KEY],
+            "{name}"
+        );
+        let via = &decrypts_the_key[0]["Condition"]["StringEquals"]["kms:ViaService"];
+        assert_eq!(
+            arn_text(via),
+            "ssm.${AWS::Region}.amazonaws.com",
+            "{name}: decrypts only through Parameter Store"
+        );
+    }
+}
+
+/// The rule above, on a stack written here: it passes the grant the ingest function is given and
+/// catches a wildcard action, a wildcard resource, another role, a policy attached from outside
+/// the role; it ignores a Deny and a grant on something else.
+#[test]
+fn the_pseudonymisation_key_rule_catches_wildcards_and_other_roles() {
+    use serde_json::json;
+    let role = |policies: Value| {
+        json!({ "Type": "AWS::IAM::Role", "Properties": {
+            "AssumeRolePolicyDocument": {},
+            "ManagedPolicyArns": ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+            "Policies": [{ "PolicyName": "P", "PolicyDocument": { "Statement": policies } }],
+        }})
+    };
+    let base = json!({ "Resources": {
+        "IngestFunctionRole": role(json!([
+            {
+                "Sid": "ReadThePseudonymKey",
+                "Effect": "Allow",
+                "Action": "ssm:GetParameter",
+                "Resource": { "Fn::Join": ["", [
+                    "arn:", { "Ref": "AWS::Partition" }, ":ssm:", { "Ref": "AWS::Region" }, ":",
+                    { "Ref": "AWS::AccountId" }, ":parameter/ses-ledger/pseudonym-key",
+                ]]},
+            },
+            {
+                "Sid": "DecryptThePseudonymKey",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": PSEUDONYM_KEY_KMS_KEY,
+                "Condition": { "StringEquals": {
+                    "kms:ViaService": { "Fn::Sub": "ssm.${AWS::Region}.amazonaws.com" },
+                }},
+            },
+        ])),
+        "CountFunctionRole": role(json!([
+            { "Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": { "Fn::GetAtt": ["Table", "Arn"] } },
+        ])),
+        "AlarmFunctionRole": role(json!([
+            { "Effect": "Allow", "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": { "Fn::GetAtt": ["TopicKey", "Arn"] } },
+            { "Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*" },
+        ])),
+        "AlarmFunctionScheduleRole": { "Type": "AWS::IAM::Role", "Properties": {
+            "Policies": [{ "PolicyName": "P", "PolicyDocument": { "Statement": [
+                { "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": { "Fn::GetAtt": ["AlarmFunction", "Arn"] } },
+            ]}}],
+        }},
+        "Table": { "Type": "AWS::DynamoDB::Table", "Properties": {} },
+        "TopicKey": { "Type": "AWS::KMS::Key", "Properties": {} },
+        "AlarmFunction": { "Type": "AWS::Lambda::Function", "Properties": {} },
+    }});
+    let with = |role: &str, statement: Value| {
+        let mut t = base.clone();
+        t["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array_mut()
+            .expect("statements")
+            .push(statement);
+        t
+    };
+    let with_resource = |id: &str, resource: Value| {
+        let mut t = base.clone();
+        t["Resources"][id] = resource;
+        t
+    };
+    let offenders = |template: &Value| -> Vec<String> {
+        let d = Deployment::resolve(template, &[], "inline");
+        pseudonym_key_offenders(&d, Some("IngestFunctionRole"))
+            .into_iter()
+            .map(|(role, _)| role)
+            .collect()
+    };
+
+    // The grant the ingest function is given passes; it is the only one, and without a key named
+    // it offends too.
+    let d = Deployment::resolve(&base, &[], "inline");
+    assert_eq!(offenders(&base), Vec::<String>::new());
+    assert_eq!(pseudonym_key_grants(&d).len(), 2);
+    assert_eq!(pseudonym_key_offenders(&d, None).len(), 2);
+
+    let parameter_wildcard = "arn:aws:ssm:us-east-1:123456789012:parameter/*";
+    let caught = [
+        // (a) any action on anything.
+        (
+            "Action *",
+            with(
+                "CountFunctionRole",
+                json!({ "Effect": "Allow", "Action": "*", "Resource": "*" }),
+            ),
+            "CountFunctionRole",
+        ),
+        (
+            "ssm:*",
+            with(
+                "CountFunctionRole",
+                json!({ "Effect": "Allow", "Action": "ssm:*", "Resource": parameter_wildcard }),
+            ),
+            "CountFunctionRole",
+        ),
+        (
+            "ssm:Get*",
+            with(
+                "AlarmFunctionRole",
+                json!({ "Effect": "Allow", "Action": ["ssm:Get*"], "Resource": parameter_wildcard }),
+            ),
+            "AlarmFunctionRole",
+        ),
+        (
+            "a wildcard inside the action, in another case",
+            with(
+                "AlarmFunctionRole",
+                json!({ "Effect": "Allow", "Action": "SSM:Get?arameter*", "Resource": parameter_wildcard }),
+            ),
+            "AlarmFunctionRole",
+        ),
+        (
+            "NotAction",
+            with(
+                "AlarmFunctionRole",
+                json!({ "Effect": "Allow", "NotAction": "iam:*", "Resource": "*" }),
+            ),
+            "AlarmFunctionRole",
+        ),
+        (
+            "GetParametersByPath on a path above the parameter",
+            with(
+                "CountFunctionRole",
+                json!({ "Effect": "Allow", "Action": "ssm:GetParametersByPath", "Resource": {
+                    "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/ses-ledger",
+                }}),
+            ),
+            "CountFunctionRole",
+        ),
+        (
+            "GetParameterHistory",
+            with(
+                "CountFunctionRole",
+                json!({ "Effect": "Allow", "Action": "ssm:GetParameterHistory", "Resource": parameter_wildcard }),
+            ),
+            "CountFunctionRole",
+        ),
+        // (b) decrypt with every key of the account.
+        (
+            "kms:Decrypt on key/*",
+            with(
+                "AlarmFunctionRole",
+                json!({ "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:kms:us-east-1:123456789012:key/*" }),
+            ),
+            "AlarmFunctionRole",
+        ),
+        (
+            "kms:Decrypt on key/* through Fn::Sub",
+            with(
+                "AlarmFunctionRole",
+                json!({ "Effect": "Allow", "Action": "kms:Decrypt", "Resource": {
+                    "Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*",
+                }}),
+            ),
+            "AlarmFunctionRole",
+        ),
+        (
+            "kms:Decrypt on key/* through Fn::Join",
+            with(
+                "CountFunctionRole",
+                json!({ "Effect": "Allow", "Action": "kms:*", "Resource": { "Fn::Join": ["", [
+                    "arn:", { "Ref": "AWS::Partition" }, ":kms:", { "Ref": "AWS::Region" }, ":",
+                    { "Ref": "AWS::AccountId" }, ":key/*",
+                ]]}}),
+            ),
+            "CountFunctionRole",
+        ),
+        (
+            "NotResource",
+            with(
+                "CountFunctionRole",
+                json!({ "Effect": "Allow", "Action": "kms:Decrypt", "NotResource": { "Fn::GetAtt": ["TopicKey", "Arn"] } }),
+            ),
+            "CountFunctionRole",
+        ),
+        // (c) a role that runs no function.
+        (
+            "the schedule role reads any parameter",
+            with(
+                "AlarmFunctionScheduleRole",
+                json!({ "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*" }),
+            ),
+            "AlarmFunctionScheduleRole",
+        ),
+        (
+            "an AWS::IAM::Policy on the schedule role",
+            with_resource(
+                "Extra",
+                json!({ "Type": "AWS::IAM::Policy", "Properties": {
+                    "Roles": [{ "Ref": "AlarmFunctionScheduleRole" }],
+                    "PolicyDocument": { "Statement": [
+                        { "Effect": "Allow", "Action": "ssm:GetParameters", "Resource": "*" },
+                    ]},
+                }}),
+            ),
+            "AlarmFunctionScheduleRole",
+        ),
+        (
+            "an AWS::IAM::ManagedPolicy on the count role",
+            with_resource(
+                "Extra",
+                json!({ "Type": "AWS::IAM::ManagedPolicy", "Properties": {
+                    "Roles": [{ "Ref": "CountFunctionRole" }],
+                    "PolicyDocument": { "Statement": [
+                        { "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*" },
+                    ]},
+                }}),
+            ),
+            "CountFunctionRole",
+        ),
+        (
+            "a role of no function at all",
+            with_resource(
+                "Extra",
+                role(json!([
+                    { "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*" },
+                ])),
+            ),
+            "Extra",
+        ),
+        (
+            "an AWS managed policy the template does not hold",
+            {
+                let mut t = base.clone();
+                t["Resources"]["AlarmFunctionRole"]["Properties"]["ManagedPolicyArns"]
+                    .as_array_mut()
+                    .expect("managed policies")
+                    .push(json!("arn:aws:iam::aws:policy/AdministratorAccess"));
+                t
+            },
+            "AlarmFunctionRole",
+        ),
+    ];
+    for (label, template, role) in caught {
+        assert_eq!(offenders(&template), [role], "{label}");
+    }
+
+    let passed = [
+        (
+            "a Deny",
+            with(
+                "CountFunctionRole",
+                json!({ "Effect": "Deny", "Action": "*", "Resource": "*" }),
+            ),
+        ),
+        (
+            "another key",
+            with(
+                "CountFunctionRole",
+                json!({ "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:kms:us-east-1:123456789012:key/another" }),
+            ),
+        ),
+        (
+            "other parameters",
+            with(
+                "CountFunctionRole",
+                json!({ "Effect": "Allow", "Action": "ssm:GetParameter*", "Resource": "arn:aws:ssm:us-east-1:123456789012:parameter/other/*" }),
+            ),
+        ),
+        (
+            "other SSM actions",
+            with(
+                "CountFunctionRole",
+                json!({ "Effect": "Allow", "Action": "ssm:PutParameter", "Resource": "*" }),
+            ),
+        ),
+    ];
+    for (label, template) in passed {
+        assert_eq!(offenders(&template), Vec::<String>::new(), "{label}");
     }
 }

@@ -5,8 +5,8 @@ use std::env;
 
 use thiserror::Error;
 
+use crate::model::provider::DEFAULT_FEEDBACK_LOOP_PROVIDERS;
 use crate::privacy::Addresses;
-use crate::provider::DEFAULT_FEEDBACK_LOOP_PROVIDERS;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("configuration {variable}={value:?}: {problem}")]
@@ -32,7 +32,7 @@ pub struct LedgerConfig {
     /// ... within this many days.
     pub soft_bounce_window_days: u32,
     /// Suppress an address at its first bounce whose receiver said the address is gone (a
-    /// `5.x.x` status, [`crate::bounce_class`]) even when SES called the bounce Transient.
+    /// `5.x.x` status, [`crate::model::bounce_class`]) even when SES called the bounce Transient.
     pub suppress_on_permanent_status: bool,
     /// Message tags whose values are scopes of their own (tenants).
     pub tenant_tags: Vec<String>,
@@ -111,8 +111,7 @@ impl LedgerConfig {
                 d.suppress_on_permanent_status,
             )?,
             tenant_tags: tag_names(&lookup, "SES_LEDGER_TENANT_TAGS")?.unwrap_or(d.tenant_tags),
-            feedback_loop_providers: list(&lookup, "SES_LEDGER_FEEDBACK_LOOP_PROVIDERS")
-                .unwrap_or(d.feedback_loop_providers),
+            feedback_loop_providers: feedback_loop_providers(&lookup),
             // Blank is off: CloudFormation and CDK write the variable empty when no key is named.
             pseudonym_key_parameter: lookup("SES_LEDGER_PSEUDONYM_KEY_PARAMETER")
                 .map(|v| v.trim().to_string())
@@ -222,6 +221,18 @@ pub(crate) fn flag(
 }
 
 /// Comma-separated; an empty variable means an empty list.
+/// The providers that send complaint feedback to SES (`SES_LEDGER_FEEDBACK_LOOP_PROVIDERS`, else
+/// [`DEFAULT_FEEDBACK_LOOP_PROVIDERS`]): the one reading of the list, for the ledger's counters
+/// and the alarm's words alike.
+pub(crate) fn feedback_loop_providers(lookup: &impl Fn(&str) -> Option<String>) -> Vec<String> {
+    list(lookup, "SES_LEDGER_FEEDBACK_LOOP_PROVIDERS").unwrap_or_else(|| {
+        DEFAULT_FEEDBACK_LOOP_PROVIDERS
+            .iter()
+            .map(|p| p.to_string())
+            .collect()
+    })
+}
+
 /// Message tag names: a list whose names hold no `=`, which separates a tag scope's name from
 /// its value (`tag:tenant=acme`), so that every scope key reads back as the scope it was made of.
 fn tag_names(

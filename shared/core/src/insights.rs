@@ -1,7 +1,7 @@
 //! CloudWatch Logs Insights queries over the event stream. One place for the field names the
 //! queries rely on (they are the `RecipientEvent` JSON names) and for how a scope becomes a filter.
 
-use crate::counters::Scope;
+use crate::ledger::counters::Scope;
 
 /// Quotes a value for a Logs Insights string literal.
 fn quote(value: &str) -> String {
@@ -22,7 +22,7 @@ pub fn scope_filter(scope: &Scope) -> Option<String> {
         Scope::Provider(v) => format!("mailbox_provider = {}", quote(v)),
         Scope::Tenant(v) => format!(
             "`tags.{}.0` = {}",
-            crate::documented::SES_TENANT_TAG,
+            crate::model::documented::SES_TENANT_TAG,
             quote(v)
         ),
         Scope::Tag { name, value } => format!("`tags.{name}.0` = {}", quote(value)),
@@ -56,7 +56,7 @@ pub fn hard_bounces(scope: &Scope) -> String {
             scope,
             &format!(
                 "event_type = \"Bounce\" and bounce_type = \"Permanent\" and bounce_subtype not in [{}]",
-                crate::documented::SUPPRESSION_LIST_SUBTYPES
+                crate::model::documented::SUPPRESSION_LIST_SUBTYPES
                     .iter()
                     .map(|s| quote(s))
                     .collect::<Vec<_>>()

@@ -3,40 +3,38 @@
 //! (the adapters) <- the functions and the CLI; Cargo enforces it, since this crate names no
 //! other of ours.
 //!
-//! - the event model: `event`, `address`, `provider`, `timestamp`; `privacy` (pseudonymised
-//!   addresses);
-//! - input: `envelope` (SNS, SQS, EventBridge, Firehose, DLQ records), `ses` (both payload
-//!   formats), `normalise` (one record per recipient);
-//! - the ledger's arithmetic: `counters`, `summary`, `rates`;
-//! - the alarm's rules: `alarm` (levels, evaluation, alert text), `insights` (the queries an
-//!   alert names); `emf` (the metric lines every function prints);
+//! - `model`: the event model (`event`, `address`, `provider`, `timestamp`, `bounce_class`,
+//!   `documented`, SES's own vocabulary);
+//! - `input`: `envelope` (SNS, SQS, EventBridge, Firehose, DLQ records), `documents` (framing),
+//!   `ses` (both payload formats), `normalise` (one record per recipient);
+//! - `ledger`: the arithmetic, `counters`, `tally` (counting from the stream), `summary`,
+//!   `suppression_list`, `rates`;
+//! - `alarm`: levels, evaluation, alert text; `insights`, the queries an alert or evidence names;
+//!   `emf`, the metric lines every function prints;
+//! - `privacy`: pseudonymised addresses;
 //! - `config`, the `ports` (one small trait per AWS capability) and the use cases over them,
-//!   `usecase::Ingest` and `usecase::Alarm`;
+//!   `usecase::Ingest`, `usecase::Count` and `usecase::Alarm`;
 //! - `testkit` (feature `testkit`): in-memory ports and the fixture loader.
+//!
+//! Each module is also reachable from the root (`ses_ledger::event`), where callers do not care
+//! which part of the crate it belongs to.
 
-pub mod address;
+pub mod input;
+pub mod ledger;
+pub mod model;
+
+pub use input::{documents, envelope, normalise, ses};
+pub use ledger::{counters, rates, summary, suppression_list, tally};
+pub use model::{address, bounce_class, documented, event, provider, timestamp};
+
 pub mod alarm;
-pub mod bounce_class;
 pub mod config;
-pub mod counters;
-pub mod documented;
-pub mod documents;
 pub mod emf;
-pub mod envelope;
-pub mod event;
 pub mod insights;
-pub mod normalise;
 pub mod ports;
 pub mod privacy;
-pub mod provider;
-pub mod rates;
-pub mod ses;
 #[cfg(feature = "simulate")]
 pub mod simulate;
-pub mod summary;
-pub mod suppression_list;
-pub mod tally;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
-pub mod timestamp;
 pub mod usecase;

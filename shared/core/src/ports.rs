@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::counters::{CounterIncrement, Scope};
+use crate::ledger::counters::{CounterIncrement, Scope};
 
 /// The longest text a ledger store keys by: an SES message id, a recipient, a scope. DynamoDB
 /// holds sort keys of 1,024 bytes and partition keys of 2,048; with the key prefixes this leaves
 /// room. No SES message id, address (254 bytes at most) or tag value (256) comes near it, so a
 /// longer one is hostile or broken input, rejected before anything is written.
 pub const MAX_KEY_TEXT_BYTES: usize = 1000;
-use crate::event::RecipientEvent;
-use crate::summary::RecipientSummary;
+use crate::ledger::summary::RecipientSummary;
+use crate::model::event::RecipientEvent;
 
 /// A failed call to an AWS service, or an item we cannot read back. Cloneable, so one failure of a
 /// batch call can be reported on every record it concerned without losing its source.
@@ -116,7 +116,7 @@ pub trait CounterWriter: Send + Sync {
     fn add_once(
         &self,
         shard: &str,
-        counter: &crate::tally::CounterWrite,
+        counter: &crate::ledger::tally::CounterWrite,
     ) -> impl Future<Output = Result<CounterAdded, StoreError>> + Send;
 }
 
@@ -129,7 +129,7 @@ pub enum CounterAdded {
     /// Nothing: the shard's mark on the counter is inside the range, at this record. The records
     /// up to it are counted, the rest are not (an earlier attempt of a batch that Lambda cut
     /// differently).
-    CountedThrough(crate::tally::SequenceNumber),
+    CountedThrough(crate::ledger::tally::SequenceNumber),
 }
 
 /// The structured event stream (CloudWatch Logs in production).
@@ -161,7 +161,7 @@ pub trait LedgerReader: Send + Sync {
     fn suppression(
         &self,
         address: &str,
-    ) -> impl Future<Output = Result<Option<crate::summary::Suppression>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<crate::ledger::summary::Suppression>, StoreError>> + Send;
 
     /// Every recipient event of one SES message, oldest first.
     fn message_events(
@@ -233,7 +233,9 @@ pub trait RecipientEraser: Send + Sync {
 pub trait SuppressedAddresses: Send + Sync {
     fn suppressed_addresses(
         &self,
-    ) -> impl Future<Output = Result<Vec<crate::suppression_list::LedgerSuppressed>, StoreError>> + Send;
+    ) -> impl Future<
+        Output = Result<Vec<crate::ledger::suppression_list::LedgerSuppressed>, StoreError>,
+    > + Send;
 }
 
 /// SES's account-level suppression list.
@@ -241,13 +243,14 @@ pub trait SesSuppressionList: Send + Sync {
     /// Every entry, all pages.
     fn entries(
         &self,
-    ) -> impl Future<Output = Result<Vec<crate::suppression_list::SesSuppressed>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<crate::ledger::suppression_list::SesSuppressed>, StoreError>>
+           + Send;
 
     /// Adds one address (SES keeps one entry per address, so adding it twice is one entry).
     fn add(
         &self,
         address: &str,
-        reason: crate::suppression_list::SesSuppressionReason,
+        reason: crate::ledger::suppression_list::SesSuppressionReason,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
@@ -262,7 +265,7 @@ pub trait CounterReader: Send + Sync {
         scope: &Scope,
         from: chrono::DateTime<chrono::Utc>,
         to: chrono::DateTime<chrono::Utc>,
-    ) -> impl Future<Output = Result<Vec<crate::rates::HourlyCounts>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<crate::ledger::rates::HourlyCounts>, StoreError>> + Send;
 }
 
 /// Remembers each scope's alert level between alarm runs.
@@ -356,7 +359,8 @@ impl<T: CounterReader> CounterReader for &T {
         scope: &Scope,
         from: chrono::DateTime<chrono::Utc>,
         to: chrono::DateTime<chrono::Utc>,
-    ) -> impl Future<Output = Result<Vec<crate::rates::HourlyCounts>, StoreError>> + Send {
+    ) -> impl Future<Output = Result<Vec<crate::ledger::rates::HourlyCounts>, StoreError>> + Send
+    {
         (**self).hourly(scope, from, to)
     }
 }
@@ -365,7 +369,7 @@ impl<T: CounterWriter> CounterWriter for &T {
     fn add_once(
         &self,
         shard: &str,
-        counter: &crate::tally::CounterWrite,
+        counter: &crate::ledger::tally::CounterWrite,
     ) -> impl Future<Output = Result<CounterAdded, StoreError>> + Send {
         (**self).add_once(shard, counter)
     }

@@ -1,5 +1,5 @@
 //! Opt-in pseudonymisation of recipient addresses (docs/privacy.md). With a key, a recipient is
-//! stored as `hmac:` and the hex HMAC-SHA-256 of its ledger key ([`crate::address::ledger_key`])
+//! stored as `hmac:` and the hex HMAC-SHA-256 of its ledger key ([`crate::model::address::ledger_key`])
 //! in DynamoDB keys, items and log lines, and every other place the message names one of its
 //! addresses (a diagnostic code, a subject, a link, an unknown event's payload) reads the same
 //! pseudonym. Domains and providers stay in clear, so the rates by provider and the complaint
@@ -13,8 +13,8 @@ use serde_json::Value;
 use sha2::Sha256;
 use thiserror::Error;
 
-use crate::address::{ledger_key, parse_address};
-use crate::event::RecipientEvent;
+use crate::model::address::{ledger_key, parse_address};
+use crate::model::event::RecipientEvent;
 
 /// What every pseudonym starts with, so a reader (and `suppression push`) can tell one from an
 /// address.

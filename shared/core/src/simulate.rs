@@ -241,7 +241,7 @@ struct Mail {
 }
 
 fn ts(t: DateTime<Utc>) -> String {
-    crate::timestamp::format_timestamp(t)
+    crate::model::timestamp::format_timestamp(t)
 }
 
 impl Mail {
@@ -441,8 +441,8 @@ mod tests {
             assert_eq!(header("From"), Some(mail["source"].clone()));
             let subject = mail["commonHeaders"]["subject"].as_str().expect("subject");
             assert_eq!(header("Subject"), Some(subject.into()));
-            let records =
-                crate::normalise::normalise(message, &Default::default(), now).expect("normalises");
+            let records = crate::input::normalise::normalise(message, &Default::default(), now)
+                .expect("normalises");
             assert!(records
                 .iter()
                 .all(|r| r.subject.as_deref() == Some(subject)));

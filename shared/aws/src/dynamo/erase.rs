@@ -8,9 +8,7 @@
 use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 use ses_ledger::ports::{RecipientEraser, RecipientItems, StoredEvent};
 
-// The adapter's imports, types and helpers are shared by its parts.
-#[allow(unused_imports)]
-use super::items::*;
+use super::items::{attr, attr_text, s};
 use super::*;
 
 /// BatchWriteItem's limit on requests per call.

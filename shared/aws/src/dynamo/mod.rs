@@ -4,8 +4,8 @@
 //! not exist (the dedupe); the recipient index lists it in the recipient's history. A bounce or
 //! complaint puts it in one transaction with the recipient's suppression state (conditional on
 //! the version read just before: an optimistic lock). Counters are written from the table's
-//! change stream, one transaction per stream batch (`tally`), so a single write is all an event
-//! costs on the ingest side and a crash leaves nothing half done.
+//! change stream, one conditional update per counter per stream batch (`tally`), so a single
+//! write is all an event costs on the ingest side and a crash leaves nothing half done.
 //!
 //! The adapter is split by what it does: `keys` (the key design), `items` (every AttributeValue
 //! mapping, each forward beside its reverse), `write` (the exactly-once `EventStore`), `stream`

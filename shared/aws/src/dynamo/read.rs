@@ -1,8 +1,6 @@
 //! Reads: recipient history and summary, a message's events, counters, alert state.
 
-// The adapter's imports, types and helpers are shared by its parts.
-#[allow(unused_imports)]
-use super::items::*;
+use super::items::{attr, n, s, time, EventItem};
 use super::*;
 
 impl LedgerReader for DynamoLedger {

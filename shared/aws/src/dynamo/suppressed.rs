@@ -5,9 +5,7 @@
 //! this is a Scan of the table that returns only suppressed summaries: it reads every item once,
 //! about 0.5 read units per 4 KB eventually consistent (docs/dynamodb-design.md has the price).
 
-// The adapter's imports, types and helpers are shared by its parts.
-#[allow(unused_imports)]
-use super::items::*;
+use super::items::{attr_text, expires_at, s, SummaryItem};
 use super::*;
 
 use ses_ledger::ports::SuppressedAddresses;

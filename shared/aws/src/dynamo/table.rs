@@ -1,8 +1,6 @@
 //! The ledger table, as template.yaml declares it.
 
-// The adapter's imports, types and helpers are shared by its parts.
-#[allow(unused_imports)]
-use super::items::*;
+use super::items::attr;
 use super::*;
 
 /// Creates the ledger table as template.yaml declares it (for local stacks and tests; in AWS the

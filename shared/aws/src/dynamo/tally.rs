@@ -7,9 +7,7 @@
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 
-// The adapter's imports, types and helpers are shared by its parts.
-#[allow(unused_imports)]
-use super::items::*;
+use super::items::{n, s};
 use super::*;
 use ses_ledger::counters::Metric;
 use ses_ledger::ports::{CounterAdded, CounterWriter};

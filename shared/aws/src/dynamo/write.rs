@@ -7,8 +7,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 
 use super::capacity::{index_write_units, put_write_units, transaction_write_units};
-#[allow(unused_imports)]
-use super::items::*;
+use super::items::{expires_at, n, s, EventItem, SummaryItem};
 use super::stream::{count_attributes, SCOPES};
 use super::*;
 use ses_ledger::summary::affects_suppression;

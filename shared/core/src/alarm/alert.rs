@@ -6,7 +6,7 @@ use super::config::AlarmConfig;
 use super::evaluate::{Evaluation, SesFigure};
 use super::level::{Level, RateKind};
 use crate::insights;
-use crate::rates::{complaint_domain, complaint_feedback_type, percent, Totals};
+use crate::ledger::rates::{complaint_domain, complaint_feedback_type, percent, Totals};
 
 /// An alert ready for SNS.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -107,7 +107,7 @@ pub fn compose_alert(e: &Evaluation, config: &AlarmConfig, log_group: &str) -> A
         let mut providers: std::collections::BTreeMap<String, u64> = Default::default();
         for (domain, count) in &totals.top_details(complaint_domain, usize::MAX) {
             *providers
-                .entry(crate::provider::provider_for_domain(domain))
+                .entry(crate::model::provider::provider_for_domain(domain))
                 .or_default() += count;
         }
         let mut providers: Vec<(String, u64)> = providers.into_iter().collect();

@@ -1,8 +1,8 @@
 //! The alarm's settings: thresholds, minimum volumes, hysteresis and windows, from `SES_LEDGER_*`.
 
 use super::level::{RateKind, Thresholds};
-use crate::config::{list, number, ConfigError, LedgerConfig};
-use crate::rates::{lookback, standard_windows, Window};
+use crate::config::{number, ConfigError, LedgerConfig};
+use crate::ledger::rates::{lookback, standard_windows, Window};
 
 /// The "last N sends" window's defaults: N, and how far back it may reach for them. 90 days
 /// lets a small sender's window span what SES's own notices report ("approximately the last
@@ -32,7 +32,7 @@ impl Default for AlarmConfig {
             min_bounce_volume: 1000,
             hysteresis: 0.8,
             windows: standard_windows(DEFAULT_RECENT_SENDS, DEFAULT_RECENT_SENDS_MAX_DAYS),
-            feedback_loop_providers: crate::provider::DEFAULT_FEEDBACK_LOOP_PROVIDERS
+            feedback_loop_providers: crate::model::provider::DEFAULT_FEEDBACK_LOOP_PROVIDERS
                 .iter()
                 .map(|p| p.to_string())
                 .collect(),
@@ -112,8 +112,7 @@ impl AlarmConfig {
             )?,
             hysteresis,
             windows: standard_windows(recent, recent_max_days),
-            feedback_loop_providers: list(&lookup, "SES_LEDGER_FEEDBACK_LOOP_PROVIDERS")
-                .unwrap_or(d.feedback_loop_providers),
+            feedback_loop_providers: crate::config::feedback_loop_providers(&lookup),
         })
     }
 

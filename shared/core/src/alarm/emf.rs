@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::counters::{Metric, Scope};
 use crate::emf::{Line, Unit};
-use crate::rates::WindowRates;
+use crate::ledger::counters::{Metric, Scope};
+use crate::ledger::rates::WindowRates;
 
 /// Embedded Metric Format lines (one per scope and window) for CloudWatch to turn into metrics.
 /// A rate with no denominator has no value and is left out of its line.

@@ -4,8 +4,8 @@ use serde::Serialize;
 
 use super::config::AlarmConfig;
 use super::level::{Level, RateKind};
-use crate::counters::Scope;
-use crate::rates::{percent, Rate, Window, WindowRates};
+use crate::ledger::counters::Scope;
+use crate::ledger::rates::{percent, Rate, Window, WindowRates};
 
 /// SES's own figure for a scope, as far as CloudWatch has it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

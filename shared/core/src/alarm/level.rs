@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::rates::{Rate, WindowRates};
+use crate::ledger::rates::{Rate, WindowRates};
 
 /// How worried to be. Ordered: Normal < Warning < Review < Pause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

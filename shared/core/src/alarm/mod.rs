@@ -60,10 +60,10 @@ mod tests {
         assert_eq!(
             d.windows,
             vec![
-                crate::rates::Window::Hours(24),
-                crate::rates::Window::Hours(168),
-                crate::rates::Window::Hours(720),
-                crate::rates::Window::RecentSends {
+                crate::ledger::rates::Window::Hours(24),
+                crate::ledger::rates::Window::Hours(168),
+                crate::ledger::rates::Window::Hours(720),
+                crate::ledger::rates::Window::RecentSends {
                     sends: 100_000,
                     max_days: 90
                 }

@@ -8,10 +8,12 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use crate::config::LedgerConfig;
-use crate::counters::{CounterIncrement, Metric, Scope};
-use crate::event::RecipientEvent;
+use crate::ledger::counters::{CounterIncrement, Metric, Scope};
+use crate::ledger::summary::{
+    affects_suppression, RecipientSummary, Suppression, SuppressionPolicy,
+};
+use crate::model::event::RecipientEvent;
 use crate::ports::{EventLog, EventStore, LedgerReader, RecordOutcome, StoreError};
-use crate::summary::{affects_suppression, RecipientSummary, Suppression, SuppressionPolicy};
 
 #[derive(Default)]
 struct State {
@@ -25,7 +27,7 @@ struct State {
     scopes: BTreeSet<Scope>,
     alert_levels: HashMap<(Scope, crate::alarm::RateKind), crate::alarm::Level>,
     /// (scope, hour, stream shard) -> the last record of the shard the counter has counted
-    counter_marks: HashMap<(Scope, DateTime<Utc>, String), crate::tally::SequenceNumber>,
+    counter_marks: HashMap<(Scope, DateTime<Utc>, String), crate::ledger::tally::SequenceNumber>,
     /// Counter writes that land and then report a failure, as a lost response would.
     lost_responses: usize,
     /// Counter writes still allowed before every further one fails unwritten (a dying consumer);
@@ -249,22 +251,24 @@ impl crate::ports::CounterReader for InMemoryLedger {
         scope: &Scope,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<crate::rates::HourlyCounts>, StoreError> {
+    ) -> Result<Vec<crate::ledger::rates::HourlyCounts>, StoreError> {
         let s = self.lock()?;
         Ok(s.counters
             .iter()
             .filter(|((sc, bucket), _)| sc == scope && *bucket >= from && *bucket <= to)
-            .map(|((_, bucket), metrics)| crate::rates::HourlyCounts {
-                bucket: *bucket,
-                totals: crate::rates::Totals {
-                    metrics: metrics.clone(),
-                    details: s
-                        .details
-                        .get(&(scope.clone(), *bucket))
-                        .cloned()
-                        .unwrap_or_default(),
+            .map(
+                |((_, bucket), metrics)| crate::ledger::rates::HourlyCounts {
+                    bucket: *bucket,
+                    totals: crate::ledger::rates::Totals {
+                        metrics: metrics.clone(),
+                        details: s
+                            .details
+                            .get(&(scope.clone(), *bucket))
+                            .cloned()
+                            .unwrap_or_default(),
+                    },
                 },
-            })
+            )
             .collect())
     }
 }
@@ -413,7 +417,7 @@ impl crate::ports::CounterWriter for InMemoryLedger {
     async fn add_once(
         &self,
         shard: &str,
-        counter: &crate::tally::CounterWrite,
+        counter: &crate::ledger::tally::CounterWrite,
     ) -> Result<crate::ports::CounterAdded, StoreError> {
         let mut s = self.lock()?;
         match &mut s.writes_left {

@@ -6,7 +6,7 @@ use crate::alarm::{
     compose_alert, emf_lines, evaluate, AlarmConfig, Alert, Evaluation, RateKind, SesFigure,
     TenantStatus,
 };
-use crate::counters::Scope;
+use crate::ledger::counters::Scope;
 use crate::ports::{AlertPublisher, AlertStateStore, CounterReader, ReputationSource, StoreError};
 
 /// What one alarm run saw and did.
@@ -46,11 +46,11 @@ where
     pub async fn run(&self, now: DateTime<Utc>) -> Result<AlarmReport, StoreError> {
         let config = &self.config;
         let mut report = AlarmReport::default();
-        let to = crate::counters::bucket_of(now);
-        let from = to - crate::rates::lookback(&config.windows);
+        let to = crate::ledger::counters::bucket_of(now);
+        let from = to - crate::ledger::rates::lookback(&config.windows);
         for scope in self.counters.scopes().await? {
             let hours = self.counters.hourly(&scope, from, to).await?;
-            let windows = crate::rates::compute(&hours, now, &config.windows);
+            let windows = crate::ledger::rates::compute(&hours, now, &config.windows);
             report.metrics.extend(emf_lines(&scope, &windows, now));
             for kind in [RateKind::Complaint, RateKind::Bounce] {
                 let previous = self.state.alert_level(&scope, kind).await?;

@@ -3,8 +3,8 @@
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
+use crate::ledger::tally::{CountedChange, CounterWindow, CounterWrite};
 use crate::ports::{CounterAdded, CounterWriter, StoreError};
-use crate::tally::{CountedChange, CounterWindow, CounterWrite};
 
 /// Counter updates sent at once. A batch touches a few dozen counters; Lambda bills the wait, so
 /// they go out together rather than one after another.
@@ -141,8 +141,8 @@ impl<W: CounterWriter> Count<W> {
 mod tests {
     use super::*;
     use crate::config::LedgerConfig;
-    use crate::counters::{CounterIncrement, Metric, Scope};
-    use crate::tally::SequenceNumber;
+    use crate::ledger::counters::{CounterIncrement, Metric, Scope};
+    use crate::ledger::tally::SequenceNumber;
     use crate::testkit::memory::InMemoryLedger;
     use chrono::TimeZone;
     use proptest::prelude::*;

@@ -8,11 +8,11 @@ use futures::stream::{self, StreamExt};
 use thiserror::Error;
 
 use crate::config::LedgerConfig;
-use crate::counters::{increments_for, scopes_for, CounterIncrement, Scope};
-use crate::documented::Field;
-use crate::envelope::{split_document, Content, Inbound, InputError, Skip};
-use crate::event::{Origin, RecipientEvent, Transport};
-use crate::normalise::normalise_with;
+use crate::input::envelope::{split_document, Content, Inbound, InputError, Skip};
+use crate::input::normalise::normalise_with;
+use crate::ledger::counters::{increments_for, scopes_for, CounterIncrement, Scope};
+use crate::model::documented::Field;
+use crate::model::event::{Origin, RecipientEvent, Transport};
 use crate::ports::{EventLog, EventStore, RecordOutcome, StoreError, MAX_KEY_TEXT_BYTES};
 
 /// Recipient events written at once per invocation; DynamoDB transactions are independent.
@@ -354,7 +354,7 @@ fn fail(message: &mut MessageOutcome, failure: IngestFailure) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::counters::Metric;
+    use crate::ledger::counters::Metric;
     use crate::testkit::memory::{InMemoryEventLog, InMemoryLedger};
 
     fn delivery(message_id: &str, recipients: &[&str]) -> serde_json::Value {

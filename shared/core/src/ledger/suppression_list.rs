@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::address::ledger_key;
+use crate::ledger::summary::{Suppression, SuppressionReason};
+use crate::model::address::ledger_key;
 use crate::privacy::{is_pseudonym, Addresses};
-use crate::summary::{Suppression, SuppressionReason};
 
 /// Why SES's account-level suppression list holds an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

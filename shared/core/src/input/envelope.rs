@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::event::{Origin, Transport};
+use crate::model::event::{Origin, Transport};
 
 /// SES publishes this plain-text message to an SNS topic every time a configuration set's event
 /// destination is (re)created. It is no event and never JSON; left alone it would fail its
@@ -350,7 +350,7 @@ fn sns_message(sns: &Map<String, Value>, mut origin: Origin) -> Inbound {
     origin.envelope_time = sns
         .get("Timestamp")
         .and_then(Value::as_str)
-        .and_then(crate::timestamp::parse_timestamp);
+        .and_then(crate::model::timestamp::parse_timestamp);
     if let Some(skip) = sns_control_message(sns) {
         return Inbound {
             origin,
@@ -468,7 +468,7 @@ fn eventbridge(obj: &Map<String, Value>) -> Result<Inbound, InputError> {
         envelope_time: obj
             .get("time")
             .and_then(Value::as_str)
-            .and_then(crate::timestamp::parse_timestamp),
+            .and_then(crate::model::timestamp::parse_timestamp),
         ..Origin::default()
     };
     let content = match obj.get("detail") {

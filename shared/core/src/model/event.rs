@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::bounce_class::BounceClass;
-use crate::documented;
+use crate::model::bounce_class::BounceClass;
+use crate::model::documented;
 use sha2::{Digest, Sha256};
 
 /// Bumped whenever a field changes meaning or is removed (adding fields does not bump it).
@@ -176,14 +176,14 @@ pub struct RecipientEvent {
     /// `mail.timestamp`: when SES accepted the message.
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "crate::timestamp::serialize_option"
+        serialize_with = "crate::model::timestamp::serialize_option"
     )]
     pub sent_at: Option<DateTime<Utc>>,
     /// When the event happened (bounce/complaint/delivery/... timestamp; `sent_at` when the event
     /// has none).
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(serialize_with = "crate::model::timestamp::serialize")]
     pub event_time: DateTime<Utc>,
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(serialize_with = "crate::model::timestamp::serialize")]
     pub ingested_at: DateTime<Utc>,
     /// Present only when `mail.timestamp` was missing: which time `event_time` fell back on.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -265,7 +265,7 @@ pub struct TypeSpecificFields {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bounce_status: Option<String>,
     /// What the receiver's status and diagnostic say, beside SES's `bounce_type`
-    /// ([`crate::bounce_class`]): permanent, transient, policy or unknown.
+    /// ([`crate::model::bounce_class`]): permanent, transient, policy or unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bounce_class: Option<BounceClass>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -289,7 +289,7 @@ pub struct TypeSpecificFields {
     pub complaint_subtype: Option<String>,
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "crate::timestamp::serialize_option"
+        serialize_with = "crate::model::timestamp::serialize_option"
     )]
     pub complaint_arrival_date: Option<DateTime<Utc>>,
 
@@ -308,7 +308,7 @@ pub struct TypeSpecificFields {
     pub delay_type: Option<String>,
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "crate::timestamp::serialize_option"
+        serialize_with = "crate::model::timestamp::serialize_option"
     )]
     pub delay_expiration_time: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -532,16 +532,29 @@ pub struct EventIdentity<'a> {
 impl EventIdentity<'_> {
     /// 32 hex characters of SHA-256 over the identity.
     pub fn event_id(&self) -> String {
-        let mut hasher = Sha256::new();
-        for part in [
+        let parts = [
             self.event_type.as_str(),
             self.ses_message_id,
             self.recipient.unwrap_or(""),
             self.discriminator.unwrap_or(""),
-        ] {
-            hasher.update(part.as_bytes());
-            // A separator that cannot occur in any part keeps ("ab","c") apart from ("a","bc").
-            hasher.update([0u8]);
+        ];
+        let mut hasher = Sha256::new();
+        if parts.iter().any(|p| p.contains('\0')) {
+            // JSON can carry a NUL (`\u0000`) in a message id or an address, where the NUL
+            // separator below would let ("a\0b", "c") and ("a", "b\0c") meet. Such parts are
+            // hashed length-prefixed instead, after a first byte no text starts with (0xff is no
+            // UTF-8 byte), so they meet neither each other nor any id of the usual form.
+            hasher.update([0xffu8]);
+            for part in parts {
+                hasher.update((part.len() as u64).to_be_bytes());
+                hasher.update(part.as_bytes());
+            }
+        } else {
+            for part in parts {
+                hasher.update(part.as_bytes());
+                // Keeps ("ab","c") apart from ("a","bc"): no part holds a NUL here.
+                hasher.update([0u8]);
+            }
         }
         // Written nibble by nibble: `hex::encode` goes through a `char` iterator, which showed
         // up in normalise's profile.
@@ -558,6 +571,29 @@ impl EventIdentity<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_inside_a_part_cannot_make_two_identities_one() {
+        let id = |message: &'static str, recipient: &'static str| {
+            EventIdentity {
+                event_type: EventType::Delivery,
+                ses_message_id: message,
+                recipient: Some(recipient),
+                discriminator: None,
+            }
+            .event_id()
+        };
+        // The same bytes, split differently across the parts, around a NUL.
+        assert_ne!(id("m\0a@x.com", "b@x.com"), id("m", "a@x.com\0b@x.com"));
+        assert_ne!(id("m\0", "a@x.com"), id("m", "\0a@x.com"));
+        // Without a NUL, the id is the one every earlier version computed.
+        let mut hasher = Sha256::new();
+        for part in ["Delivery", "m", "a@x.com", ""] {
+            hasher.update(part.as_bytes());
+            hasher.update([0u8]);
+        }
+        assert_eq!(id("m", "a@x.com"), hex::encode(&hasher.finalize()[..16]));
+    }
 
     #[test]
     fn a_long_headline_is_cut_at_a_character_boundary_and_marked() {

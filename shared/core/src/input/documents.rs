@@ -14,8 +14,8 @@ use std::io::BufRead;
 
 use serde_json::Value;
 
-use crate::envelope::{json_reason, InputError};
-use crate::ses::SesMessage;
+use crate::input::envelope::{json_reason, InputError};
+use crate::input::ses::SesMessage;
 
 /// One document, with the line it starts on (1-based).
 pub type Document<T = Value> = (usize, Result<T, InputError>);

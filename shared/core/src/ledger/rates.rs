@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::counters::{bucket_of, ComplaintBreakdown, Metric};
+use crate::ledger::counters::{bucket_of, ComplaintBreakdown, Metric};
 
 /// Counter totals over some hours.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::bounce_class::BounceClass;
 use crate::config::LedgerConfig;
-use crate::event::{EventType, RecipientEvent};
+use crate::model::bounce_class::BounceClass;
+use crate::model::event::{EventType, RecipientEvent};
 
 /// Why an address is suppressed. Ordered by precedence: a complaint outranks a hard bounce, which
 /// outranks repeated soft bounces, whatever order the events arrived in.
@@ -174,7 +174,7 @@ fn first_met(sorted: &[DateTime<Utc>], policy: SuppressionPolicy) -> Option<Date
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Origin, PayloadFormat, TypeSpecificFields};
+    use crate::model::event::{Origin, PayloadFormat, TypeSpecificFields};
     use chrono::TimeZone;
 
     fn event(event_type: EventType, bounce_type: Option<&str>, day: u32) -> RecipientEvent {
@@ -258,12 +258,12 @@ mod tests {
     #[test]
     fn a_transient_bounce_with_a_permanent_status_suppresses_at_once_only_when_asked() {
         let mut unroutable = event(EventType::Bounce, Some("Transient"), 4);
-        unroutable.detail.bounce_class = Some(crate::bounce_class::classify(
+        unroutable.detail.bounce_class = Some(crate::model::bounce_class::classify(
             Some("5.4.4"),
             Some("smtp; 550 5.4.4 Invalid domain"),
         ));
         let mut full = event(EventType::Bounce, Some("Transient"), 4);
-        full.detail.bounce_class = Some(crate::bounce_class::classify(Some("5.2.2"), None));
+        full.detail.bounce_class = Some(crate::model::bounce_class::classify(Some("5.2.2"), None));
         let on = SuppressionPolicy {
             permanent_status_suppresses: true,
             ..POLICY

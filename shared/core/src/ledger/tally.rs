@@ -25,11 +25,11 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::counters::{ComplaintBreakdown, CounterIncrement, Metric, Scope};
+use crate::ledger::counters::{ComplaintBreakdown, CounterIncrement, Metric, Scope};
 
 /// A position in a stream shard. DynamoDB Streams sequence numbers are decimal strings of
 /// varying length (up to 40 digits) that increase within a shard; zero-padded to 40 they order
-/// as text, which is how the checkpoint is compared and stored.
+/// as text, which is how a counter's high-water mark is compared and stored.
 #[derive(
     Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]

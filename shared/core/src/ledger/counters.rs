@@ -1,12 +1,13 @@
-//! What each recipient event adds to the hourly counters, and for which scopes. Pure; the store
-//! applies the increments in the same transaction that records the event, so a counter moves
-//! exactly when the event is new.
+//! What each recipient event adds to the hourly counters, and for which scopes. Pure. Ingest
+//! writes them on the event's item (its scopes, hour and metrics); the count function reads them
+//! from the table's change stream when the item is inserted (or gains scopes) and adds them to
+//! the counters once (`tally`), so a counter moves exactly when the event is new.
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::LedgerConfig;
-use crate::event::{EventType, RecipientEvent};
+use crate::model::event::{EventType, RecipientEvent};
 
 /// Recipients at the SES mailbox simulator never count toward SES's rates.
 pub const MAILBOX_SIMULATOR_DOMAIN: &str = "simulator.amazonses.com";
@@ -329,9 +330,9 @@ mod tests {
                 node = &mut node[*key];
             }
             *node = serde_json::json!([{ "emailAddress": recipient }]);
-            let events = crate::normalise::normalise(
+            let events = crate::input::normalise::normalise(
                 &ses,
-                &crate::event::Origin::default(),
+                &crate::model::event::Origin::default(),
                 chrono::Utc::now(),
             )
             .expect("normalises");
@@ -360,9 +361,9 @@ mod tests {
             ses["mail"]["destination"] = serde_json::json!([recipient]);
             ses["complaint"]["complainedRecipients"] =
                 serde_json::json!([{ "emailAddress": recipient }]);
-            let events = crate::normalise::normalise(
+            let events = crate::input::normalise::normalise(
                 &ses,
-                &crate::event::Origin::default(),
+                &crate::model::event::Origin::default(),
                 chrono::Utc::now(),
             )
             .expect("normalises");
@@ -394,9 +395,12 @@ mod tests {
             "tenant": ["", "acme"]
         });
         ses["mail"]["source"] = serde_json::json!("sender@");
-        let events =
-            crate::normalise::normalise(&ses, &crate::event::Origin::default(), chrono::Utc::now())
-                .expect("normalises");
+        let events = crate::input::normalise::normalise(
+            &ses,
+            &crate::model::event::Origin::default(),
+            chrono::Utc::now(),
+        )
+        .expect("normalises");
         let keys: Vec<String> = scopes_for(&events[0], &config)
             .iter()
             .map(Scope::key)

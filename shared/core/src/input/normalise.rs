@@ -4,18 +4,18 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::address::parse_address;
-use crate::bounce_class;
-use crate::documented;
-use crate::envelope::{skip_of_ses, InputError};
-use crate::event::{
+use crate::input::envelope::{skip_of_ses, InputError};
+use crate::input::ses::{EventObject, Mail, SesMessage};
+use crate::model::address::parse_address;
+use crate::model::bounce_class;
+use crate::model::documented;
+use crate::model::event::{
     EventIdentity, EventType, Origin, RecipientAttribution, RecipientEvent, TimeFallback,
     TypeSpecificFields, SCHEMA_VERSION,
 };
+use crate::model::provider::provider_for_domain;
+use crate::model::timestamp::parse_timestamp;
 use crate::privacy::{Addresses, Redactor};
-use crate::provider::provider_for_domain;
-use crate::ses::{EventObject, Mail, SesMessage};
-use crate::timestamp::parse_timestamp;
 
 /// Normalises one SES message (either payload format, every event type) into one
 /// [`RecipientEvent`] per recipient. The recipients are the ones the event names (bounced,
@@ -24,7 +24,7 @@ use crate::timestamp::parse_timestamp;
 /// when there is only one, else unattributed (no `recipient`). An event whose message names no
 /// address at all is one unattributed record. A recipient that is no parseable address is kept
 /// as given. Unknown event types are not errors: they become [`EventType::Unknown`] with the
-/// payload in `raw`. Messages the envelope skips ([`crate::envelope::Skip`]) yield nothing.
+/// payload in `raw`. Messages the envelope skips ([`crate::input::envelope::Skip`]) yield nothing.
 pub fn normalise(
     ses: &Value,
     origin: &Origin,

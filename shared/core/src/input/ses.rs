@@ -11,9 +11,9 @@ use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
-use crate::envelope::{describe, InputError};
-use crate::event::{EventType, PayloadFormat};
-use crate::timestamp;
+use crate::input::envelope::{describe, InputError};
+use crate::model::event::{EventType, PayloadFormat};
+use crate::model::timestamp;
 
 /// One SES message, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -348,7 +348,7 @@ impl SesMessage {
     /// A fast path for `normalise` over dumps of bare SES messages (one per line, as Firehose
     /// writes them): the message read straight from its text, the parts ses-ledger does not use
     /// skipped rather than built, with no `serde_json::Value` in between. `Some` only when the
-    /// general path (a `Value`, [`crate::envelope::split_owned_document`], [`SesMessage::parse`])
+    /// general path (a `Value`, [`crate::input::envelope::split_owned_document`], [`SesMessage::parse`])
     /// would read the text as one bare SES message of a known type and parse it to this same
     /// message; `None` (an envelope, a skipped or unknown type, anything wrong) means: take the
     /// general path, which says what is wrong. `tests/fast_path.rs` holds the two paths equal.
@@ -363,7 +363,7 @@ impl SesMessage {
         if envelope
             || matches!(
                 m.notification_type.as_ref().and_then(Option::as_deref),
-                Some("Received") | Some(crate::envelope::SUBSCRIPTION_SUCCEEDED)
+                Some("Received") | Some(crate::input::envelope::SUBSCRIPTION_SUCCEEDED)
             )
         {
             return None;
