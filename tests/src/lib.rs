@@ -14,6 +14,7 @@ pub mod local;
 pub mod ses_v2;
 pub mod stream;
 pub mod template;
+pub mod truth;
 
 use std::path::{Path, PathBuf};
 

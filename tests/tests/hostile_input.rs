@@ -274,15 +274,24 @@ async fn a_1000_character_address_is_kept_as_given_and_longer_keys_are_refused_b
 
 #[test]
 fn every_hostile_document_leaves_the_parser_standing() {
-    // What the tests above feed in, through the whole path, one after another.
+    // What the tests above feed in, through the whole path, one after another. The nesting is
+    // closed, as above: an array left open keeps its document open, and framing would read the
+    // next line as part of it, one broken document where two are meant.
     let good = delivery_to("m-ok", &["ok@example.com".to_string()]).to_string();
     let mut input = Vec::new();
-    input.extend(format!("{}\n", "[".repeat(50_000)).as_bytes());
+    input.extend(format!("{}{}\n", "[".repeat(50_000), "]".repeat(50_000)).as_bytes());
     input.extend([0xff, 0xfe, b'\n']);
     input.extend(format!("{good}\n").as_bytes());
     let mut recorded = 0;
-    for (_, doc) in Documents::new(&input[..]) {
-        let Ok(doc) = doc else { continue };
+    let mut rejected = Vec::new();
+    for (line, doc) in Documents::new(&input[..]) {
+        let doc = match doc {
+            Ok(doc) => doc,
+            Err(e) => {
+                rejected.push((line, e));
+                continue;
+            }
+        };
         for m in split_document(&doc).expect("shape") {
             if let Content::Ses(ses) = &m.content {
                 recorded += normalise(ses, &m.origin, Utc::now())
@@ -291,6 +300,20 @@ fn every_hostile_document_leaves_the_parser_standing() {
             }
         }
     }
+    // Each bad document is refused alone, at its own line, saying what is wrong with it.
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert!(
+        matches!(&rejected[0], (1, InputError::NotJson { what, reason })
+            if what == "the document starting at line 1" && reason.starts_with("recursion limit exceeded at line 1")),
+        "{:?}",
+        rejected[0]
+    );
+    assert!(
+        matches!(&rejected[1], (2, InputError::NotJson { what, reason })
+            if what == "the document starting at line 2" && reason == "line 2 is not UTF-8 text (invalid byte at column 1)"),
+        "{:?}",
+        rejected[1]
+    );
     assert_eq!(recorded, 1);
 }
 

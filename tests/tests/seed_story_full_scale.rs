@@ -1,8 +1,11 @@
 //! The seed story at full scale (hundreds of thousands of deliveries a day, almost all to Gmail, a
 //! handful of Yahoo/Microsoft complaints): the naive rate is far below 0.1%, the feedback-loop
 //! rate above it, and the alarm raises one review alert for the account naming both figures.
-//! Runs the real ingest, counting and alarm code over the in-memory ports (the same code runs
-//! against DynamoDB Local and moto, scaled down, in alarm_local_stack.rs).
+//! Runs the real ingest and alarm code over the in-memory ports, whose ledger adds each event's
+//! increments to its counters directly: the stream and the count function are not in this test
+//! (they are in count_local_stack.rs and, scaled down with the alarm, alarm_local_stack.rs). The
+//! day's figures are held to what the stream's SES JSON adds up to, counted without the crate
+//! (`truth::Truth`).
 
 use chrono::{Duration, DurationRound, Utc};
 use ses_ledger::alarm::{AlarmConfig, Level, RateKind};
@@ -73,6 +76,27 @@ async fn hundreds_of_thousands_of_gmail_deliveries_hide_a_review_level_complaint
         day.naive_complaint.denominator >= 190_000,
         "{:?}",
         day.naive_complaint
+    );
+    // The figures the alarm judged, against the stream counted by the documented definitions,
+    // over the same hours.
+    let truth = ses_ledger_integration_tests::truth::Truth::of(
+        &stream,
+        &ses_ledger::provider::DEFAULT_FEEDBACK_LOOP_PROVIDERS,
+        &["tenant"],
+    );
+    assert_eq!(
+        (
+            day.naive_complaint.numerator,
+            day.naive_complaint.denominator,
+            day.feedback_loop_complaint.numerator,
+            day.feedback_loop_complaint.denominator,
+        ),
+        (
+            truth.total_between("account", "complaints", day.from, day.to),
+            truth.total_between("account", "deliveries", day.from, day.to),
+            truth.total_between("account", "fbl_complaints", day.from, day.to),
+            truth.total_between("account", "fbl_deliveries", day.from, day.to),
+        )
     );
     let naive = day.naive_complaint.value().expect("naive");
     let fbl = day.feedback_loop_complaint.value().expect("fbl");

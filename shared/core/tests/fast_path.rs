@@ -3,8 +3,11 @@
 //! `normalise`): wherever the fast path answers, both give the same message and the same records;
 //! wherever it declines, the general path is taken, so nothing it declines is lost.
 
+use std::cell::Cell;
+
 use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
 use serde_json::{json, Value};
 use ses_ledger::documents::{Documents, SesDocument};
 use ses_ledger::envelope::{bare_message_origin, split_owned_document, Content, InputError};
@@ -253,16 +256,18 @@ fn replace_at(v: &mut Value, path: &[String], with: Option<Value>) {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
-
-    /// Damaged messages: a key removed or its value replaced by something of another type. The
-    /// fast path either declines or reads exactly what the general path reads.
-    #[test]
-    fn damaged_messages_read_the_same_or_take_the_general_path(
-        message in 0usize..200,
-        at in any::<prop::sample::Index>(),
-        with in prop::option::of(prop_oneof![
+/// Damaged messages: a key removed or its value replaced by something of another type. The
+/// fast path either declines or reads exactly what the general path reads (`agrees` panics, and
+/// the runner fails, on any difference). And it must still answer for a good share of them: a
+/// fast path that declined every damaged message would agree vacuously, and this test would
+/// check nothing.
+#[test]
+fn damaged_messages_read_the_same_or_take_the_general_path() {
+    // Any message of the stream: its first 200 are deliveries and sends only.
+    let damaged = (
+        any::<prop::sample::Index>(),
+        any::<prop::sample::Index>(),
+        prop::option::of(prop_oneof![
             Just(json!(null)),
             Just(json!(7)),
             Just(json!(-1.5)),
@@ -272,13 +277,35 @@ proptest! {
             Just(json!({})),
             Just(json!(["a@example.com"])),
         ]),
-    ) {
-        let all = simulated();
-        let mut v = all[message % all.len()].clone();
+    );
+    let all = simulated();
+    // Counted rather than taken from the config: the runner also replays saved failures.
+    let cases = Cell::new(0u32);
+    let answered = Cell::new(0u32);
+    let mut runner = TestRunner::new(ProptestConfig {
+        source_file: Some(file!()),
+        ..ProptestConfig::with_cases(400)
+    });
+    let result = runner.run(&damaged, |(message, at, with)| {
+        let mut v = all[message.index(all.len())].clone();
         let mut found = Vec::new();
         paths(&v, &mut Vec::new(), &mut found);
         let path = at.get(&found).clone();
         replace_at(&mut v, &path, with);
-        agrees(&v.to_string());
+        cases.set(cases.get() + 1);
+        if agrees(&v.to_string()) {
+            answered.set(answered.get() + 1);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}\n{runner}");
     }
+    // Observed: over 48 runs of 400 cases the fast path answered for 74% to 82% of the damaged
+    // messages (296 to 327). Two in five is about half of that, far below the runs' spread.
+    let (cases, answered) = (cases.get(), answered.get());
+    assert!(
+        answered * 5 >= cases * 2,
+        "the fast path answered for only {answered} of {cases} damaged messages"
+    );
 }
