@@ -21,7 +21,9 @@ async fn simulate_report_and_evidence_tell_the_same_numbers() {
     let config = fresh_ledger(&aws, "clireport").await;
     let dir = scratch("report");
     let stream = dir.join("stream.jsonl");
-    let start = (Utc::now() - Duration::hours(30)).to_rfc3339();
+    // One `now` for the whole test: midnight may not fall between two readings of the clock.
+    let now = Utc::now();
+    let start = (now - Duration::hours(30)).to_rfc3339();
     let sim = |out: &Path, seed: &str| {
         Command::new(cli())
             .args([
@@ -95,8 +97,8 @@ async fn simulate_report_and_evidence_tell_the_same_numbers() {
     );
 
     let out = dir.join("evidence");
-    let from = (Utc::now() - Duration::days(2)).date_naive().to_string();
-    let to = Utc::now().date_naive().to_string();
+    let from = (now - Duration::days(2)).date_naive().to_string();
+    let to = now.date_naive().to_string();
     let evidence = run(
         &config,
         &[

@@ -902,8 +902,10 @@ async fn evidence_report_html_renders_its_charts_offline_in_a_real_browser() {
     let aws = local_aws().await;
     let config = fresh_ledger(&aws, "clihtml").await;
     let dir = scratch("html");
-    let first = (Utc::now() - Duration::days(5)).date_naive();
-    let last = Utc::now().date_naive();
+    // One `now`: midnight may not fall between the period's two ends.
+    let now = Utc::now();
+    let first = (now - Duration::days(5)).date_naive();
+    let last = now.date_naive();
     let period: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
     let start = format!("{first}T00:00:00Z");
     let stream = simulate_uneven_days_and_replay(

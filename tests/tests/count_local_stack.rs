@@ -510,8 +510,9 @@ async fn a_complaint_from_outside_the_feedback_loop_list_is_in_the_naive_rate_on
         ),
         config: config.clone(),
     };
-    let time = (Utc::now() - chrono::Duration::hours(2))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let now = Utc::now();
+    let time =
+        (now - chrono::Duration::hours(2)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut messages = Vec::new();
     for (domain, tag) in [("yahoo.com", "y"), ("corp.example", "c")] {
         for i in 0..10 {
@@ -528,7 +529,7 @@ async fn a_complaint_from_outside_the_feedback_loop_list_is_in_the_naive_rate_on
         ));
     }
     let report = ingest
-        .document(&sns_event(&messages), Utc::now())
+        .document(&sns_event(&messages), now)
         .await
         .expect("ingested");
     assert_eq!(report.counts().new, 22);
@@ -540,14 +541,10 @@ async fn a_complaint_from_outside_the_feedback_loop_list_is_in_the_naive_rate_on
     }
     let reader = DynamoLedger::new(ddb, config);
     let hours = reader
-        .hourly(
-            &Scope::Account,
-            Utc::now() - chrono::Duration::days(1),
-            Utc::now(),
-        )
+        .hourly(&Scope::Account, now - chrono::Duration::days(1), now)
         .await
         .expect("counters");
-    let rates = &compute(&hours, Utc::now(), &[Window::Hours(24)])[0];
+    let rates = &compute(&hours, now, &[Window::Hours(24)])[0];
     assert_eq!(
         (
             rates.feedback_loop_complaint.numerator,

@@ -102,14 +102,20 @@ fn dechunk(mut rest: &str) -> String {
     out
 }
 
-/// The table's stream records whose new image `keep` selects, as one Lambda stream event (the
-/// two tests share the table, so each counts only its own records).
+/// The table's stream records whose new image `keep` selects, as one Lambda stream event of a
+/// shard of the test's own (`tag`): the tests share the table, so each counts only its own
+/// records, and under a shard id of its own, since the counters keep a high-water mark per shard
+/// and a test's records may be older than another's that were counted first.
 async fn stream_batch(
     aws: &aws_config::SdkConfig,
+    tag: &str,
     keep: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
     let shards = stream_batches(aws, TABLE).await;
-    let shard = shards.first().map(|(s, _)| s.clone()).unwrap_or_default();
+    let shard = shards
+        .first()
+        .map(|(s, _)| format!("{s}-{tag}"))
+        .unwrap_or_default();
     let records: Vec<serde_json::Value> = shards
         .into_iter()
         .flat_map(|(_, batches)| batches.into_iter().flatten())
@@ -305,7 +311,7 @@ async fn the_ingest_binary_records_once_and_rejects_bad_input() {
         value: run.clone(),
     };
     let batch = in_own_scope(
-        stream_batch(&aws, |image| {
+        stream_batch(&aws, &run, |image| {
             image["pk"]["S"]
                 .as_str()
                 .is_some_and(|pk| pk.starts_with(&format!("MSG#{run}")))
@@ -470,7 +476,7 @@ async fn the_ingest_binary_skips_what_is_no_sending_event_and_counts_undocumente
         value: run.clone(),
     };
     let batch = in_own_scope(
-        stream_batch(&aws, |image| {
+        stream_batch(&aws, &run, |image| {
             image["pk"]["S"]
                 .as_str()
                 .is_some_and(|pk| pk.starts_with(&format!("MSG#{run}")))
@@ -669,7 +675,7 @@ async fn concurrent_ingest_invocations_on_one_hot_recipient_and_scope_count_exac
         "the invocations ran in more than one process at once"
     );
 
-    let batch = stream_batch(&aws, |image| {
+    let batch = stream_batch(&aws, &run, |image| {
         image["pk"]["S"]
             .as_str()
             .is_some_and(|pk| pk.starts_with(&format!("MSG#{run}-")))
@@ -719,13 +725,15 @@ async fn the_alarm_binary_publishes_one_alert_per_level_change() {
         notification_share: 0.0,
         shuffle: false,
     });
-    for chunk in stream.chunks(500) {
+    // Chunks of 100: DynamoDB Local writes slower with every stream record it holds, and each
+    // invocation has a minute.
+    for chunk in stream.chunks(100) {
         let (status, body) = invoke("ingest", &sns_event(chunk)).await;
         assert_eq!(status, 200, "{body}");
     }
     // The count binary over the tenant's records of the table's stream.
     let tag = format!("tag:tenant={tenant}");
-    let batch = stream_batch(&aws, |image| {
+    let batch = stream_batch(&aws, &tenant, |image| {
         image["scopes"]["SS"]
             .as_array()
             .is_some_and(|s| s.iter().any(|v| v == tag.as_str()))

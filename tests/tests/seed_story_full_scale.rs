@@ -81,7 +81,7 @@ async fn hundreds_of_thousands_of_gmail_deliveries_hide_a_review_level_complaint
     // over the same hours.
     let truth = ses_ledger_integration_tests::truth::Truth::of(
         &stream,
-        &ses_ledger::provider::DEFAULT_FEEDBACK_LOOP_PROVIDERS,
+        ses_ledger::provider::DEFAULT_FEEDBACK_LOOP_PROVIDERS,
         &["tenant"],
     );
     assert_eq!(

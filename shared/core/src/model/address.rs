@@ -70,7 +70,18 @@ pub fn parse_address(s: &str) -> Option<Address> {
     let domain = if domain.is_ascii() {
         domain.to_ascii_lowercase()
     } else {
-        idna::domain_to_ascii(domain).ok()?
+        // UTS 46 maps some characters to a space, `<`, `@` or to nothing (U+0384 to " ́",
+        // U+FE6B to "@", U+FE00 away): what comes out must still be a domain, or the address
+        // would not read back as itself.
+        let mapped = idna::domain_to_ascii(domain).ok()?;
+        let usable = !mapped.is_empty()
+            && mapped
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        if !usable {
+            return None;
+        }
+        mapped
     };
     if local.len() + 1 + domain.len() > MAX_ADDRESS_BYTES {
         return None;
@@ -97,6 +108,30 @@ mod tests {
         assert_eq!(a.normalised, "Jane.Doe@example.com");
         assert_eq!(a.local(), "Jane.Doe");
         assert_eq!(a.domain, "example.com");
+    }
+
+    /// Domains whose UTS 46 mapping is no domain (found by the idempotence proptest): refused,
+    /// so every address that parses reads back as itself.
+    #[test]
+    fn a_domain_that_maps_to_no_domain_is_refused() {
+        for text in [
+            "0@\u{384}",
+            "A@\u{fe00}",
+            "!@\u{fe6b}",
+            "x@\u{fe64}",
+            "y@a\u{a8}b",
+        ] {
+            match normalised(text) {
+                None => {}
+                Some(n) => assert_eq!(normalised(&n).as_deref(), Some(n.as_str()), "{text:?}"),
+            }
+        }
+        assert_eq!(normalised("0@\u{384}"), None);
+        assert_eq!(normalised("!@\u{fe6b}"), None);
+        assert_eq!(
+            normalised("jörg@bücher.example").as_deref(),
+            Some("jörg@xn--bcher-kva.example")
+        );
     }
 
     #[test]
