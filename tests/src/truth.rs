@@ -296,9 +296,7 @@ fn recipient_events(
         let domain = domain_of(&recipient);
         let provider = provider_of(&domain);
         let fbl = feedback_loop.contains(&provider.as_str());
-        let metrics: Vec<&'static str> = if domain == SIMULATOR {
-            Vec::new()
-        } else {
+        let metrics: Vec<&'static str> = {
             match kind.as_str() {
                 "Send" => vec!["sends"],
                 "Reject" => vec!["rejects"],
@@ -338,8 +336,14 @@ fn recipient_events(
                 text(object("complaint"), &["complaintFeedbackType"]).unwrap_or("unspecified")
             ));
         }
-        let mut scopes = common.clone();
-        scopes.insert(format!("provider:{provider}"));
+        // SES leaves simulator mail out of its rates: it counts in a scope of its own alone.
+        let scopes = if domain == SIMULATOR {
+            BTreeSet::from(["mailbox-simulator".to_string()])
+        } else {
+            let mut scopes = common.clone();
+            scopes.insert(format!("provider:{provider}"));
+            scopes
+        };
         out.push((
             (
                 kind.clone(),
@@ -398,8 +402,9 @@ mod tests {
         assert_eq!(
             truth.total("account", "sends"),
             1,
-            "the simulator counts nowhere"
+            "the simulator counts in no rate"
         );
+        assert_eq!(truth.total("mailbox-simulator", "sends"), 1);
         assert_eq!(truth.total("provider:corp.example", "deliveries"), 1);
         assert_eq!(truth.total("configuration-set:marketing", "complaints"), 1);
         assert_eq!(truth.total("tag:tenant=acme", "deliveries"), 2);

@@ -26,6 +26,10 @@ pub fn scope_filter(scope: &Scope) -> Option<String> {
             quote(v)
         ),
         Scope::Tag { name, value } => format!("`tags.{name}.0` = {}", quote(value)),
+        Scope::MailboxSimulator => format!(
+            "recipient_domain = {}",
+            quote(crate::ledger::counters::MAILBOX_SIMULATOR_DOMAIN)
+        ),
     })
 }
 

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::LedgerConfig;
 use crate::model::event::{EventType, RecipientEvent};
 
-/// Recipients at the SES mailbox simulator never count toward SES's rates.
+/// Recipients at the SES mailbox simulator never count toward SES's rates: their events count in
+/// the [`Scope::MailboxSimulator`] scope alone, where `doctor --canary` sees them arrive.
 pub const MAILBOX_SIMULATOR_DOMAIN: &str = "simulator.amazonses.com";
 
 /// Who a number is about.
@@ -28,6 +29,10 @@ pub enum Scope {
         name: String,
         value: String,
     },
+    /// Mail to the SES mailbox simulator, and nothing else: SES leaves it out of its rates, so
+    /// the ledger counts it here only, never in the account or any other scope, and no alarm
+    /// judges it. It proves the counting path (`ses-ledger doctor --canary`).
+    MailboxSimulator,
 }
 
 impl Scope {
@@ -41,13 +46,22 @@ impl Scope {
             Scope::Provider(v) => format!("provider:{v}"),
             Scope::Tenant(v) => format!("tenant:{v}"),
             Scope::Tag { name, value } => format!("tag:{name}={value}"),
+            Scope::MailboxSimulator => "mailbox-simulator".into(),
         }
+    }
+
+    /// Whether rates are judged and reported for this scope: every scope but the mailbox
+    /// simulator's, which SES leaves out of its rates.
+    pub fn has_rates(&self) -> bool {
+        !matches!(self, Scope::MailboxSimulator)
     }
 
     /// Inverse of [`Scope::key`].
     pub fn parse(key: &str) -> Option<Scope> {
-        if key == "account" {
-            return Some(Scope::Account);
+        match key {
+            "account" => return Some(Scope::Account),
+            "mailbox-simulator" => return Some(Scope::MailboxSimulator),
+            _ => {}
         }
         let (kind, value) = key.split_once(':')?;
         if value.is_empty() {
@@ -134,9 +148,6 @@ impl Metric {
 
 /// The metrics one event adds 1 to.
 pub fn metrics_for(event: &RecipientEvent, config: &LedgerConfig) -> Vec<Metric> {
-    if event.recipient_domain.as_deref() == Some(MAILBOX_SIMULATOR_DOMAIN) {
-        return Vec::new();
-    }
     let fbl = event
         .mailbox_provider
         .as_deref()
@@ -166,8 +177,11 @@ pub fn metrics_for(event: &RecipientEvent, config: &LedgerConfig) -> Vec<Metric>
 
 /// Every scope an event belongs to. A value a sender left empty (`"ses:configuration-set":
 /// [""]`, an empty tenant tag) names no scope: it is left out, so every scope has a key that
-/// [`Scope::parse`] reads back.
+/// [`Scope::parse`] reads back. Mail to the mailbox simulator is in its own scope alone.
 pub fn scopes_for(event: &RecipientEvent, config: &LedgerConfig) -> Vec<Scope> {
+    if event.recipient_domain.as_deref() == Some(MAILBOX_SIMULATOR_DOMAIN) {
+        return vec![Scope::MailboxSimulator];
+    }
     let named = |v: &str| !v.is_empty();
     let mut scopes = vec![Scope::Account];
     if let Some(cs) = event.configuration_set.as_deref().filter(|v| named(v)) {
@@ -319,10 +333,12 @@ mod tests {
         assert_eq!(Scope::parse("nonsense"), None);
     }
 
+    /// SES leaves simulator mail out of its rates; the ledger counts it in the mailbox-simulator
+    /// scope and nowhere else, so the canary can see it counted and no rate moves.
     #[test]
-    fn mailbox_simulator_mail_counts_toward_no_rate() {
+    fn mailbox_simulator_mail_counts_in_its_own_scope_alone() {
         let config = LedgerConfig::default();
-        let metrics = |recipient: &str, fixture: &str, list: &[&str]| {
+        let increments = |recipient: &str, fixture: &str, list: &[&str]| {
             let mut ses = crate::testkit::fixtures::fixture(fixture);
             ses["mail"]["destination"] = serde_json::json!([recipient]);
             let mut node = &mut ses;
@@ -337,16 +353,35 @@ mod tests {
             )
             .expect("normalises");
             assert_eq!(events.len(), 1);
-            metrics_for(&events[0], &config)
+            increments_for(&events[0], &config)
+                .into_iter()
+                .map(|i| (i.scope.key(), i.metrics))
+                .collect::<Vec<_>>()
         };
         let bounce = "ses/event-publishing/bounce-record.json";
         let complaint = "ses/event-publishing/complaint-record.json";
         let bounced = ["bounce", "bouncedRecipients"];
         let complained = ["complaint", "complainedRecipients"];
-        assert!(metrics("bounce@simulator.amazonses.com", bounce, &bounced).is_empty());
-        assert!(metrics("complaint@simulator.amazonses.com", complaint, &complained).is_empty());
-        assert!(metrics("jane@example.com", bounce, &bounced).contains(&Metric::CountedHardBounces));
-        assert!(metrics("jane@yahoo.com", complaint, &complained).contains(&Metric::Complaints));
+        assert_eq!(
+            increments("bounce@simulator.amazonses.com", bounce, &bounced),
+            [(
+                "mailbox-simulator".to_string(),
+                vec![Metric::CountedHardBounces]
+            )]
+        );
+        let simulated = increments("complaint@simulator.amazonses.com", complaint, &complained);
+        assert_eq!(simulated.len(), 1, "{simulated:?}");
+        assert_eq!(simulated[0].0, "mailbox-simulator");
+        assert!(simulated[0].1.contains(&Metric::Complaints));
+        let real = increments("jane@example.com", bounce, &bounced);
+        assert!(real
+            .iter()
+            .any(|(s, m)| s == "account" && m.contains(&Metric::CountedHardBounces)));
+        assert!(!real.iter().any(|(s, _)| s == "mailbox-simulator"));
+        assert_eq!(
+            Scope::parse("mailbox-simulator"),
+            Some(Scope::MailboxSimulator)
+        );
     }
 
     /// A complaint adds to the feedback-loop numerator only when it comes from a provider of the

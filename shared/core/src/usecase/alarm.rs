@@ -49,6 +49,9 @@ where
         let to = crate::ledger::counters::bucket_of(now);
         let from = to - crate::ledger::rates::lookback(&config.windows);
         for scope in self.counters.scopes().await? {
+            if !scope.has_rates() {
+                continue;
+            }
             let hours = self.counters.hourly(&scope, from, to).await?;
             let windows = crate::ledger::rates::compute(&hours, now, &config.windows);
             report.metrics.extend(emf_lines(&scope, &windows, now));
