@@ -69,6 +69,10 @@ if text.count(old) != 1:
     sys.exit(f"{path}: expected exactly one {old!r}, found {text.count(old)}")
 open(path, "w", encoding="utf-8").write(text.replace(old, new))
 EOF
+    # Formatted as a developer would commit it, so the suite's format check is not what catches it.
+    if [[ "${file}" == *.rs ]]; then
+        rustfmt --edition 2021 "${file}"
+    fi
 }
 
 for bug in "${BUGS[@]}"; do
