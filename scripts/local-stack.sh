@@ -333,6 +333,13 @@ write_env() {
         printf 'export AWS_ENDPOINT_URL_SESV2=%q\n' "${moto_url}"
         # The pseudonymisation key's SecureString parameter.
         printf 'export AWS_ENDPOINT_URL_SSM=%q\n' "${moto_url}"
+        # --stack and doctor: a stack's outputs, its functions, SES classic's identity
+        # notifications (doctor's tests deploy the SAM expansion to moto's CloudFormation).
+        printf 'export AWS_ENDPOINT_URL_CLOUDFORMATION=%q\n' "${moto_url}"
+        printf 'export AWS_ENDPOINT_URL_LAMBDA=%q\n' "${moto_url}"
+        printf 'export AWS_ENDPOINT_URL_SES=%q\n' "${moto_url}"
+        # AssumeRole gives a test an account of its own in moto.
+        printf 'export AWS_ENDPOINT_URL_STS=%q\n' "${moto_url}"
         printf 'export SES_LEDGER_DYNAMODB_PORT=%q\n' "${ddb_port}"
         printf 'export SES_LEDGER_MOTO_PORT=%q\n' "${moto_port}"
         # shellcheck disable=SC2016 # $PATH is expanded when the file is sourced

@@ -454,6 +454,7 @@ export class SesLedgerStack extends Stack {
     this.output(sam, "CountFunctionName", count.functionName);
     this.output(sam, "CountDeadLetterQueueUrl", countDeadLetters.queueUrl);
     this.output(sam, "DashboardName", dashboardResource.ref);
+    if (pseudonymise) this.output(sam, "PseudonymKeyParameter", s.PseudonymKeyParameter);
 
     this.suppressFindings([deadLetters, countDeadLetters], ingestRole, alarmRole, countRole);
   }

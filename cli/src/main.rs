@@ -4,6 +4,7 @@
 
 mod charts;
 mod common;
+mod doctor;
 mod evidence;
 mod forget;
 mod html;
@@ -138,6 +139,13 @@ enum Command {
     },
     /// Generate a realistic, seeded SES event stream.
     Simulate(simulate::SimulateArgs),
+    /// Prove the deployed stack works in this account: its functions, dead letters and lag; how
+    /// SES points at it; how much of SES's own count the ledger holds; its saved queries and
+    /// alert subscriptions. One line per check; exit 0 when nothing fails, 1 when something does.
+    ///
+    /// --canary also sends five messages through SES to its mailbox simulator and follows each
+    /// into the ledger, the event log and the counters.
+    Doctor(doctor::DoctorArgs),
     /// The ledger's suppressed addresses beside SES's account-level suppression list.
     #[command(subcommand)]
     Suppression(SuppressionCommand),
@@ -208,7 +216,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let ledger = target.ledger(&target.sdk_config().await).await?;
             let forgotten =
                 forget::forget(&ledger, &ledger.config().addresses, &address, yes).await?;
-            println!("{}", forgotten.report(&target.log_group));
+            println!("{}", forgotten.report(&ledger.config().event_log_group));
             Ok(ExitCode::SUCCESS)
         }
         Command::Pseudonym { address, target } => {
@@ -287,17 +295,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 now,
             };
             let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
-            let events = evidence::fetch_events(&logs, &target.log_group, &period).await?;
+            let log_group = ledger.config().event_log_group.clone();
+            let events = evidence::fetch_events(&logs, &log_group, &period).await?;
             let providers = ledger.config().feedback_loop_providers.clone();
-            let files = evidence::build(
-                &ledger,
-                &events,
-                &period,
-                &target.log_group,
-                &providers,
-                &pictures,
-            )
-            .await?;
+            let files =
+                evidence::build(&ledger, &events, &period, &log_group, &providers, &pictures)
+                    .await?;
             evidence::write(&out, &files)?;
             println!(
                 "wrote {} (report.html, summary.md, complaints.csv, bounces.csv, daily.csv, queries.md, daily-volume.svg, complaint-rate.svg, bounce-rate.svg)",
@@ -315,7 +318,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let files = replay::expand_paths(&paths)?;
             let app = Ingest {
                 config: ledger.config().clone(),
-                log: replay::replay_log(&sdk, &target.log_group),
+                log: replay::replay_log(&sdk, &ledger.config().event_log_group),
                 store: ledger,
             };
             let summary = replay::replay(&files, &app, !quiet).await?;
@@ -346,12 +349,13 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("{}", pushed.report());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Doctor(args) => doctor::run(&args).await,
         Command::Simulate(args) if args.ingest => {
             let sdk = args.target.sdk_config().await;
             let ledger = args.target.ledger(&sdk).await?;
             let app = Ingest {
                 config: ledger.config().clone(),
-                log: replay::replay_log(&sdk, &args.target.log_group),
+                log: replay::replay_log(&sdk, &ledger.config().event_log_group),
                 store: ledger,
             };
             let inbound = simulate::inbound(&args, Utc::now())?;

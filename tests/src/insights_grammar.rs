@@ -444,6 +444,37 @@ fn first_word(stage: &str) -> &str {
     stage.split_whitespace().next().unwrap_or_default()
 }
 
+/// Every field name a log line can carry (from a fully populated record of every fixture).
+pub fn event_log_fields() -> BTreeSet<String> {
+    let mut fields = BTreeSet::new();
+    for folder in ["sns", "oddities"] {
+        for (_, doc) in crate::fixtures_in(folder) {
+            for event in crate::fixtures::normalised_events(&doc) {
+                collect(
+                    &serde_json::to_value(&event).expect("json"),
+                    "",
+                    &mut fields,
+                );
+            }
+        }
+    }
+    fields
+}
+
+fn collect(v: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
+    if let Some(map) = v.as_object() {
+        for (k, v) in map {
+            let name = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            out.insert(name.clone());
+            collect(v, &name, out);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

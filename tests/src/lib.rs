@@ -4,13 +4,19 @@
 //! pointed at the stack, fresh tables, scans, log lines), `fixtures` (test input from the official
 //! examples), `inbox` (what a topic published), `stream` (the change stream and the count
 //! function over it); `template` (the synthesised stacks), `insights_grammar`, `faults`
-//! (a failing HTTP client) and `ses_v2` (a loopback SES v2 stand-in).
+//! (a failing HTTP client), `ses_v2` (a loopback SES v2 stand-in), `logs_proxy` (saved queries
+//! and a strict StartQuery in front of moto's Logs), `deployed` (the SAM expansion created in
+//! moto's CloudFormation, and its delivery path) and `runtime_api` (a function binary under a
+//! Runtime API of the test's own).
 
+pub mod deployed;
 pub mod faults;
 pub mod fixtures;
 pub mod inbox;
 pub mod insights_grammar;
 pub mod local;
+pub mod logs_proxy;
+pub mod runtime_api;
 pub mod ses_v2;
 pub mod stream;
 pub mod template;

@@ -109,37 +109,6 @@ fn dashboard_queries(d: &Deployment) -> Vec<String> {
         .collect()
 }
 
-/// Every field name a log line can carry (from a fully populated record of every fixture).
-fn log_fields() -> BTreeSet<String> {
-    let mut fields = BTreeSet::new();
-    for folder in ["sns", "oddities"] {
-        for (_, doc) in fixtures_in(folder) {
-            for event in normalised_events(&doc) {
-                collect(
-                    &serde_json::to_value(&event).expect("json"),
-                    "",
-                    &mut fields,
-                );
-            }
-        }
-    }
-    fields
-}
-
-fn collect(v: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
-    if let Some(map) = v.as_object() {
-        for (k, v) in map {
-            let name = if prefix.is_empty() {
-                k.clone()
-            } else {
-                format!("{prefix}.{k}")
-            };
-            out.insert(name.clone());
-            collect(v, &name, out);
-        }
-    }
-}
-
 /// The queries the alarm and `evidence` generate, for every kind of scope.
 fn generated_queries() -> Vec<String> {
     let scopes = [
@@ -177,7 +146,7 @@ fn assert_valid(what: &str, query: &str, fields: &BTreeSet<String>) {
 
 #[test]
 fn every_saved_dashboard_and_generated_query_keeps_the_documented_grammar() {
-    let fields = log_fields();
+    let fields = insights_grammar::event_log_fields();
     for (name, d, _) in deployments() {
         let saved = saved_queries(&d);
         assert_eq!(saved.len(), 7, "{name}: the seven saved queries");
@@ -217,7 +186,7 @@ fn the_saved_complaint_rate_query_is_the_one_the_alerts_name_for_the_providers_g
 /// and a from-domain filter without backticks: the checker must refuse each.
 #[test]
 fn the_checker_refuses_the_queries_aws_rejected() {
-    let fields = log_fields();
+    let fields = insights_grammar::event_log_fields();
     for old in [
         "filter event_type in [\"Complaint\", \"Delivery\"]\n| dedup event_id\n| stats sum(event_type = \"Complaint\") as complaints, sum(event_type = \"Delivery\") as deliveries by bin(1h), mailbox_provider\n| sort complaints desc",
         "fields event_time, event_type, ses_message_id\n| filter recipient = \"alice@example.com\"\n| dedup event_id\n| sort event_time desc",

@@ -640,19 +640,19 @@ fn outputs_are_described_and_name_what_an_operator_needs() {
                 "{name}: output {id} has no description"
             );
         }
-        for id in [
-            "SesEventTopicArn",
-            "AlertTopicArn",
-            "LedgerTableName",
-            "EventLogGroupName",
-            "IngestDeadLetterQueueUrl",
-            "IngestDeadLetterQueueArn",
-            "IngestFunctionName",
-            "AlarmFunctionName",
-            "DashboardName",
-        ] {
-            assert!(d.outputs.contains_key(id), "{name}: no output {id}");
+        // What doctor and --stack read (shared/aws's list), and what an operator copies.
+        let doctor = ses_ledger_aws::cloudformation::DOCTOR_OUTPUTS;
+        for id in doctor
+            .iter()
+            .chain(&["IngestDeadLetterQueueArn", "DashboardName"])
+        {
+            assert!(d.outputs.contains_key(*id), "{name}: no output {id}");
         }
+        assert_eq!(
+            d.outputs.contains_key("PseudonymKeyParameter"),
+            name.ends_with("alternative"),
+            "{name}: --stack reads the key's parameter where there is one"
+        );
         assert_eq!(
             d.outputs.contains_key("ConfigurationSetName"),
             name.ends_with("alternative"),

@@ -2,6 +2,8 @@
 //! `ses-ledger-core` (`ses_ledger`). Nothing here decides anything about SES events; it maps the
 //! core's types to and from each service's API.
 
+#[cfg(feature = "cloudformation")]
+pub mod cloudformation;
 #[cfg(feature = "logs")]
 pub mod cloudwatch_logs;
 #[cfg(feature = "cloudwatch")]

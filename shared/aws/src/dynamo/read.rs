@@ -50,6 +50,46 @@ impl LedgerReader for DynamoLedger {
     }
 }
 
+impl DynamoLedger {
+    /// The scopes each event item of one message is counted in, as stored (the `scopes` the
+    /// count function reads from the stream), by event type: what `doctor --canary` checks to
+    /// see that mailbox-simulator mail stays out of every rate.
+    pub async fn message_event_scopes(
+        &self,
+        ses_message_id: &str,
+    ) -> Result<Vec<(String, std::collections::BTreeSet<String>)>, StoreError> {
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.config.table_name)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :evt)")
+            .expression_attribute_values(":pk", s(keys::message_pk(ses_message_id)))
+            .expression_attribute_values(":evt", s(keys::EVENT_SK_PREFIX))
+            .projection_expression("#t, #s")
+            .expression_attribute_names("#t", attr::TYPE)
+            .expression_attribute_names("#s", super::stream::SCOPES)
+            .into_paginator()
+            .items()
+            .send();
+        let mut out = Vec::new();
+        while let Some(item) = items.next().await {
+            let item = item.map_err(|e| StoreError::service("Query (event scopes)", e))?;
+            let kind = item
+                .get(attr::TYPE)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            let scopes = item
+                .get(super::stream::SCOPES)
+                .and_then(|v| v.as_ss().ok())
+                .map(|ss| ss.iter().cloned().collect())
+                .unwrap_or_default();
+            out.push((kind, scopes));
+        }
+        Ok(out)
+    }
+}
+
 /// Where events are listed: a message's items in the table, or a recipient's in the index.
 #[derive(Clone, Copy)]
 enum EventQuery<'a> {
